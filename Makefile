@@ -1,0 +1,50 @@
+# switchyard — the two commands a new user needs are `make run` and `make test`.
+JOBS    ?= $(shell nproc)
+BUILD   ?= build
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build release run test asan tsan bench format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+$(BUILD)/Makefile: CMakeLists.txt
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: deps $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS)
+
+release: deps
+	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build-release -j $(JOBS) --target switchyard switchyard-mock
+
+# Two local mock models and the gateway on config/switchyard.yaml; Ctrl-C stops all three.
+run: release
+	@./scripts/run-demo build-release
+
+test: build
+	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 300
+
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSWITCHYARD_SANITIZE=address >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j $(JOBS) --output-on-failure --timeout 600
+
+# The whole test suite under ThreadSanitizer.
+tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest -j $(JOBS) --output-on-failure --timeout 900
+
+bench: release
+	@cmake --build build-release -j $(JOBS)
+	@echo "micro-benchmarks: build-release/bench/; load benchmarks: bench/*.sh (see bench/README.md)"
+
+format:
+	@clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	@rm -rf build build-release build-asan build-tsan

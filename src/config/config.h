@@ -1,0 +1,170 @@
+// The configuration as plain structs: what config/loader.cc produces from YAML after
+// expansion, defaults and validation. Immutable once loaded; runtime/ compiles it into
+// a Snapshot. Every key here is documented in config/README.md.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace switchyard {
+
+using Duration = std::chrono::milliseconds;
+
+// 1-based position of a YAML node; 0 when unknown.
+struct SourcePos {
+  int line = 0;
+  int col = 0;
+};
+
+struct RetryBudgetConfig {
+  double ratio = 0.2;  // concurrent retries allowed as a share of active requests
+  int min = 3;         // ... but never fewer than this
+};
+
+struct ServerTimeouts {
+  Duration read{std::chrono::seconds(30)};    // per read of a request once headers started
+  Duration write{std::chrono::seconds(300)};  // per write to a slow client
+  Duration idle{std::chrono::seconds(60)};    // keep-alive idle before the connection closes
+  Duration drain{std::chrono::seconds(20)};   // SIGTERM: how long in-flight requests may finish
+  Duration header{std::chrono::seconds(10)};  // time to receive a request's line and headers
+};
+
+struct ServerConfig {
+  std::string listen = "0.0.0.0:8080";
+  std::string admin_token;  // empty = admin endpoints open (warned at start-up)
+  uint64_t max_body_bytes = 8ull << 20;
+  int max_streams = 2048;
+  int max_headers = 100;
+  uint64_t max_header_bytes = 64ull << 10;  // request line + headers, in bytes
+  int max_connections = 4096;               // concurrent client connections (one thread each)
+  std::string access_log;                   // empty = stdout
+  Duration sse_heartbeat{0};                // 0 = off
+  RetryBudgetConfig retry_budget;
+  ServerTimeouts timeouts;
+};
+
+struct PriceConfig {
+  double input_per_mtok = 0;   // USD per million input tokens
+  double output_per_mtok = 0;  // USD per million output tokens
+};
+
+struct BackendTimeouts {
+  Duration connect{std::chrono::seconds(2)};
+  Duration first_byte{std::chrono::seconds(30)};
+  Duration idle{std::chrono::seconds(60)};
+  Duration total{std::chrono::seconds(600)};
+};
+
+struct CircuitConfig {
+  int failures = 5;                              // consecutive failures that open the circuit
+  Duration cooldown{std::chrono::seconds(30)};  // first ejection; doubles on repeats
+};
+
+struct HealthCheckConfig {
+  Duration interval{0};  // 0 = off
+  std::string path = "/models";
+};
+
+enum class AuthMode { kBearer, kApiKey, kNone };
+
+struct BackendConfig {
+  std::string name;
+  std::string url;    // as written, e.g. http://127.0.0.1:8001/v1
+  std::string model;  // model name sent upstream
+  std::string api_key;
+  PriceConfig price;
+  int64_t context_window = 0;  // tokens; 0 = unknown (never skipped for size)
+  int max_concurrency = 256;
+  BackendTimeouts timeouts;
+  int retries = 0;
+  CircuitConfig circuit;
+  HealthCheckConfig health_check;
+  AuthMode auth = AuthMode::kBearer;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool stream_usage = true;
+
+  // Derived from url.
+  std::string scheme;     // http or https
+  std::string host;       // without brackets
+  int port = 0;
+  std::string base_path;  // e.g. /v1 (no trailing slash)
+
+  SourcePos pos;
+};
+
+struct ClassifierConfig {
+  // Signal name -> weight, only for signals the YAML sets; the rest keep their defaults.
+  std::map<std::string, double> signal_weights;
+  // Signal name -> extra keywords merged with the built-in list.
+  std::map<std::string, std::vector<std::string>> keywords;
+  // Tier name -> lower bound of its score, in ascending order of bound.
+  std::vector<std::pair<std::string, double>> tiers = {
+      {"simple", 0.0}, {"medium", 0.35}, {"complex", 0.6}};
+};
+
+enum class OnExceed { kDowngrade, kReject };
+
+struct KeyConfig {
+  std::string id;
+  std::array<uint8_t, 32> sha256{};  // SHA-256 of the bearer token
+  std::optional<double> daily_usd;   // nullopt = unlimited
+  std::optional<double> monthly_usd;
+  SourcePos pos;
+};
+
+struct BudgetsConfig {
+  std::string ledger_path = "./state/ledger.db";
+  std::optional<double> request_max_usd;  // nullopt = no per-request cap
+  int64_t default_output_tokens = 512;
+  OnExceed on_exceed = OnExceed::kDowngrade;
+  std::vector<KeyConfig> keys;
+};
+
+struct NumRange {
+  std::optional<double> gte;
+  std::optional<double> lt;
+};
+
+struct WhenConfig {
+  std::vector<std::string> tier;   // any of; empty = no condition
+  std::optional<NumRange> score;
+  std::vector<std::string> model;  // requested model name, any of
+  std::vector<std::string> key;    // key id, any of
+  std::vector<std::pair<std::string, std::string>> header;  // all must match (name lower-cased)
+  std::optional<bool> has_tools;
+  std::optional<bool> has_images;
+  std::optional<bool> stream;
+  std::optional<NumRange> input_tokens;
+};
+
+struct RuleConfig {
+  std::string name;
+  WhenConfig when;
+  std::vector<std::string> route;  // backend names: target first, then fallbacks
+  SourcePos pos;
+};
+
+struct RouterConfig {
+  std::vector<std::string> virtual_models = {"auto"};
+  bool allow_explicit_models = true;
+  std::vector<RuleConfig> rules;
+};
+
+struct Config {
+  std::string path;          // file it was loaded from
+  std::string content_hash;  // hex SHA-256 of the file bytes
+  ServerConfig server;
+  std::vector<BackendConfig> backends;
+  ClassifierConfig classifier;
+  bool has_budgets = false;  // a budgets: section is present
+  BudgetsConfig budgets;
+  RouterConfig router;
+};
+
+}  // namespace switchyard
