@@ -1,0 +1,154 @@
+// Ledger and SpendTracker throughput: settled attempt records per second with 1, 8 and 64
+// concurrent callers (group commit batches them), the full reserve-settle-release cycle of
+// a request, and the start-up rebuild of the windows from a large ledger. Files go to a
+// fresh directory under /tmp, removed afterwards.
+//
+//   build-*/bench/ledger_bench --benchmark_counters_tabular=true
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "budget/ledger.h"
+#include "budget/spend_tracker.h"
+#include "common/clock.h"
+
+namespace switchyard::budget {
+namespace {
+
+// One ledger and tracker shared by every thread of one benchmark run.
+struct Fixture {
+  std::string dir;
+  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<SpendTracker> tracker;
+};
+Fixture* g_fixture = nullptr;
+std::atomic<int64_t> g_run{0};
+
+std::string MakeTempDir() {
+  std::string base = "/tmp/switchyard-ledger-bench-XXXXXX";
+  if (mkdtemp(base.data()) == nullptr) abort();
+  return base;
+}
+
+void SetUp(const benchmark::State&) {
+  g_fixture = new Fixture;
+  g_fixture->dir = MakeTempDir();
+  auto ledger = Ledger::Open(g_fixture->dir + "/ledger.db");
+  if (!ledger.ok()) abort();
+  g_fixture->ledger = std::move(ledger).value();
+  auto tracker = SpendTracker::Create(g_fixture->ledger.get(), Clock::Real());
+  if (!tracker.ok()) abort();
+  g_fixture->tracker = std::move(tracker).value();
+  g_run.fetch_add(1);
+}
+
+void TearDown(const benchmark::State&) {
+  std::error_code ec;
+  std::filesystem::remove_all(g_fixture->dir, ec);
+  delete g_fixture;
+  g_fixture = nullptr;
+}
+
+AttemptRecord MakeRecord(const benchmark::State& state, int64_t seq) {
+  AttemptRecord r;
+  r.request_id = fmt::format("run{}-t{}-{}", g_run.load(), state.thread_index(), seq);
+  r.attempt = 1;
+  r.key_id = fmt::format("team-{}", seq % 8);
+  r.backend = seq % 3 == 0 ? "large" : "small";
+  r.input_tokens = 1200;
+  r.output_tokens = 300;
+  r.cost_usd = 0.000213;
+  r.outcome = "ok";
+  return r;
+}
+
+void ReportCounters(benchmark::State& state) {
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() != 0) return;
+  LedgerStats stats = g_fixture->ledger->Stats();
+  state.counters["records_per_txn"] =
+      stats.transactions == 0
+          ? 0.0
+          : static_cast<double>(stats.records_inserted) / static_cast<double>(stats.transactions);
+}
+
+// One durable settle of one attempt record per iteration.
+void BM_Settle(benchmark::State& state) {
+  int64_t seq = 0;
+  for (auto _ : state) {
+    std::vector<AttemptRecord> records = {MakeRecord(state, seq++)};
+    if (!g_fixture->tracker->Settle(records).ok()) state.SkipWithError("settle failed");
+  }
+  ReportCounters(state);
+}
+BENCHMARK(BM_Settle)
+    ->Setup(SetUp)
+    ->Teardown(TearDown)
+    ->UseRealTime()
+    ->Threads(1)
+    ->Threads(8)
+    ->Threads(64);
+
+// A request's whole budget path: reserve, settle its record, release.
+void BM_ReserveSettleRelease(benchmark::State& state) {
+  const BudgetLimits limits{1e6, 1e7};
+  int64_t seq = 0;
+  for (auto _ : state) {
+    AttemptRecord record = MakeRecord(state, seq++);
+    auto reservation = g_fixture->tracker->Reserve(record.key_id, limits, 0.01);
+    if (!reservation.ok()) state.SkipWithError("reserve failed");
+    std::vector<AttemptRecord> records = {std::move(record)};
+    if (!g_fixture->tracker->Settle(records).ok()) state.SkipWithError("settle failed");
+  }
+  ReportCounters(state);
+}
+BENCHMARK(BM_ReserveSettleRelease)
+    ->Setup(SetUp)
+    ->Teardown(TearDown)
+    ->UseRealTime()
+    ->Threads(1)
+    ->Threads(64);
+
+// Start-up: SpendTracker::Create on a ledger holding state.range(0) records of this month.
+void BM_RebuildFromLedger(benchmark::State& state) {
+  const std::string dir = MakeTempDir();
+  {
+    auto ledger = std::move(Ledger::Open(dir + "/ledger.db")).value();
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               Clock::Real().WallNow().time_since_epoch())
+                               .count();
+    std::vector<AttemptRecord> batch;
+    for (int64_t i = 0; i < state.range(0); ++i) {
+      AttemptRecord r = MakeRecord(state, i);
+      r.ts_ms = now_ms - i * 10;  // spread over the last few hours
+      batch.push_back(std::move(r));
+      if (batch.size() == 10'000 || i + 1 == state.range(0)) {
+        if (!ledger->Append(batch).ok()) abort();
+        batch.clear();
+      }
+    }
+  }
+  auto ledger = std::move(Ledger::Open(dir + "/ledger.db")).value();
+  for (auto _ : state) {
+    auto tracker = SpendTracker::Create(ledger.get(), Clock::Real());
+    if (!tracker.ok()) state.SkipWithError("rebuild failed");
+    benchmark::DoNotOptimize(tracker);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  ledger.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+BENCHMARK(BM_RebuildFromLedger)->Arg(100'000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace switchyard::budget
+
+BENCHMARK_MAIN();

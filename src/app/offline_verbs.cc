@@ -1,0 +1,142 @@
+// `check`, `explain` and `spend`.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "app/offline.h"
+#include "app/verbs.h"
+#include "budget/spend_report.h"
+#include "config/loader.h"
+#include "routing/decision_json.h"
+#include "routing/request_facts.h"
+
+namespace switchyard::app {
+namespace {
+
+std::string ReadAll(std::istream& in) {
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int RunCheck(const Args& args) {
+  if (!args.positional.empty()) {
+    std::fprintf(stderr, "switchyard check: unexpected argument '%s'\n", args.positional[0].c_str());
+    return 2;
+  }
+  LoadResult lr = LoadConfigFile(args.ConfigPath());
+  for (const auto& w : lr.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!lr.config) {
+    for (const auto& e : lr.errors) std::printf("%s\n", e.c_str());
+    return 1;
+  }
+  std::printf("ok\n");
+  return 0;
+}
+
+int RunExplain(const Args& args) {
+  if (args.positional.size() > 1) {
+    std::fprintf(stderr, "switchyard explain: give one PROMPT (quote it) or use stdin\n");
+    return 2;
+  }
+  auto routing = LoadOffline(args);
+  if (!routing) return 1;
+  OfflineRequest q;
+  std::string text = args.positional.empty() ? ReadAll(std::cin) : args.positional[0];
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (args.positional.empty() && first != std::string::npos && text[first] == '{') {
+    nlohmann::json body = nlohmann::json::parse(text, nullptr, false);
+    if (body.is_discarded()) {
+      std::fprintf(stderr, "switchyard explain: stdin starts with '{' but is not valid JSON\n");
+      return 1;
+    }
+    if (!body.contains("model")) body["model"] = routing->cfg.router.virtual_models.front();
+    if (auto e = ParseChatDocument(std::move(body), &q.req)) {
+      std::fprintf(stderr, "switchyard explain: %s\n", e->message.c_str());
+      return 1;
+    }
+  } else {
+    if (first == std::string::npos) {
+      std::fprintf(stderr, "switchyard explain: the prompt is empty\n");
+      return 1;
+    }
+    RequestFromPrompt(text, routing->cfg, &q);
+  }
+  for (const auto& h : args.GetAll("header")) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      std::fprintf(stderr, "switchyard explain: --header must be NAME:VALUE\n");
+      return 2;
+    }
+    std::string name = h.substr(0, colon), value = h.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    q.headers[name] = value;
+  }
+  routing::BudgetView budget = routing::BaseBudget(routing->cfg);
+  if (auto h = q.headers.find("x-switchyard-max-cost-usd"); h != q.headers.end()) {
+    budget.request_cap_usd = std::strtod(h->second.c_str(), nullptr);
+    budget.request_cap_from_header = true;
+  }
+  std::optional<routing::BudgetInfo> info;
+  if (auto key = args.Get("key")) {
+    q.key_id = *key;
+    const KeyConfig* kc = nullptr;
+    for (const auto& k : routing->cfg.budgets.keys) {
+      if (k.id == *key) kc = &k;
+    }
+    if (kc == nullptr) {
+      std::fprintf(stderr, "switchyard explain: unknown key id '%s' (see budgets.keys)\n", key->c_str());
+      return 1;
+    }
+    // Remaining budget from the ledger file (what has been settled; no server needed).
+    auto rep = budget::SpendReportFromLedgerFile(routing->cfg.budgets.ledger_path, NowMs(),
+                                                 budget::LimitsFromConfig(routing->cfg.budgets.keys));
+    if (rep.ok()) {
+      for (const auto& line : rep->keys) {
+        if (line.id != *key) continue;
+        budget.day_remaining_usd = line.day_remaining_usd;
+        budget.month_remaining_usd = line.month_remaining_usd;
+      }
+    }
+    info = routing::BudgetInfo{*key, budget.day_remaining_usd, budget.month_remaining_usd};
+  } else if (!routing->cfg.budgets.keys.empty()) {
+    info = routing::BudgetInfo{"", std::nullopt, std::nullopt};
+  }
+  routing::Decision d = DecideOffline(*routing, q, budget);
+  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true).c_str());
+  return 0;
+}
+
+int RunSpend(const Args& args) {
+  if (!args.positional.empty()) {
+    std::fprintf(stderr, "switchyard spend: unexpected argument '%s'\n", args.positional[0].c_str());
+    return 2;
+  }
+  LoadResult lr = LoadConfigFile(args.ConfigPath());
+  if (!lr.config) {
+    for (const auto& e : lr.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+  auto rep = budget::SpendReportFromLedgerFile(lr.config->budgets.ledger_path, NowMs(),
+                                               budget::LimitsFromConfig(lr.config->budgets.keys));
+  if (!rep.ok()) {
+    std::fprintf(stderr, "switchyard spend: %s\n", rep.status().message().c_str());
+    return 1;
+  }
+  if (args.Has("json")) {
+    std::printf("%s\n", budget::SpendReportJson(*rep).c_str());
+  } else {
+    std::fputs(budget::SpendReportTable(*rep).c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace switchyard::app

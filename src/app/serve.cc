@@ -1,0 +1,199 @@
+// `switchyard serve`: the composition root of the running gateway.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "app/verbs.h"
+#include "budget/ledger.h"
+#include "budget/spend_tracker.h"
+#include "common/log.h"
+#include "config/parse_sections.h"
+#include "metrics/access_log.h"
+#include "metrics/gateway_metrics.h"
+#include "metrics/registry.h"
+#include "proxy/gateway.h"
+#include "runtime/reloader.h"
+#include "server/http_server.h"
+
+namespace switchyard::app {
+namespace {
+
+ServerLimits LimitsFor(const ServerConfig& s) {
+  ServerLimits l;
+  l.conn.read_timeout = s.timeouts.read;
+  l.conn.write_timeout = s.timeouts.write;
+  l.conn.header_timeout = s.timeouts.header;
+  l.conn.max_header_bytes = s.max_header_bytes;
+  l.max_body_bytes = s.max_body_bytes;
+  l.max_headers = s.max_headers;
+  l.max_connections = static_cast<size_t>(s.max_connections);
+  l.keepalive_idle = s.timeouts.idle;
+  return l;
+}
+
+std::vector<std::string> BackendNames(const Snapshot& s) {
+  std::vector<std::string> out;
+  for (const auto& b : s.backends) out.push_back(b.cfg->name);
+  return out;
+}
+
+std::vector<std::string> KeyIds(const Snapshot& s) {
+  std::vector<std::string> out;
+  for (const auto& k : s.keys) out.push_back(k.id);
+  if (out.empty()) out.push_back(std::string(metrics::kAnonymousKey));
+  return out;
+}
+
+void StartupWarnings(const Snapshot& s) {
+  if (s.config->server.admin_token.empty()) {
+    Log(LogLevel::kWarn, "server.admin_token is not set: /admin/* is open to anyone who can reach the port");
+  }
+  if (!s.keys_configured()) {
+    Log(LogLevel::kWarn, "no budgets.keys configured: /v1/* is open to anyone who can reach the port");
+  }
+}
+
+}  // namespace
+
+int RunServe(const Args& args) {
+  if (auto lvl = args.Get("log-level")) {
+    LogLevel l;
+    if (!ParseLogLevel(*lvl, &l)) {
+      std::fprintf(stderr, "switchyard serve: --log-level must be debug, info, warn or error\n");
+      return 2;
+    }
+    SetLogLevel(l);
+  }
+  // Signals are handled by sigwait() in this thread; every thread started later inherits
+  // the mask, so no handler ever runs in a request thread.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const Clock& clock = Clock::Real();
+  BackendRegistry registry(clock);
+  ConfigStore store;
+  metrics::Registry metrics_registry;
+  auto gm = metrics::GatewayMetrics::Register(metrics_registry);
+  if (!gm.ok()) {
+    Log(LogLevel::kError, "metrics setup failed").Field("error", gm.status().message());
+    return 1;
+  }
+  metrics::GatewayMetrics gmetrics = *gm;
+  RetryBudget retry_budget;
+  auto on_published = [&](const Snapshot& s) {
+    retry_budget.Configure(s.config->server.retry_budget.ratio, s.config->server.retry_budget.min);
+    gmetrics.Precreate(BackendNames(s), KeyIds(s));
+  };
+  auto on_result = [&](const ReloadResult& r) {
+    gmetrics.config_reloads->WithLabels({std::string(r.ok ? metrics::kReloadSuccess : metrics::kReloadFailure)}).Inc();
+  };
+  Reloader reloader(args.ConfigPath(), store, registry, on_published, on_result);
+  ReloadResult first = reloader.LoadInitial();
+  if (!first.ok) {
+    for (const auto& e : first.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+  auto snap = store.Current();
+  StartupWarnings(*snap);
+  (void)metrics::RegisterBackendUp(metrics_registry, [&store](std::vector<metrics::GaugeSample>& out) {
+    auto s = store.Current();
+    for (const auto& b : s->backends) out.push_back({{b.cfg->name}, b.state->circuit.Unavailable() ? 0.0 : 1.0});
+  });
+
+  auto access_log = metrics::AccessLog::Open(snap->config->server.access_log);
+  if (!access_log.ok()) {
+    Log(LogLevel::kError, "cannot open the access log").Field("path", snap->config->server.access_log)
+        .Field("error", access_log.status().message());
+    return 1;
+  }
+  auto ledger = budget::Ledger::Open(snap->config->budgets.ledger_path);
+  if (!ledger.ok()) {
+    Log(LogLevel::kError, "cannot open the spend ledger").Field("path", snap->config->budgets.ledger_path)
+        .Field("error", ledger.status().message());
+    return 1;
+  }
+  auto tracker = budget::SpendTracker::Create(ledger->get(), clock);
+  if (!tracker.ok()) {
+    Log(LogLevel::kError, "cannot rebuild budgets from the ledger").Field("error", tracker.status().message());
+    return 1;
+  }
+
+  Watchdog watchdog;
+  std::atomic<bool> draining{false};
+  GatewayDeps deps;
+  deps.clock = &clock;
+  deps.store = &store;
+  deps.watchdog = &watchdog;
+  deps.retry_budget = &retry_budget;
+  deps.spend = tracker->get();
+  deps.registry = &metrics_registry;
+  deps.metrics = &gmetrics;
+  deps.access_log = access_log->get();
+  deps.reload = [&reloader](const std::string& trigger) { return reloader.Reload(trigger); };
+  deps.draining = &draining;
+  Gateway gateway(deps);
+
+  std::string listen = args.Get("listen").value_or(snap->config->server.listen);
+  std::string host;
+  int port = 0;
+  if (!config_internal::SplitHostPort(listen, &host, &port)) {
+    std::fprintf(stderr, "switchyard serve: --listen must be HOST:PORT\n");
+    return 2;
+  }
+  HttpServer server(LimitsFor(snap->config->server));
+  gateway.Register(server);
+  if (Status s = server.Bind(host, port); !s.ok()) {
+    Log(LogLevel::kError, "cannot listen").Field("address", listen).Field("error", s.message());
+    return 1;
+  }
+  Log(LogLevel::kInfo, "listening").Field("address", fmt::format("{}:{}", host, server.port()))
+      .Field("version", SWITCHYARD_VERSION).Field("config_version", static_cast<int64_t>(snap->version));
+  std::thread server_thread([&server] { server.Run(); });
+
+  // Signals: SIGHUP reloads, SIGUSR1 reopens the access log, SIGTERM/SIGINT drain (a
+  // second one exits at once).
+  std::thread([&] {
+    bool stopping = false;
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        reloader.Reload("sighup");
+      } else if (sig == SIGUSR1) {
+        Status s = (*access_log)->Reopen();
+        Log(s.ok() ? LogLevel::kInfo : LogLevel::kError, "access log reopened").Field("ok", s.ok());
+      } else if (!stopping) {
+        stopping = true;
+        draining = true;
+        Duration drain = store.Current()->config->server.timeouts.drain;
+        Log(LogLevel::kInfo, "shutting down: draining in-flight requests")
+            .Field("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
+            .Field("drain_ms", static_cast<int64_t>(drain.count()));
+        server.Stop();
+        // When the drain period is over, cut what is left: every upstream call is
+        // stopped, so streams end with an error event and plain requests with an error.
+        std::thread([&watchdog, drain] {
+          std::this_thread::sleep_for(drain);
+          Log(LogLevel::kWarn, "drain period over: cancelling the requests still in flight");
+          watchdog.FireAll();
+        }).detach();
+      } else {
+        Log(LogLevel::kWarn, "second stop signal: exiting now");
+        std::_Exit(1);
+      }
+    }
+  }).detach();
+  server_thread.join();
+  Log(LogLevel::kInfo, "stopped");
+  std::fflush(stdout);
+  std::_Exit(0);  // detached helper threads may still wait; nothing is left to flush
+}
+
+}  // namespace switchyard::app

@@ -1,0 +1,13 @@
+// The effective config as JSON (for GET /admin/config), secrets redacted: backend
+// api_keys, the admin token and gateway key hashes never leave the process.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+
+namespace switchyard {
+
+nlohmann::json ConfigToJson(const Config& cfg);
+
+}  // namespace switchyard

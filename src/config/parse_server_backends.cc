@@ -1,0 +1,297 @@
+// The `server` and `backends` sections.
+#include <cctype>
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "config/parse_sections.h"
+
+namespace switchyard::config_internal {
+namespace {
+
+using R = YamlReader;
+
+bool IsHeaderToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+      return false;
+  }
+  return true;
+}
+
+bool IsHeaderValue(std::string_view s) {
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Parses scheme://host[:port][/path] for an upstream base URL.
+bool ParseUrl(const std::string& url, BackendConfig* b, std::string* why) {
+  size_t sep = url.find("://");
+  if (sep == std::string::npos) {
+    *why = "must start with http:// or https://";
+    return false;
+  }
+  b->scheme = Lower(url.substr(0, sep));
+  if (b->scheme != "http" && b->scheme != "https") {
+    *why = "scheme must be http or https";
+    return false;
+  }
+  std::string rest = url.substr(sep + 3);
+  if (rest.find_first_of("?#@ ") != std::string::npos) {
+    *why = "must not contain a query, a fragment, credentials or spaces";
+    return false;
+  }
+  size_t slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  b->base_path = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!b->base_path.empty() && b->base_path.back() == '/') b->base_path.pop_back();
+  int default_port = b->scheme == "https" ? 443 : 80;
+  if (hostport.find(':') == std::string::npos || (hostport.front() == '[' && hostport.back() == ']')) {
+    b->host = hostport;
+    if (!b->host.empty() && b->host.front() == '[') b->host = b->host.substr(1, b->host.size() - 2);
+    b->port = default_port;
+  } else if (!SplitHostPort(hostport, &b->host, &b->port)) {
+    *why = "has an invalid host or port";
+    return false;
+  }
+  if (b->host.empty()) {
+    *why = "has no host";
+    return false;
+  }
+  return true;
+}
+
+void ParseTimeouts(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
+                   BackendTimeouts* t) {
+  if (!r.ExpectMap(n, p, parent, {"connect", "first_byte", "idle", "total"})) return;
+  r.GetDuration(n, "connect", p, &t->connect);
+  r.GetDuration(n, "first_byte", p, &t->first_byte);
+  r.GetDuration(n, "idle", p, &t->idle);
+  r.GetDuration(n, "total", p, &t->total);
+  SourcePos pos = R::PosOf(n, parent);
+  if (t->connect.count() <= 0 || t->first_byte.count() <= 0 || t->idle.count() <= 0 ||
+      t->total.count() <= 0) {
+    r.Error(pos, p, "every timeout must be greater than 0");
+  }
+  if (t->first_byte > t->total) r.Error(pos, p, "first_byte must not exceed total");
+}
+
+void ParseBackendHeaders(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
+                         BackendConfig* b) {
+  if (!r.ExpectFreeMap(n, p, parent)) return;
+  static const std::set<std::string> kReserved = {"host", "content-length", "transfer-encoding",
+                                                  "connection", "keep-alive", "upgrade", "te",
+                                                  "trailer", "proxy-connection"};
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    std::string name = it->first.Scalar();
+    std::string hp = R::Join(p, name);
+    SourcePos kp = R::PosOf(it->first, R::PosOf(n, parent));
+    if (!IsHeaderToken(name)) {
+      r.Error(kp, hp, "is not a valid header name");
+      continue;
+    }
+    if (kReserved.count(Lower(name))) {
+      r.Error(kp, hp, "is managed by the gateway and cannot be set");
+      continue;
+    }
+    auto v = r.Scalar(it->second, hp, kp);
+    if (!v) continue;
+    if (!IsHeaderValue(*v)) {
+      r.Error(kp, hp, "value contains control characters (CR, LF or NUL)");
+      continue;
+    }
+    b->headers.emplace_back(name, std::move(*v));
+  }
+}
+
+void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
+                  BackendConfig* b) {
+  if (!r.ExpectMap(n, p, parent,
+                   {"name", "url", "model", "api_key", "price", "context_window",
+                    "max_concurrency", "timeouts", "retries", "circuit", "health_check", "auth",
+                    "headers", "stream_usage"})) {
+    return;
+  }
+  SourcePos pos = R::PosOf(n, parent);
+  b->pos = pos;
+  if (!r.GetString(n, "name", p, &b->name) || b->name.empty()) {
+    r.Error(pos, R::Join(p, "name"), "is required");
+  } else {
+    for (char c : b->name) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+        r.Error(R::PosOf(n["name"], pos), R::Join(p, "name"),
+                "may contain only letters, digits, '-', '_' and '.'");
+        break;
+      }
+    }
+  }
+  if (!r.GetString(n, "url", p, &b->url) || b->url.empty()) {
+    r.Error(pos, R::Join(p, "url"), "is required");
+  } else if (std::string why; !ParseUrl(b->url, b, &why)) {
+    r.Error(R::PosOf(n["url"], pos), R::Join(p, "url"), why);
+  }
+  if (!r.GetString(n, "model", p, &b->model) || b->model.empty()) {
+    r.Error(pos, R::Join(p, "model"), "is required (the model name sent upstream)");
+  }
+  r.GetString(n, "api_key", p, &b->api_key);
+  if (n["price"].IsDefined() && !n["price"].IsNull()) {
+    std::string pp = R::Join(p, "price");
+    if (r.ExpectMap(n["price"], pp, pos, {"input_per_mtok", "output_per_mtok"})) {
+      r.GetDouble(n["price"], "input_per_mtok", pp, &b->price.input_per_mtok, 0, 1e6);
+      r.GetDouble(n["price"], "output_per_mtok", pp, &b->price.output_per_mtok, 0, 1e6);
+    }
+  }
+  r.GetInt(n, "context_window", p, &b->context_window, 0, 100'000'000);
+  int64_t v = 0;
+  if (r.GetInt(n, "max_concurrency", p, &v, 1, 1'000'000)) b->max_concurrency = static_cast<int>(v);
+  if (r.GetInt(n, "retries", p, &v, 0, 10)) b->retries = static_cast<int>(v);
+  if (n["timeouts"].IsDefined() && !n["timeouts"].IsNull()) {
+    ParseTimeouts(r, n["timeouts"], R::Join(p, "timeouts"), pos, &b->timeouts);
+  }
+  if (n["circuit"].IsDefined() && !n["circuit"].IsNull()) {
+    std::string cp = R::Join(p, "circuit");
+    if (r.ExpectMap(n["circuit"], cp, pos, {"failures", "cooldown"})) {
+      if (r.GetInt(n["circuit"], "failures", cp, &v, 1, 1'000'000)) b->circuit.failures = static_cast<int>(v);
+      if (r.GetDuration(n["circuit"], "cooldown", cp, &b->circuit.cooldown) &&
+          b->circuit.cooldown.count() <= 0) {
+        r.Error(R::PosOf(n["circuit"]["cooldown"], pos), R::Join(cp, "cooldown"), "must be greater than 0");
+      }
+    }
+  }
+  if (n["health_check"].IsDefined() && !n["health_check"].IsNull()) {
+    std::string hp = R::Join(p, "health_check");
+    if (r.ExpectMap(n["health_check"], hp, pos, {"interval", "path"})) {
+      r.GetDuration(n["health_check"], "interval", hp, &b->health_check.interval);
+      if (r.GetString(n["health_check"], "path", hp, &b->health_check.path) &&
+          (b->health_check.path.empty() || b->health_check.path[0] != '/')) {
+        r.Error(R::PosOf(n["health_check"]["path"], pos), R::Join(hp, "path"), "must start with '/'");
+      }
+    }
+  }
+  std::string auth;
+  if (r.GetString(n, "auth", p, &auth)) {
+    if (auth == "bearer") b->auth = AuthMode::kBearer;
+    else if (auth == "api-key") b->auth = AuthMode::kApiKey;
+    else if (auth == "none") b->auth = AuthMode::kNone;
+    else r.Error(R::PosOf(n["auth"], pos), R::Join(p, "auth"), "must be bearer, api-key or none");
+  }
+  if (n["headers"].IsDefined() && !n["headers"].IsNull()) {
+    ParseBackendHeaders(r, n["headers"], R::Join(p, "headers"), pos, b);
+  }
+  r.GetBool(n, "stream_usage", p, &b->stream_usage);
+}
+
+}  // namespace
+
+bool SplitHostPort(const std::string& s, std::string* host, int* port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= s.size()) return false;
+  std::string h = s.substr(0, colon);
+  if (!h.empty() && h.front() == '[') {
+    if (h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string::npos) {
+    return false;  // IPv6 needs brackets
+  }
+  int pv = 0;
+  const char* b = s.data() + colon + 1;
+  const char* e = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(b, e, pv);
+  if (ec != std::errc() || ptr != e || pv < 0 || pv > 65535) return false;
+  *host = h;
+  *port = pv;
+  return true;
+}
+
+void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
+  const std::string p = "server";
+  if (!r.ExpectMap(n, p, parent,
+                   {"listen", "admin_token", "max_body_bytes", "max_streams", "max_headers",
+                    "max_header_bytes", "max_connections", "access_log", "sse_heartbeat",
+                    "retry_budget", "timeouts"})) {
+    return;
+  }
+  SourcePos pos = R::PosOf(n, parent);
+  if (r.GetString(n, "listen", p, &s->listen)) {
+    std::string h;
+    int port;
+    if (!SplitHostPort(s->listen, &h, &port)) {
+      r.Error(R::PosOf(n["listen"], pos), "server.listen", "must be HOST:PORT, e.g. 0.0.0.0:8080");
+    }
+  }
+  r.GetString(n, "admin_token", p, &s->admin_token);
+  if (r.GetSize(n, "max_body_bytes", p, &s->max_body_bytes) &&
+      (s->max_body_bytes < 1024 || s->max_body_bytes > (1ull << 30))) {
+    r.Error(R::PosOf(n["max_body_bytes"], pos), "server.max_body_bytes", "must be between 1KiB and 1GiB");
+  }
+  if (r.GetSize(n, "max_header_bytes", p, &s->max_header_bytes) &&
+      (s->max_header_bytes < 1024 || s->max_header_bytes > (1ull << 20))) {
+    r.Error(R::PosOf(n["max_header_bytes"], pos), "server.max_header_bytes", "must be between 1KiB and 1MiB");
+  }
+  int64_t v = 0;
+  if (r.GetInt(n, "max_streams", p, &v, 1, 1'000'000)) s->max_streams = static_cast<int>(v);
+  if (r.GetInt(n, "max_headers", p, &v, 8, 10'000)) s->max_headers = static_cast<int>(v);
+  if (r.GetInt(n, "max_connections", p, &v, 16, 1'000'000)) s->max_connections = static_cast<int>(v);
+  r.GetString(n, "access_log", p, &s->access_log);
+  r.GetDuration(n, "sse_heartbeat", p, &s->sse_heartbeat);
+  if (n["retry_budget"].IsDefined() && !n["retry_budget"].IsNull()) {
+    std::string rp = "server.retry_budget";
+    if (r.ExpectMap(n["retry_budget"], rp, pos, {"ratio", "min"})) {
+      r.GetDouble(n["retry_budget"], "ratio", rp, &s->retry_budget.ratio, 0, 1);
+      if (r.GetInt(n["retry_budget"], "min", rp, &v, 0, 1'000'000)) s->retry_budget.min = static_cast<int>(v);
+    }
+  }
+  if (n["timeouts"].IsDefined() && !n["timeouts"].IsNull()) {
+    std::string tp = "server.timeouts";
+    const YAML::Node& t = n["timeouts"];
+    if (r.ExpectMap(t, tp, pos, {"read", "write", "idle", "drain", "header"})) {
+      r.GetDuration(t, "read", tp, &s->timeouts.read);
+      r.GetDuration(t, "write", tp, &s->timeouts.write);
+      r.GetDuration(t, "idle", tp, &s->timeouts.idle);
+      r.GetDuration(t, "drain", tp, &s->timeouts.drain);
+      r.GetDuration(t, "header", tp, &s->timeouts.header);
+      for (auto d : {s->timeouts.read, s->timeouts.write, s->timeouts.idle, s->timeouts.header}) {
+        if (d.count() < 1000) {
+          r.Error(R::PosOf(t, pos), tp, "read, write, idle and header must be at least 1s");
+          break;
+        }
+      }
+    }
+  }
+  if (s->max_streams >= s->max_connections) {
+    r.Error(pos, "server.max_streams",
+            fmt::format("must be lower than server.max_connections ({}) so that health checks "
+                        "and short requests always find a worker",
+                        s->max_connections));
+  }
+}
+
+void ParseBackends(R& r, const YAML::Node& n, SourcePos parent, std::vector<BackendConfig>* out) {
+  const std::string p = "backends";
+  if (!r.ExpectSeq(n, p, parent)) return;
+  if (n.size() == 0) r.Error(R::PosOf(n, parent), p, "list at least one backend");
+  std::set<std::string> names;
+  for (size_t i = 0; i < n.size(); ++i) {
+    BackendConfig b;
+    std::string bp = R::Index(p, i);
+    ParseBackend(r, n[i], bp, R::PosOf(n, parent), &b);
+    if (!b.name.empty() && !names.insert(b.name).second) {
+      r.Error(R::PosOf(n[i]["name"], b.pos), R::Join(bp, "name"),
+              fmt::format("duplicate backend name '{}'", b.name));
+    }
+    out->push_back(std::move(b));
+  }
+}
+
+}  // namespace switchyard::config_internal

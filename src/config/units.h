@@ -1,0 +1,23 @@
+// Parsing of the config's value syntaxes: durations ("500ms", "2s", "1m30s") and
+// byte sizes ("8MiB", "512KiB", "1048576"). Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "config/config.h"
+
+namespace switchyard {
+
+// "0", "250ms", "2s", "1.5s", "5m", "1h", "1m30s". Units: ms, s, m, h. Negative and
+// unit-less non-zero values are rejected (nullopt).
+std::optional<Duration> ParseDuration(std::string_view s);
+
+// "1024", "64KiB", "8MiB", "1GiB", also KB/MB/GB (decimal) and a trailing B.
+std::optional<uint64_t> ParseSize(std::string_view s);
+
+// Formats a duration the way the config writes it ("2s", "500ms", "0s").
+std::string FormatDuration(Duration d);
+
+}  // namespace switchyard

@@ -1,0 +1,328 @@
+#include "openai/request.h"
+
+#include <fmt/format.h>
+
+namespace switchyard {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxDepth = 128;
+constexpr int64_t kMaxOutputTokens = 10'000'000;
+
+// Rejects absurd nesting before a parser ever sees it.
+bool DepthWithin(std::string_view s, int limit) {
+  int depth = 0;
+  bool in_str = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > limit) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+// obj[key] when it is a boolean, else `def` (null and absent alike).
+bool BoolOr(const json& obj, const char* key, bool def) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() ? it->get<bool>() : def;
+}
+
+std::string StringOr(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+const char* TypeName(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    case json::value_t::binary: return "binary";
+    case json::value_t::discarded: return "invalid";
+    default: return "a number";
+  }
+}
+
+ApiError WrongType(const std::string& param, const char* want, const json& got) {
+  return InvalidRequest(fmt::format("'{}' must be {}, not {}", param, want, TypeName(got)), param,
+                        "invalid_type");
+}
+
+classify::Role RoleOf(std::string_view r) {
+  if (r == "user") return classify::Role::kUser;
+  if (r == "assistant") return classify::Role::kAssistant;
+  if (r == "system" || r == "developer") return classify::Role::kSystem;
+  if (r == "tool" || r == "function") return classify::Role::kTool;
+  return classify::Role::kOther;
+}
+
+std::optional<ApiError> CheckInt(const json& doc, const char* key, int64_t min, int64_t max,
+                                 int64_t* out) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) return WrongType(key, "an integer", *it);
+  int64_t v = it->get<int64_t>();
+  if (v < min || v > max) {
+    return InvalidRequest(fmt::format("'{}' must be between {} and {}", key, min, max), key,
+                          "invalid_value");
+  }
+  *out = v;
+  return std::nullopt;
+}
+
+std::optional<ApiError> CheckType(const json& doc, const char* key, bool (json::*pred)() const noexcept,
+                                  const char* want) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  if (!((*it).*pred)()) return WrongType(key, want, *it);
+  return std::nullopt;
+}
+
+// Fields that would let a client point the gateway (and its upstream keys) elsewhere.
+// The gateway never reads them; refusing them says so plainly.
+std::optional<ApiError> RejectRoutingOverrides(const json& doc) {
+  for (const char* k : {"api_base", "base_url", "api_key", "user_config", "extra_headers"}) {
+    if (doc.contains(k)) {
+      return InvalidRequest(
+          fmt::format("'{}' is not supported: the gateway chooses the upstream and its credentials", k),
+          k, "unsupported_parameter");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseContent(const json& content, const std::string& param, int index,
+                                     classify::Role role, ParsedRequest* out) {
+  if (content.is_null()) return std::nullopt;
+  if (content.is_string()) {
+    out->classify.parts.push_back({role, index, content.get_ref<const std::string&>()});
+    return std::nullopt;
+  }
+  if (!content.is_array()) return WrongType(param, "a string, an array of parts or null", content);
+  for (size_t j = 0; j < content.size(); ++j) {
+    const json& part = content[j];
+    std::string pp = fmt::format("{}[{}]", param, j);
+    if (!part.is_object()) return WrongType(pp, "an object", part);
+    auto type = part.find("type");
+    if (type == part.end() || !type->is_string()) {
+      return InvalidRequest(fmt::format("'{}.type' is required", pp), pp + ".type", "missing_field");
+    }
+    const std::string& t = type->get_ref<const std::string&>();
+    if (t == "text" || t == "input_text") {
+      auto text = part.find("text");
+      if (text == part.end() || !text->is_string()) {
+        return InvalidRequest(fmt::format("'{}.text' must be a string", pp), pp + ".text", "invalid_type");
+      }
+      out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
+    } else if (t == "image_url" || t == "input_image") {
+      out->has_images = true;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
+  auto it = doc.find("messages");
+  if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
+  if (!it->is_array()) return WrongType("messages", "an array", *it);
+  if (it->empty()) return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
+  out->classify.num_messages = static_cast<int>(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& m = (*it)[i];
+    std::string mp = fmt::format("messages[{}]", i);
+    if (!m.is_object()) return WrongType(mp, "an object", m);
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) {
+      return InvalidRequest(fmt::format("'{}.role' is required", mp), mp + ".role", "missing_field");
+    }
+    classify::Role r = RoleOf(role->get_ref<const std::string&>());
+    if (r == classify::Role::kOther) {
+      return InvalidRequest(fmt::format("'{}.role' must be one of system, developer, user, "
+                                        "assistant, tool, function", mp),
+                            mp + ".role", "invalid_value");
+    }
+    auto content = m.find("content");
+    if (content != m.end()) {
+      if (auto err = ParseContent(*content, mp + ".content", static_cast<int>(i), r, out)) return err;
+    } else if (r == classify::Role::kUser || r == classify::Role::kSystem) {
+      return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content", "missing_field");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseCommon(const json& doc, ParsedRequest* out) {
+  auto model = doc.find("model");
+  if (model == doc.end()) return InvalidRequest("'model' is required", "model", "missing_field");
+  if (!model->is_string()) return WrongType("model", "a string", *model);
+  out->model = model->get<std::string>();
+  if (out->model.empty()) return InvalidRequest("'model' must not be empty", "model", "invalid_value");
+  if (auto e = RejectRoutingOverrides(doc)) return e;
+  if (auto e = CheckType(doc, "stream", &json::is_boolean, "a boolean")) return e;
+  out->stream = BoolOr(doc, "stream", false);
+  if (auto so = doc.find("stream_options"); so != doc.end() && !so->is_null()) {
+    if (!so->is_object()) return WrongType("stream_options", "an object", *so);
+    if (auto e = CheckType(*so, "include_usage", &json::is_boolean, "a boolean")) {
+      e->param = "stream_options.include_usage";
+      return e;
+    }
+    out->include_usage = BoolOr(*so, "include_usage", false);
+  }
+  int64_t v = -1;
+  if (auto e = CheckInt(doc, "max_tokens", 1, kMaxOutputTokens, &v)) return e;
+  int64_t v2 = -1;
+  if (auto e = CheckInt(doc, "max_completion_tokens", 1, kMaxOutputTokens, &v2)) return e;
+  out->max_tokens = v2 > 0 ? v2 : v;
+  int64_t n = 1;
+  if (auto e = CheckInt(doc, "n", 1, 128, &n)) return e;
+  out->n = static_cast<int>(n);
+  if (auto e = CheckType(doc, "temperature", &json::is_number, "a number")) return e;
+  if (auto e = CheckType(doc, "top_p", &json::is_number, "a number")) return e;
+  if (auto e = CheckType(doc, "user", &json::is_string, "a string")) return e;
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseChat(const json& doc, ParsedRequest* out) {
+  if (auto e = ParseMessages(doc, out)) return e;
+  if (auto e = CheckType(doc, "tools", &json::is_array, "an array")) return e;
+  if (auto e = CheckType(doc, "functions", &json::is_array, "an array")) return e;
+  size_t tools = 0;
+  if (auto t = doc.find("tools"); t != doc.end() && t->is_array()) {
+    for (size_t i = 0; i < t->size(); ++i) {
+      if (!(*t)[i].is_object()) return WrongType(fmt::format("tools[{}]", i), "an object", (*t)[i]);
+    }
+    tools += t->size();
+  }
+  if (auto f = doc.find("functions"); f != doc.end() && f->is_array()) tools += f->size();
+  out->has_tools = tools > 0;
+  out->classify.num_tools = static_cast<int>(tools);
+  if (auto e = CheckType(doc, "response_format", &json::is_object, "an object")) return e;
+  if (auto rf = doc.find("response_format"); rf != doc.end() && rf->is_object()) {
+    std::string t = StringOr(*rf, "type");
+    out->classify.structured_output = t == "json_object" || t == "json_schema";
+  }
+  out->classify.has_images = out->has_images;
+  out->classify.max_tokens = out->max_tokens;
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseCompletions(const json& doc, ParsedRequest* out) {
+  auto p = doc.find("prompt");
+  if (p == doc.end()) return InvalidRequest("'prompt' is required", "prompt", "missing_field");
+  out->classify.num_messages = 1;
+  if (p->is_string()) {
+    out->classify.parts.push_back({classify::Role::kUser, 0, p->get_ref<const std::string&>()});
+  } else if (p->is_array()) {
+    for (size_t i = 0; i < p->size(); ++i) {
+      const json& e = (*p)[i];
+      if (e.is_string()) {
+        out->classify.parts.push_back({classify::Role::kUser, 0, e.get_ref<const std::string&>()});
+      } else if (!e.is_number_integer() && !e.is_array()) {
+        return WrongType(fmt::format("prompt[{}]", i), "a string or tokens", e);
+      }
+    }
+  } else {
+    return WrongType("prompt", "a string or an array", *p);
+  }
+  out->classify.max_tokens = out->max_tokens;
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseEmbeddings(const json& doc, ParsedRequest* out) {
+  auto in = doc.find("input");
+  if (in == doc.end()) return InvalidRequest("'input' is required", "input", "missing_field");
+  if (in->is_string()) {
+    out->embedding_input_chars = static_cast<int64_t>(in->get_ref<const std::string&>().size());
+  } else if (in->is_array()) {
+    if (in->empty()) return InvalidRequest("'input' must not be empty", "input", "invalid_value");
+    for (const auto& e : *in) {
+      if (e.is_string()) out->embedding_input_chars += static_cast<int64_t>(e.get_ref<const std::string&>().size());
+      else if (e.is_number_integer()) out->embedding_input_chars += 4;
+      else if (e.is_array()) out->embedding_input_chars += 4 * static_cast<int64_t>(e.size());
+      else return WrongType("input[]", "a string or tokens", e);
+    }
+  } else {
+    return WrongType("input", "a string or an array", *in);
+  }
+  if (out->stream) return InvalidRequest("embeddings cannot be streamed", "stream", "invalid_value");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view EndpointPath(Endpoint e) {
+  switch (e) {
+    case Endpoint::kChat: return "/chat/completions";
+    case Endpoint::kCompletions: return "/completions";
+    case Endpoint::kEmbeddings: return "/embeddings";
+  }
+  return "";
+}
+
+std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, ParsedRequest* out) {
+  out->endpoint = endpoint;
+  if (body.empty()) return InvalidRequest("the request body is empty: send a JSON object", "", "invalid_json");
+  if (!DepthWithin(body, kMaxDepth)) {
+    return InvalidRequest(fmt::format("the JSON body nests deeper than {} levels", kMaxDepth), "",
+                          "invalid_json");
+  }
+  try {
+    out->doc = json::parse(body);
+  } catch (const json::parse_error& e) {
+    return InvalidRequest(fmt::format("the body is not valid JSON (error at byte {})", e.byte), "",
+                          "invalid_json");
+  }
+  if (!out->doc.is_object()) return InvalidRequest("the body must be a JSON object", "", "invalid_json");
+  auto scan = ScanJsonObject(body);
+  if (!scan) return InvalidRequest("the body is not valid JSON", "", "invalid_json");
+  if (scan->duplicate_keys) {
+    return InvalidRequest(fmt::format("the key '{}' appears twice in the body", scan->duplicate),
+                          scan->duplicate, "duplicate_key");
+  }
+  out->scan = std::move(*scan);
+  try {
+    if (auto e = ParseCommon(out->doc, out)) return e;
+    switch (endpoint) {
+      case Endpoint::kChat: return ParseChat(out->doc, out);
+      case Endpoint::kCompletions: return ParseCompletions(out->doc, out);
+      case Endpoint::kEmbeddings: return ParseEmbeddings(out->doc, out);
+    }
+  } catch (const std::exception&) {
+    // A type check above missed a case: still a client error, never a 500.
+    return InvalidRequest("the body has a field of the wrong type", "", "invalid_type");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out) {
+  out->endpoint = Endpoint::kChat;
+  out->doc = std::move(doc);
+  if (!out->doc.is_object()) return InvalidRequest("the body must be a JSON object", "", "invalid_json");
+  try {
+    if (auto e = ParseCommon(out->doc, out)) return e;
+    return ParseChat(out->doc, out);
+  } catch (const std::exception&) {
+    return InvalidRequest("the body has a field of the wrong type", "", "invalid_type");
+  }
+}
+
+classify::ClassifyInput PromptInput(std::string_view prompt) {
+  classify::ClassifyInput in;
+  in.num_messages = 1;
+  in.parts.push_back({classify::Role::kUser, 0, prompt});
+  return in;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,51 @@
+// Parsing and validation of OpenAI request bodies (chat completions, completions,
+// embeddings) into what routing needs, without losing what forwarding needs.
+//
+// A ParsedRequest is one-per-request. Its `classify` views point into `doc`; moving a
+// ParsedRequest keeps them valid (nlohmann keeps strings on the heap).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "classify/classifier.h"
+#include "openai/error.h"
+#include "openai/json_edit.h"
+
+namespace switchyard {
+
+enum class Endpoint { kChat, kCompletions, kEmbeddings };
+
+std::string_view EndpointPath(Endpoint e);  // "/chat/completions", ...
+
+struct ParsedRequest {
+  Endpoint endpoint = Endpoint::kChat;
+  nlohmann::json doc;   // the parsed body
+  JsonObjectScan scan;  // top-level member offsets in the raw body
+  std::string model;    // as requested
+  bool stream = false;
+  bool include_usage = false;  // the client asked for stream_options.include_usage
+  int64_t max_tokens = -1;     // max_completion_tokens ?? max_tokens; -1 if absent
+  int n = 1;
+  bool has_tools = false;
+  bool has_images = false;
+  classify::ClassifyInput classify;  // chat and completions only
+  int64_t embedding_input_chars = 0; // embeddings only: total characters of `input`
+};
+
+// Parses and validates `body` for `endpoint`. On failure returns the 400 to send, with
+// `param` naming the offending field.
+std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, ParsedRequest* out);
+
+// Validates an already-parsed chat body (the CLI's `score`/`replay` lines). `out->scan`
+// stays empty: such a request cannot be forwarded.
+std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out);
+
+// Builds a ClassifyInput for a plain prompt (one user message), for the CLI.
+classify::ClassifyInput PromptInput(std::string_view prompt);
+
+}  // namespace switchyard

@@ -1,0 +1,36 @@
+// Reading what the gateway needs out of upstream responses: token usage, error
+// objects, and how much output a streamed chunk carried. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+// What one SSE data payload of a chat/completions stream holds.
+struct ChunkInfo {
+  bool parsed = false;      // the payload is a JSON object
+  bool is_error = false;    // it carries an `error` object (in-band error)
+  bool usage_only = false;  // the include_usage chunk: `choices` empty or null, usage set
+  std::optional<Usage> usage;
+  int64_t output_chars = 0;  // characters of generated text (content, tool arguments)
+  std::string error_message;  // when is_error, the upstream's message (for logs only)
+};
+
+ChunkInfo InspectChunk(std::string_view data);
+
+// The `usage` of a non-streaming response body, if any (an explicit zero stays zero).
+std::optional<Usage> UsageFromBody(std::string_view body);
+
+// Characters of generated text in a non-streaming body (to estimate output tokens when
+// the upstream reports no usage).
+int64_t OutputCharsFromBody(std::string_view body);
+
+}  // namespace switchyard

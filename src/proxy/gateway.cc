@@ -1,0 +1,308 @@
+#include "proxy/gateway.h"
+
+#include <openssl/crypto.h>
+
+#include <charconv>
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "common/json_writer.h"
+#include "common/log.h"
+#include "routing/decision_json.h"
+#include "routing/request_facts.h"
+
+namespace switchyard {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr size_t kMaxTokenBytes = 4096;
+
+ApiError Unauthorized(std::string message) {
+  ApiError e;
+  e.status = 401;
+  e.type = "authentication_error";
+  e.code = "invalid_api_key";
+  e.message = std::move(message);
+  return e;
+}
+
+// The token of "Authorization: Bearer <token>", or nullopt.
+std::optional<std::string_view> BearerToken(std::optional<std::string_view> auth) {
+  if (!auth) return std::nullopt;
+  std::string_view v = *auth;
+  if (v.size() < 7) return std::nullopt;
+  std::string scheme(v.substr(0, 7));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer ") return std::nullopt;
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  return v;
+}
+
+bool SafeRequestId(std::string_view v) {
+  if (v.empty() || v.size() > 128) return false;
+  for (char c : v) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  }
+  return true;
+}
+
+std::string FormatScore(double s) { return fmt::format("{}", s); }
+
+}  // namespace
+
+std::string RequestIdFor(std::optional<std::string_view> client_value) {
+  if (client_value && SafeRequestId(*client_value)) return std::string(*client_value);
+  thread_local std::mt19937_64 rng(std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32));
+  return fmt::format("req_{:016x}{:08x}", rng(), static_cast<uint32_t>(rng()));
+}
+
+std::optional<ApiError> Gateway::Gate(const RequestHead& head) const {
+  std::string_view path = head.path();
+  auto snap = d_.store->Current();
+  if (path.substr(0, 7) == "/admin/") {
+    const std::string& admin = snap->config->server.admin_token;
+    if (admin.empty()) return std::nullopt;
+    auto token = BearerToken(head.header("Authorization"));
+    bool ok = token && token->size() == admin.size() &&
+              CRYPTO_memcmp(token->data(), admin.data(), admin.size()) == 0;
+    if (!ok) return Unauthorized("Admin endpoints need Authorization: Bearer <server.admin_token>.");
+    return std::nullopt;
+  }
+  if (path.substr(0, 4) != "/v1/" || !snap->keys_configured()) return std::nullopt;
+  auto auth = head.header("Authorization");
+  auto token = BearerToken(auth);
+  if (!token) {
+    return Unauthorized(auth ? "Malformed Authorization header: send Authorization: Bearer <key>."
+                             : "Missing API key: send Authorization: Bearer <key>.");
+  }
+  if (token->size() > kMaxTokenBytes || snap->FindKey(*token) == nullptr) {
+    return Unauthorized("Incorrect API key provided.");
+  }
+  return std::nullopt;
+}
+
+std::string Gateway::KeyId(const Snapshot& snap, const Exchange& ex) const {
+  if (!snap.keys_configured()) return std::string(budget::kAnonymousKeyId);
+  auto token = BearerToken(ex.header("Authorization"));
+  if (!token || token->size() > kMaxTokenBytes) return "";
+  const KeyEntry* k = snap.FindKey(*token);
+  return k ? k->id : "";
+}
+
+std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange& ex,
+                                            const std::string& key_id, routing::BudgetView* out,
+                                            budget::BudgetLimits* limits) const {
+  if (auto h = ex.header("x-switchyard-max-cost-usd")) {
+    double v = -1;
+    auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), v);
+    if (ec != std::errc() || p != h->data() + h->size() || !std::isfinite(v) || v < 0) {
+      return InvalidRequest("x-switchyard-max-cost-usd must be a non-negative number of USD",
+                            "x-switchyard-max-cost-usd", "invalid_header");
+    }
+    out->request_cap_usd = v;
+    out->request_cap_from_header = true;
+  } else {
+    *out = routing::BaseBudget(*snap.config);
+  }
+  if (const KeyEntry* k = snap.KeyById(key_id)) {
+    limits->daily_usd = k->daily_usd;
+    limits->monthly_usd = k->monthly_usd;
+    if (d_.spend != nullptr) {
+      budget::BudgetRemaining r = d_.spend->Remaining(key_id, *limits);
+      out->day_remaining_usd = r.day_usd;
+      out->month_remaining_usd = r.month_usd;
+    }
+  }
+  return std::nullopt;
+}
+
+void Gateway::Reply(Exchange& ex, const std::vector<Header>& headers, const ApiError& e) const {
+  std::vector<Header> h = headers;
+  if (e.retry_after_s > 0) h.push_back({"retry-after", std::to_string(e.retry_after_s)});
+  if (e.no_retry) h.push_back({"x-should-retry", "false"});
+  ex.Respond(e.status, h, "application/json", ErrorBody(e));
+}
+
+void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
+  ProxyInput in;
+  in.start = SteadyClock::now();
+  auto snap = d_.store->Current();
+  in.snap = snap.get();
+  in.ex = &ex;
+  in.raw_body = ex.body();
+  in.request_id = RequestIdFor(ex.header("x-request-id"));
+  in.headers.push_back({"x-request-id", in.request_id});
+  RetryBudget::Active active(*d_.retry_budget);
+  if (d_.metrics) d_.metrics->inflight_requests->WithLabels({}).Add(1);
+  ProxyResult result;
+  ParsedRequest req;
+  routing::Decision decision;
+  bool decided = false;
+  auto finish = [&]() {
+    Record(in, &req, decided ? &decision : nullptr, result, req.stream);
+    if (d_.metrics) d_.metrics->inflight_requests->WithLabels({}).Add(-1);
+  };
+  auto fail = [&](const ApiError& e) {
+    Reply(ex, in.headers, e);
+    result.status = e.status;
+    result.error = e.code.empty() ? e.type : e.code;
+    finish();
+  };
+  if (auto e = ParseRequest(ep, ex.body(), &req)) return fail(*e);
+  in.req = &req;
+  in.key_id = KeyId(*snap, ex);
+  if (in.key_id.empty()) return fail(Unauthorized("Incorrect API key provided."));
+  routing::BudgetView bv;
+  if (auto e = BudgetView(*snap, ex, in.key_id, &bv, &in.limits)) return fail(*e);
+
+  routing::RequestFacts facts = routing::FactsFromRequest(
+      req, snap->keys_configured() ? std::string_view(in.key_id) : std::string_view(),
+      [&ex](std::string_view n) { return ex.header(n); });
+  auto t0 = SteadyClock::now();
+  decision = snap->router->Decide(facts, bv);
+  decided = true;
+  if (decision.classified && d_.metrics) {
+    d_.metrics->classifier_seconds->WithLabels({}).Observe(
+        std::chrono::duration<double>(SteadyClock::now() - t0).count());
+  }
+  in.decision = &decision;
+  if (!decision.rule.empty()) in.headers.push_back({"x-switchyard-rule", decision.rule});
+  if (decision.classified) {
+    in.headers.push_back({"x-switchyard-tier", decision.classification.tier});
+    in.headers.push_back({"x-switchyard-score", FormatScore(decision.classification.score)});
+  }
+  switch (decision.kind) {
+    case routing::Decision::Kind::kNotFound: {
+      ApiError e = ModelNotFound(req.model);
+      if (!decision.message.empty()) e.message = decision.message;
+      return fail(e);
+    }
+    case routing::Decision::Kind::kBudgetRejected: {
+      ApiError e;
+      e.status = 429;
+      e.type = "insufficient_quota";
+      e.code = "budget_exceeded";
+      e.message = decision.message;
+      e.no_retry = true;
+      if (d_.metrics) d_.metrics->budget_rejections->WithLabels({in.key_id}).Inc();
+      Log(LogLevel::kInfo, "budget refusal").Field("request_id", in.request_id).Field("key", in.key_id)
+          .Field("budget", decision.budget_code);
+      return fail(e);
+    }
+    case routing::Decision::Kind::kNoFit:
+      return fail(InvalidRequest(decision.message, "messages", "context_length_exceeded"));
+    default: break;
+  }
+  bool stream_slot = false;
+  if (req.stream) {
+    int max = snap->config->server.max_streams;
+    if (streams_.fetch_add(1) >= max) {
+      streams_.fetch_sub(1);
+      ApiError e;
+      e.status = 503;
+      e.type = "server_error";
+      e.code = "too_many_streams";
+      e.message = fmt::format("The gateway is serving its maximum of {} concurrent streams; retry shortly.", max);
+      e.retry_after_s = 1;
+      return fail(e);
+    }
+    stream_slot = true;
+  }
+  in.forward_headers = ForwardableHeaders(ex);
+  ProxyServices svc{*d_.clock, *d_.watchdog, *d_.retry_budget, d_.spend, d_.metrics};
+  result = ProxyCall(svc, in).Run();
+  if (stream_slot) streams_.fetch_sub(1);
+  finish();
+}
+
+void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routing::Decision* d,
+                     const ProxyResult& r, bool stream) const {
+  double duration_s = std::chrono::duration<double>(SteadyClock::now() - in.start).count();
+  std::string tier = d && d->classified ? d->classification.tier : "";
+  std::string rule = d ? d->rule : "";
+  if (d_.metrics) {
+    const auto& m = *d_.metrics;
+    m.requests->WithLabels({r.backend, tier, rule, std::to_string(r.status)}).Inc();
+    m.request_duration->WithLabels({r.backend}).Observe(duration_s);
+    if (stream && r.ttft_ms) m.time_to_first_token->WithLabels({r.backend}).Observe(*r.ttft_ms / 1000.0);
+    for (const auto& a : r.attempts) {
+      if (!a.billed) continue;
+      m.upstream_tokens->WithLabels({a.backend, std::string(metrics::kTokenInput)}).Add(static_cast<double>(a.input_tokens));
+      m.upstream_tokens->WithLabels({a.backend, std::string(metrics::kTokenOutput)}).Add(static_cast<double>(a.output_tokens));
+      m.cost_usd->WithLabels({a.backend, in.key_id}).Add(a.cost_usd);
+    }
+    for (size_t i = 0; i < r.fallbacks.size(); ++i) {
+      std::string reason = i < r.fallback_reasons.size() ? r.fallback_reasons[i] : "error";
+      m.fallbacks->WithLabels({r.fallbacks[i].first, r.fallbacks[i].second, reason}).Inc();
+    }
+  }
+  if (d_.access_log) {
+    metrics::AccessRecord a;
+    a.request_id = in.request_id;
+    if (!in.key_id.empty()) a.key = in.key_id;
+    if (req && !req->model.empty()) a.model = req->model;
+    if (!r.backend.empty()) a.backend = r.backend;
+    if (!rule.empty()) a.rule = rule;
+    if (d && d->classified) {
+      a.tier = tier;
+      a.score = d->classification.score;
+    }
+    a.status = r.status;
+    a.duration_ms = duration_s * 1000.0;
+    if (stream) a.ttft_ms = r.ttft_ms;
+    if (!r.attempts.empty()) {
+      a.input_tokens = r.input_tokens;
+      a.output_tokens = r.output_tokens;
+      a.cost_usd = r.cost_usd;
+    }
+    a.attempts = static_cast<int>(r.attempts.size());
+    if (!r.error.empty()) a.error = r.error;
+    d_.access_log->Write(a);
+  }
+}
+
+void Gateway::HandleModels(Exchange& ex) {
+  auto snap = d_.store->Current();
+  int64_t created = std::chrono::duration_cast<std::chrono::seconds>(snap->loaded_at.time_since_epoch()).count();
+  std::string body;
+  JsonWriter w(body);
+  w.BeginObject().Field("object", "list").Key("data").BeginArray();
+  std::vector<std::string> seen;
+  auto add = [&](const std::string& id, const std::string& owner) {
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) return;
+    seen.push_back(id);
+    w.BeginObject().Field("id", id).Field("object", "model").Field("created", created).Field("owned_by", owner).EndObject();
+  };
+  for (const auto& m : snap->config->router.virtual_models) add(m, "switchyard");
+  if (snap->config->router.allow_explicit_models) {
+    for (const auto& b : snap->config->backends) add(b.model, b.name);
+  }
+  w.EndArray().EndObject();
+  ex.Respond(200, {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}}, "application/json", std::move(body));
+}
+
+void Gateway::HandleRoute(Exchange& ex) {
+  auto snap = d_.store->Current();
+  std::vector<Header> headers = {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}};
+  ParsedRequest req;
+  if (auto e = ParseRequest(Endpoint::kChat, ex.body(), &req)) return Reply(ex, headers, *e);
+  std::string key_id = KeyId(*snap, ex);
+  routing::BudgetView bv;
+  budget::BudgetLimits limits;
+  if (auto e = BudgetView(*snap, ex, key_id, &bv, &limits)) return Reply(ex, headers, *e);
+  routing::RequestFacts facts = routing::FactsFromRequest(
+      req, snap->keys_configured() ? std::string_view(key_id) : std::string_view(),
+      [&ex](std::string_view n) { return ex.header(n); });
+  routing::Decision d = snap->router->Decide(facts, bv);
+  std::optional<routing::BudgetInfo> info;
+  if (snap->keys_configured()) info = routing::BudgetInfo{key_id, bv.day_remaining_usd, bv.month_remaining_usd};
+  ex.Respond(200, headers, "application/json", routing::DecisionJson(d, req.model, info));
+}
+
+}  // namespace switchyard

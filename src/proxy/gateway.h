@@ -1,0 +1,80 @@
+// Gateway: the HTTP API of switchyard — request entry points from admission to the
+// access-log line. It owns no long-lived state: it wires the services it is given.
+//
+// Thread-safe: every method may run on many request threads at once.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "budget/spend_tracker.h"
+#include "common/clock.h"
+#include "metrics/access_log.h"
+#include "metrics/gateway_metrics.h"
+#include "metrics/registry.h"
+#include "openai/request.h"
+#include "proxy/proxy_call.h"
+#include "runtime/config_store.h"
+#include "server/http_server.h"
+#include "upstream/backends.h"
+#include "upstream/watchdog.h"
+
+namespace switchyard {
+
+struct GatewayDeps {
+  const Clock* clock = nullptr;
+  ConfigStore* store = nullptr;
+  Watchdog* watchdog = nullptr;
+  RetryBudget* retry_budget = nullptr;
+  budget::SpendTracker* spend = nullptr;          // may be null
+  metrics::Registry* registry = nullptr;          // may be null
+  metrics::GatewayMetrics* metrics = nullptr;     // may be null
+  metrics::AccessLog* access_log = nullptr;       // may be null
+  // POST /admin/reload: reloads the config file now.
+  std::function<ReloadResult(const std::string& trigger)> reload;
+  const std::atomic<bool>* draining = nullptr;    // SIGTERM received: /readyz says 503
+};
+
+class Gateway {
+ public:
+  explicit Gateway(GatewayDeps deps) : d_(std::move(deps)) {}
+
+  // Registers every route on the server.
+  void Register(HttpServer& server);
+
+  // Before the body is read: API keys on /v1/*, the admin token on /admin/*.
+  std::optional<ApiError> Gate(const RequestHead& head) const;
+
+  int active_streams() const { return streams_.load(); }
+
+ private:
+  struct Admission;
+  void HandleProxy(Exchange& ex, Endpoint ep);
+  void HandleModels(Exchange& ex);
+  void HandleRoute(Exchange& ex);
+  void HandleReady(Exchange& ex);
+  void HandleMetrics(Exchange& ex);
+  void HandleAdminConfig(Exchange& ex);
+  void HandleAdminReload(Exchange& ex);
+  void HandleAdminSpend(Exchange& ex);
+
+  // Resolves the caller's key id ("anonymous" when no keys are configured).
+  std::string KeyId(const Snapshot& snap, const Exchange& ex) const;
+  std::optional<ApiError> BudgetView(const Snapshot& snap, const Exchange& ex,
+                                     const std::string& key_id, routing::BudgetView* out,
+                                     budget::BudgetLimits* limits) const;
+  void Reply(Exchange& ex, const std::vector<Header>& headers, const ApiError& e) const;
+  void Record(const ProxyInput& in, const ParsedRequest* req, const routing::Decision* d,
+              const ProxyResult& r, bool stream) const;
+
+  GatewayDeps d_;
+  mutable std::atomic<int> streams_{0};
+};
+
+// A request id: the client's x-request-id when it is safe to echo, else a new one.
+std::string RequestIdFor(std::optional<std::string_view> client_value);
+
+}  // namespace switchyard

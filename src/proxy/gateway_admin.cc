@@ -1,0 +1,124 @@
+// Health, readiness, metrics and the admin endpoints of the Gateway.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "budget/spend_report.h"
+#include "config/config_json.h"
+#include "metrics/text_format.h"
+#include "proxy/gateway.h"
+
+namespace switchyard {
+namespace {
+
+using nlohmann::json;
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) { return metrics::FormatRfc3339Millis(t); }
+
+json BackendHealth(const Snapshot& snap) {
+  json arr = json::array();
+  for (const auto& b : snap.backends) {
+    const CircuitBreaker& c = b.state->circuit;
+    arr.push_back({{"name", b.cfg->name},
+                   {"circuit", std::string(CircuitStateName(c.state()))},
+                   {"up", !c.Unavailable()},
+                   {"consecutive_failures", c.consecutive_failures()},
+                   {"inflight", b.state->inflight.load()}});
+  }
+  return arr;
+}
+
+json ReloadJson(const ReloadResult& r) {
+  return {{"ok", r.ok},
+          {"version", r.version},
+          {"trigger", r.trigger},
+          {"at", Rfc3339(r.at)},
+          {"unchanged", r.unchanged},
+          {"errors", r.errors},
+          {"warnings", r.warnings}};
+}
+
+}  // namespace
+
+void Gateway::Register(HttpServer& server) {
+  server.Post("/v1/chat/completions", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kChat); });
+  server.Post("/v1/completions", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kCompletions); });
+  server.Post("/v1/embeddings", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kEmbeddings); });
+  server.Get("/v1/models", [this](Exchange& ex) { HandleModels(ex); });
+  server.Post("/v1/route", [this](Exchange& ex) { HandleRoute(ex); });
+  auto live = [](Exchange& ex) { ex.Respond(200, {}, "application/json", R"({"status":"ok"})"); };
+  server.Get("/healthz", live);
+  server.Get("/livez", live);
+  server.Get("/readyz", [this](Exchange& ex) { HandleReady(ex); });
+  server.Get("/metrics", [this](Exchange& ex) { HandleMetrics(ex); });
+  server.Get("/admin/config", [this](Exchange& ex) { HandleAdminConfig(ex); });
+  server.Post("/admin/reload", [this](Exchange& ex) { HandleAdminReload(ex); });
+  server.Get("/admin/spend", [this](Exchange& ex) { HandleAdminSpend(ex); });
+  server.SetGate([this](const RequestHead& head) { return Gate(head); });
+  server.SetErrorHeaders([](const RequestHead& head) {
+    return std::vector<Header>{{"x-request-id", RequestIdFor(head.header("x-request-id"))}};
+  });
+}
+
+void Gateway::HandleReady(Exchange& ex) {
+  auto snap = d_.store->Current();
+  bool draining = d_.draining && d_.draining->load();
+  bool any_up = false;
+  for (const auto& b : snap->backends) any_up |= !b.state->circuit.Unavailable();
+  bool ready = !draining && any_up;
+  json j = {{"status", ready ? "ready" : (draining ? "draining" : "no_backend_available")},
+            {"config_version", snap->version},
+            {"backends", BackendHealth(*snap)}};
+  ex.Respond(ready ? 200 : 503, {}, "application/json", j.dump());
+}
+
+void Gateway::HandleMetrics(Exchange& ex) {
+  if (d_.registry == nullptr) {
+    ex.Respond(404, {}, "application/json", ErrorBody(InvalidRequest("metrics are disabled")));
+    return;
+  }
+  ex.Respond(200, {}, std::string(metrics::kContentType), d_.registry->Scrape());
+}
+
+void Gateway::HandleAdminConfig(Exchange& ex) {
+  auto snap = d_.store->Current();
+  json j = {{"version", snap->version},
+            {"path", snap->config->path},
+            {"content_sha256", snap->config->content_hash},
+            {"loaded_at", Rfc3339(snap->loaded_at)},
+            {"config", ConfigToJson(*snap->config)},
+            {"backends", BackendHealth(*snap)},
+            {"last_reload", ReloadJson(d_.store->LastReload())}};
+  ex.Respond(200, {}, "application/json", j.dump(2));
+}
+
+void Gateway::HandleAdminReload(Exchange& ex) {
+  if (!d_.reload) {
+    ex.Respond(503, {}, "application/json", ErrorBody(FromStatus(Unavailable("reload is not available"))));
+    return;
+  }
+  ReloadResult r = d_.reload("admin");
+  if (r.ok) {
+    json j = {{"ok", true}, {"version", r.version}, {"unchanged", r.unchanged}, {"warnings", r.warnings}};
+    ex.Respond(200, {}, "application/json", j.dump());
+    return;
+  }
+  ApiError e = InvalidRequest(fmt::format("The config was rejected ({} problems); the previous config "
+                                          "(version {}) keeps serving.", r.errors.size(), r.version),
+                              "", "invalid_config");
+  e.status = 422;
+  json j = json::parse(ErrorBody(e));
+  j["errors"] = r.errors;
+  ex.Respond(422, {}, "application/json", j.dump());
+}
+
+void Gateway::HandleAdminSpend(Exchange& ex) {
+  auto snap = d_.store->Current();
+  if (d_.spend == nullptr) {
+    ex.Respond(503, {}, "application/json", ErrorBody(FromStatus(Unavailable("the spend ledger is not open"))));
+    return;
+  }
+  budget::SpendReport rep = budget::BuildSpendReport(d_.spend->Totals(), budget::LimitsFromConfig(snap->config->budgets.keys));
+  ex.Respond(200, {}, "application/json", budget::SpendReportJson(rep));
+}
+
+}  // namespace switchyard

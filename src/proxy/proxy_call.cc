@@ -1,0 +1,498 @@
+#include "proxy/proxy_call.h"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "openai/error.h"
+#include "openai/json_edit.h"
+#include "openai/response.h"
+#include "proxy/relay.h"
+#include "proxy/upstream_errors.h"
+
+namespace switchyard {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr size_t kMaxResponseBytes = 64u << 20;
+
+int64_t CharsToTokens(int64_t chars) { return (chars + 3) / 4; }
+
+// Full-jitter exponential backoff for a retry of the same backend (100 ms base, 2 s cap).
+std::chrono::milliseconds Backoff(int retry) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  int64_t cap = std::min<int64_t>(2000, 100LL << std::min(retry, 5));
+  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchange& ex) {
+  static const char* const kDrop[] = {
+      "authorization", "api-key", "x-api-key", "cookie", "proxy-authorization",  // credentials
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+      "upgrade", "host", "content-length", "content-type", "content-encoding", "accept",
+      "accept-encoding", "expect", "x-request-id", "remote_addr", "remote_port", "local_addr",
+      "local_port"};
+  std::vector<std::pair<std::string, std::string>> out;
+  ex.ForEachHeader([&](std::string_view name, std::string_view value) {
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* d : kDrop) {
+      if (lower == d) return;
+    }
+    if (lower.rfind("x-switchyard-", 0) == 0 || lower.rfind("sec-", 0) == 0) return;
+    for (char c : value) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && u != '\t') || u == 0x7f) return;  // never forward a header that could inject
+    }
+    out.emplace_back(std::string(name), std::string(value));
+  });
+  return out;
+}
+
+std::string ProxyCall::UpstreamBody(const BackendConfig& b) const {
+  std::vector<JsonEdit> edits;
+  edits.push_back({"model", nlohmann::json(b.model).dump()});
+  if (in_.req->stream) {
+    if (b.stream_usage) {
+      nlohmann::json opts = nlohmann::json::object();
+      auto it = in_.req->doc.find("stream_options");
+      if (it != in_.req->doc.end() && it->is_object()) opts = *it;
+      opts["include_usage"] = true;
+      edits.push_back({"stream_options", opts.dump()});
+    } else {
+      edits.push_back({"stream_options", std::nullopt});
+    }
+  }
+  return ApplyJsonEdits(in_.raw_body, in_.req->scan, edits);
+}
+
+std::vector<Header> ProxyCall::ResponseHeaders(const BackendConfig& b, bool with_cost) const {
+  std::vector<Header> h = in_.headers;
+  h.push_back({"x-switchyard-backend", b.name});
+  if (with_cost) h.push_back({"x-switchyard-cost-usd", fmt::format("{:.8f}", result_.cost_usd)});
+  return h;
+}
+
+void ProxyCall::Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
+                     int64_t output_chars, bool produced) {
+  if (!produced) return;
+  if (usage) {
+    log.input_tokens = usage->prompt_tokens;
+    log.output_tokens = usage->completion_tokens;
+    log.estimated = false;
+  } else {
+    log.input_tokens = in_.decision->input_tokens;
+    log.output_tokens = CharsToTokens(output_chars);
+    log.estimated = true;
+  }
+  log.cost_usd = routing::EstimateCost(b.price, log.input_tokens, log.output_tokens);
+  log.billed = true;
+  result_.input_tokens += log.input_tokens;
+  result_.output_tokens += log.output_tokens;
+  result_.cost_usd += log.cost_usd;
+}
+
+void ProxyCall::Settle() {
+  if (settled_) return;
+  settled_ = true;
+  if (svc_.spend != nullptr) {
+    std::vector<budget::AttemptRecord> records;
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         svc_.clock.WallNow().time_since_epoch()).count();
+    for (const auto& a : result_.attempts) {
+      if (!a.billed) continue;
+      budget::AttemptRecord r;
+      r.ts_ms = now_ms;
+      r.request_id = in_.request_id;
+      r.attempt = a.number;
+      r.key_id = in_.key_id;
+      r.backend = a.backend;
+      r.input_tokens = a.input_tokens;
+      r.output_tokens = a.output_tokens;
+      r.cost_usd = a.cost_usd;
+      r.estimated = a.estimated;
+      r.outcome = a.outcome;
+      records.push_back(std::move(r));
+    }
+    if (!records.empty()) {
+      Status s = svc_.spend->Settle(records);
+      if (!s.ok()) {
+        Log(LogLevel::kError, "ledger write failed; spend kept in memory and retried")
+            .Field("request_id", in_.request_id).Field("error", s.message());
+      }
+    }
+  }
+  reservation_.reset();
+}
+
+void ProxyCall::AnswerError(int status, std::string type, std::string code, std::string message,
+                            int retry_after_s, bool no_retry) {
+  Settle();
+  ApiError e;
+  e.status = status;
+  e.type = std::move(type);
+  e.code = std::move(code);
+  e.message = std::move(message);
+  std::vector<Header> h = in_.headers;
+  if (!result_.backend.empty()) h.push_back({"x-switchyard-backend", result_.backend});
+  if (retry_after_s > 0) h.push_back({"retry-after", std::to_string(retry_after_s)});
+  if (no_retry) h.push_back({"x-should-retry", "false"});
+  result_.status = status;
+  result_.error = e.code;
+  in_.ex->Respond(status, h, "application/json", ErrorBody(e));
+}
+
+ProxyCall::Verdict ProxyCall::ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log) {
+  const std::string& name = b.cfg->name;
+  log.outcome = std::string(CallErrorName(e));
+  b.state->circuit.OnFailure(false);
+  switch (e) {
+    case CallError::kConnect:
+      failures_.push_back({name, "could not connect", "connect_failed", 503, 0});
+      return Verdict::kRetry;
+    case CallError::kTls:
+      failures_.push_back({name, "TLS handshake or certificate verification failed", "tls_failed", 502, 0});
+      return Verdict::kNext;
+    case CallError::kFirstByteTimeout:
+      failures_.push_back({name, "no response within timeouts.first_byte", "timeout", 504, 0});
+      return Verdict::kRetry;
+    case CallError::kIdleTimeout:
+      failures_.push_back({name, "the response stalled longer than timeouts.idle", "timeout", 504, 0});
+      return Verdict::kRetry;
+    case CallError::kTotalTimeout:
+      failures_.push_back({name, "the request deadline passed", "timeout", 504, 0});
+      return Verdict::kNext;
+    default:
+      failures_.push_back({name, "the connection was reset", "connection_reset", 502, 0});
+      return Verdict::kRetry;
+  }
+}
+
+ProxyCall::Verdict ProxyCall::ClassifyStatus(const SnapshotBackend& b, int status, int retry_after_s,
+                                             std::string_view body, AttemptLog& log) {
+  const std::string& name = b.cfg->name;
+  log.status = status;
+  if (status == 429) {
+    log.outcome = "rate_limited";
+    int ra = retry_after_s > 0 ? retry_after_s : 1;
+    b.state->circuit.OnRateLimited(std::chrono::seconds(ra));
+    failures_.push_back({name, fmt::format("rate limited (retry after {}s)", ra), "rate_limited", 429, ra});
+    return Verdict::kNext;
+  }
+  if (status == 401 || status == 403) {
+    log.outcome = "upstream_auth_error";
+    b.state->circuit.OnFailure(false);
+    Log(LogLevel::kError, "backend rejected the gateway's credentials: check its api_key")
+        .Field("backend", name).Field("status", status);
+    failures_.push_back({name, fmt::format("rejected the gateway's credentials (HTTP {})", status),
+                         "upstream_auth_error", 502, 0});
+    return Verdict::kNext;
+  }
+  if (status >= 500 || status == 408) {
+    log.outcome = "upstream_5xx";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({name, fmt::format("upstream returned HTTP {}", status), "upstream_error",
+                         status == 503 ? 503 : 502, retry_after_s});
+    return Verdict::kRetry;
+  }
+  if (status >= 300 && status < 400) {
+    log.outcome = "upstream_redirect";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({name, fmt::format("upstream answered with a redirect (HTTP {}), not followed", status),
+                         "upstream_error", 502, 0});
+    return Verdict::kNext;
+  }
+  // Any other 4xx is about the request itself: relay it cleanly, no fallback.
+  log.outcome = "client_error";
+  b.state->circuit.OnSuccess(false);
+  result_.backend = name;
+  Settle();
+  result_.status = status;
+  result_.error = "upstream_client_error";
+  in_.ex->Respond(status, ResponseHeaders(*b.cfg, true), "application/json",
+                  SanitizedUpstreamError(status, body));
+  return Verdict::kDone;
+}
+
+ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log) {
+  PlainCollector col(kMaxResponseBytes);
+  CallResult r = CallUpstream(svc_.watchdog, ur, col);
+  if (r.error == CallError::kClientGone) {
+    log.outcome = "client_gone";
+    Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);  // the upstream had the prompt
+    result_.status = 499;
+    result_.error = "client_gone";
+    Settle();
+    return Verdict::kClientGone;
+  }
+  if (r.error == CallError::kStopped && col.too_large()) {
+    log.outcome = "response_too_large";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({b.cfg->name, "the response was larger than 64 MiB", "upstream_error", 502, 0});
+    return Verdict::kNext;
+  }
+  if (r.error != CallError::kNone) return ClassifyCallError(b, r.error, log);
+  int status = col.head().status;
+  log.status = status;
+  if (status < 200 || status >= 300) return ClassifyStatus(b, status, col.head().retry_after_s, col.body(), log);
+  log.outcome = "ok";
+  Bill(log, *b.cfg, UsageFromBody(col.body()), OutputCharsFromBody(col.body()), true);
+  result_.backend = b.cfg->name;
+  result_.status = status;
+  Settle();  // the spend is durable before the client sees the body
+  in_.ex->Respond(status, ResponseHeaders(*b.cfg, true), "application/json", col.body());
+  return Verdict::kDone;
+}
+
+ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log) {
+  SseRelay relay(*in_.ex, ResponseHeaders(*b.cfg, false), in_.req->include_usage);
+  Duration hb = in_.snap->config->server.sse_heartbeat;
+  if (hb.count() > 0) {
+    ur.heartbeat = [&relay, ex = in_.ex] {
+      return ex->TryHeartbeat(200, relay.headers(), "text/event-stream", ": ping\n\n");
+    };
+    ur.heartbeat_every = hb;
+    ur.first_heartbeat = in_.start + hb;
+  }
+  CallResult r = CallUpstream(svc_.watchdog, ur, relay);
+  if (relay.first_event_at()) {
+    result_.ttft_ms = std::chrono::duration<double, std::milli>(*relay.first_event_at() - in_.start).count();
+  }
+  if (in_.ex->committed()) {
+    // The client has the stream: no fallback from here, whatever happens.
+    result_.backend = b.cfg->name;
+    result_.status = 200;
+    Bill(log, *b.cfg, relay.usage(), relay.output_chars(), true);
+    if (relay.client_gone() || r.error == CallError::kClientGone) {
+      log.outcome = "client_gone";
+      result_.error = "client_gone";
+      Settle();
+      in_.ex->StreamAbort();
+      return Verdict::kClientGone;
+    }
+    bool clean = (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
+                 !relay.malformed();
+    if (clean) {
+      log.outcome = "ok";
+      b.state->circuit.OnSuccess(false);
+      Settle();
+      relay.FinishOk();
+      return Verdict::kDone;
+    }
+    b.state->circuit.OnFailure(false);
+    std::string why = relay.malformed() ? "sent a malformed event"
+                      : r.error == CallError::kStopped ? "sent an error event"
+                      : r.error == CallError::kNone ? "ended without completing"
+                                                    : std::string(CallErrorName(r.error));
+    log.outcome = "stream_interrupted";
+    result_.error = "upstream_stream_interrupted";
+    Settle();
+    relay.FinishWithError(fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
+                                      "{} events; the answer is incomplete.", b.cfg->name, why, relay.events()),
+                          "upstream_stream_interrupted");
+    return Verdict::kDone;
+  }
+  if (r.error == CallError::kClientGone || relay.client_gone()) {
+    log.outcome = "client_gone";
+    Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);
+    result_.status = 499;
+    result_.error = "client_gone";
+    Settle();
+    return Verdict::kClientGone;
+  }
+  if (relay.not_sse()) {
+    log.outcome = "not_a_stream";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({b.cfg->name, "answered a streaming request without a stream", "upstream_error", 502, 0});
+    return Verdict::kNext;
+  }
+  if (relay.first_event_error() || relay.malformed()) {
+    log.outcome = relay.malformed() ? "malformed_event" : "error_event";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({b.cfg->name, relay.malformed() ? "sent a malformed first event" : "sent an error event first",
+                         "upstream_error", 502, 0});
+    return Verdict::kRetry;
+  }
+  if (r.error != CallError::kNone && r.error != CallError::kStopped) return ClassifyCallError(b, r.error, log);
+  int status = relay.head().status;
+  log.status = status;
+  if (status < 200 || status >= 300) {
+    return ClassifyStatus(b, status, relay.head().retry_after_s, relay.error_body(), log);
+  }
+  log.outcome = "empty_stream";
+  b.state->circuit.OnFailure(false);
+  failures_.push_back({b.cfg->name, "the stream ended before any event", "upstream_error", 502, 0});
+  return Verdict::kRetry;
+}
+
+ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const routing::Candidate&, bool probe) {
+  // The log is part of the result before the attempt runs: the attempt settles the
+  // request's spend itself at the moment its answer is final.
+  result_.attempts.emplace_back();
+  AttemptLog& log = result_.attempts.back();
+  log.backend = b.cfg->name;
+  log.number = static_cast<int>(result_.attempts.size());
+  result_.backend = b.cfg->name;
+  auto now = SteadyClock::now();
+  const BackendTimeouts& t = b.cfg->timeouts;
+  UpstreamRequest ur;
+  ur.backend = b.cfg;
+  ur.pool = b.pool.get();
+  ur.path = b.cfg->base_path + std::string(EndpointPath(in_.req->endpoint));
+  ur.body = UpstreamBody(*b.cfg);
+  ur.stream = in_.req->stream;
+  ur.request_id = in_.request_id;
+  ur.client_headers = &in_.forward_headers;
+  ur.deadline = std::min(deadline_, now + t.total);
+  ur.first_byte_deadline = now + t.first_byte;
+  ur.idle = t.idle;
+  ur.client_fd = in_.ex->client_fd();
+  b.state->inflight.fetch_add(1, std::memory_order_relaxed);
+  Verdict v = in_.req->stream ? AttemptStream(b, ur, log) : AttemptPlain(b, ur, log);
+  b.state->inflight.fetch_sub(1, std::memory_order_relaxed);
+  (void)probe;  // a failed probe re-opens the circuit through OnFailure()
+  return v;
+}
+
+ProxyResult ProxyCall::Run() {
+  const auto& cands = in_.decision->candidates;
+  const Snapshot& snap = *in_.snap;
+  // One deadline for the whole request: every attempt and backoff draws from it.
+  const routing::Candidate* target = in_.decision->target();
+  deadline_ = in_.start + snap.backends[target->backend_index].cfg->timeouts.total;
+  // Never eject the last healthy candidate: when every usable candidate's circuit is
+  // open, the first one is tried anyway (Envoy's panic threshold).
+  bool all_open = true;
+  for (const auto& c : cands) {
+    if (!c.skipped && !snap.backends[c.backend_index].state->circuit.Unavailable()) all_open = false;
+  }
+  bool panic_available = all_open;
+  std::string previous;
+  for (const auto& c : cands) {
+    if (c.skipped) continue;
+    const SnapshotBackend& b = snap.backends[c.backend_index];
+    if (!previous.empty()) result_.fallbacks.push_back({previous, b.cfg->name});
+    CircuitBreaker::Admission adm = b.state->circuit.Admit();
+    if (!adm.allowed) {
+      bool rate_limited = adm.retry_after_s > 0;
+      if (!panic_available || rate_limited) {
+        failures_.push_back({b.cfg->name, adm.reason, rate_limited ? "rate_limited" : "circuit_open",
+                             rate_limited ? 429 : 503, adm.retry_after_s});
+        previous = b.cfg->name;
+        result_.fallback_reasons.push_back(rate_limited ? "rate_limited" : "circuit_open");
+        continue;
+      }
+      panic_available = false;
+    }
+    if (b.state->inflight.load(std::memory_order_relaxed) >= b.cfg->max_concurrency) {
+      failures_.push_back({b.cfg->name, "at its max_concurrency", "max_concurrency", 503, 1});
+      previous = b.cfg->name;
+      result_.fallback_reasons.push_back("max_concurrency");
+      continue;
+    }
+    if (svc_.spend != nullptr) {
+      // A fallback is budget-checked like the first candidate: a new reservation for its
+      // own estimate replaces the previous one.
+      reservation_.reset();
+      auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
+      if (!res.ok()) {
+        failures_.push_back({b.cfg->name, res.status().message(), "budget_exceeded", 429, 0});
+        previous = b.cfg->name;
+        result_.fallback_reasons.push_back("budget");
+        continue;
+      }
+      reservation_.emplace(std::move(res).value());
+    }
+    int tries = 1 + b.cfg->retries;
+    Verdict v = Verdict::kNext;
+    for (int t = 0; t < tries; ++t) {
+      bool retry = !result_.attempts.empty();
+      if (retry && !svc_.retry_budget.TryAcquire()) {
+        failures_.push_back({b.cfg->name, "retry budget exhausted (too many concurrent retries)",
+                             "retry_budget", 503, 1});
+        AnswerAllFailed();
+        return result_;
+      }
+      if (SteadyClock::now() >= deadline_) {
+        if (retry) svc_.retry_budget.Release();
+        failures_.push_back({b.cfg->name, "the request deadline passed", "timeout", 504, 0});
+        AnswerAllFailed();
+        return result_;
+      }
+      v = Attempt(b, c, adm.probe);
+      if (retry) svc_.retry_budget.Release();
+      if (v != Verdict::kRetry || t + 1 == tries) break;
+      auto wait = Backoff(t);
+      if (SteadyClock::now() + wait >= deadline_) break;
+      std::this_thread::sleep_for(wait);
+    }
+    if (v == Verdict::kDone || v == Verdict::kClientGone) return result_;
+    previous = b.cfg->name;
+    result_.fallback_reasons.push_back(failures_.empty() ? "error" : failures_.back().code);
+  }
+  AnswerAllFailed();
+  return result_;
+}
+
+void ProxyCall::AnswerAllFailed() {
+  if (failures_.empty()) {
+    AnswerError(503, "server_error", "upstream_unavailable", "No backend is available for this request.", 1, true);
+    return;
+  }
+  bool all_rate_limited = true, all_budget = true, any_auth = false, all_unavailable = true;
+  int min_retry_after = 0;
+  for (const auto& f : failures_) {
+    if (f.code != "rate_limited") all_rate_limited = false;
+    if (f.code != "budget_exceeded") all_budget = false;
+    if (f.code == "upstream_auth_error") any_auth = true;
+    if (f.status_hint != 503 && f.code != "rate_limited") all_unavailable = false;
+    if (f.code == "rate_limited" && f.retry_after_s > 0 &&
+        (min_retry_after == 0 || f.retry_after_s < min_retry_after)) {
+      min_retry_after = f.retry_after_s;
+    }
+  }
+  std::string detail;
+  for (const auto& f : failures_) {
+    detail += fmt::format("{}{}: {}", detail.empty() ? "" : "; ", f.backend, f.what);
+  }
+  if (all_rate_limited) {
+    // Every candidate is rate limited: coming back later is the right move, so no
+    // x-should-retry: false here.
+    AnswerError(429, "rate_limit_error", "rate_limit_exceeded",
+                fmt::format("Every backend for this request is rate limited ({}).", detail),
+                std::max(1, min_retry_after), false);
+    return;
+  }
+  if (all_budget) {
+    AnswerError(429, "insufficient_quota", "budget_exceeded",
+                fmt::format("Budget exceeded: {}.", failures_.front().what), 0, true);
+    return;
+  }
+  const Failure& last = failures_.back();
+  if (any_auth && last.code == "upstream_auth_error") {
+    AnswerError(502, "server_error", "upstream_auth_error",
+                fmt::format("The gateway's credentials for its backends were rejected ({}). This is a "
+                            "gateway configuration problem, not your API key.", detail),
+                0, true);
+    return;
+  }
+  if (all_unavailable) {
+    AnswerError(503, "server_error", "upstream_unavailable",
+                fmt::format("No backend could take the request ({}).", detail), 1, true);
+    return;
+  }
+  if (last.status_hint == 504) {
+    AnswerError(504, "server_error", "upstream_timeout",
+                fmt::format("The backends timed out ({}).", detail), 0, true);
+    return;
+  }
+  AnswerError(502, "server_error", "upstream_error", fmt::format("The backends failed ({}).", detail), 0, true);
+}
+
+}  // namespace switchyard

@@ -1,0 +1,133 @@
+// ProxyCall: forwards one routed request along its candidate chain and answers the
+// client — the fallback, retry and relay semantics of issue #4 in one place.
+//
+// One-per-request, run on the request's thread. See proxy/README.md for the table of
+// what moves to the next candidate, what is retried, and what is relayed as is.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "budget/spend_tracker.h"
+#include "common/clock.h"
+#include "openai/request.h"
+#include "openai/response.h"
+#include "routing/router.h"
+#include "runtime/snapshot.h"
+#include "server/exchange.h"
+#include "upstream/backends.h"
+#include "upstream/upstream_call.h"
+#include "upstream/watchdog.h"
+
+namespace switchyard {
+
+namespace metrics {
+struct GatewayMetrics;
+}
+
+// Long-lived services a request uses (all thread-safe).
+struct ProxyServices {
+  const Clock& clock;
+  Watchdog& watchdog;
+  RetryBudget& retry_budget;
+  budget::SpendTracker* spend = nullptr;  // null: no accounting (tests)
+  metrics::GatewayMetrics* metrics = nullptr;  // null: no metrics
+};
+
+// What one request brings to the call.
+struct ProxyInput {
+  const Snapshot* snap = nullptr;
+  Exchange* ex = nullptr;
+  const ParsedRequest* req = nullptr;
+  std::string_view raw_body;
+  const routing::Decision* decision = nullptr;
+  std::string request_id;
+  std::string key_id;  // "anonymous" without keys
+  budget::BudgetLimits limits;
+  std::chrono::steady_clock::time_point start;
+  std::vector<Header> headers;  // x-request-id, x-switchyard-rule/tier/score
+  // Client headers to pass upstream (see ForwardableHeaders()).
+  std::vector<std::pair<std::string, std::string>> forward_headers;
+};
+
+// The client's headers that may travel upstream: everything but credentials
+// (Authorization, api-key, cookies), hop-by-hop and framing headers, the gateway's own
+// x-switchyard-* controls, x-request-id (set by the gateway) and values with control
+// characters.
+std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchange& ex);
+
+// One upstream attempt, for the ledger, metrics and the access log.
+struct AttemptLog {
+  std::string backend;
+  int number = 0;         // 1-based within the request
+  std::string outcome;    // ok, client_error, rate_limited, upstream_5xx, connect_failed, ...
+  int status = 0;         // upstream HTTP status, 0 if none
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  bool estimated = false;
+  double cost_usd = 0;
+  bool billed = false;    // produced tokens (a ledger row)
+};
+
+// What the request ended as.
+struct ProxyResult {
+  int status = 0;           // what the client got (200 also for streams that failed in-band)
+  std::string backend;      // the backend of the final attempt, "" if none ran
+  std::string error;        // short error code when the request failed, "" on success
+  std::optional<double> ttft_ms;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+  std::vector<AttemptLog> attempts;
+  std::vector<std::pair<std::string, std::string>> fallbacks;  // (from, to) ... with reason
+  std::vector<std::string> fallback_reasons;
+};
+
+class ProxyCall {
+ public:
+  ProxyCall(ProxyServices& svc, const ProxyInput& in) : svc_(svc), in_(in) {}
+  ProxyResult Run();
+
+ private:
+  enum class Verdict {
+    kDone,       // the client has its answer (success, relayed client error, or a committed stream)
+    kNext,       // try the next candidate (no retry of this one)
+    kRetry,      // the same backend may be retried, then the next candidate
+    kClientGone, // stop: nobody is listening
+  };
+  struct Failure {
+    std::string backend;
+    std::string what;       // human text, no URLs
+    std::string code;       // machine code: upstream_5xx, connect_failed, timeout, ...
+    int status_hint = 502;  // 502 / 503 / 504 / 429
+    int retry_after_s = 0;
+  };
+
+  Verdict Attempt(const SnapshotBackend& b, const routing::Candidate& c, bool probe);
+  Verdict AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
+  Verdict AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
+  Verdict ClassifyStatus(const SnapshotBackend& b, int status, int retry_after_s,
+                         std::string_view body, AttemptLog& log);
+  Verdict ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log);
+  std::string UpstreamBody(const BackendConfig& b) const;
+  void Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
+            int64_t output_chars, bool produced);
+  void Settle();
+  void AnswerAllFailed();
+  void AnswerError(int status, std::string type, std::string code, std::string message,
+                   int retry_after_s, bool no_retry);
+  std::vector<Header> ResponseHeaders(const BackendConfig& b, bool with_cost) const;
+
+  ProxyServices& svc_;
+  const ProxyInput& in_;
+  ProxyResult result_;
+  std::vector<Failure> failures_;
+  std::optional<budget::Reservation> reservation_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool settled_ = false;
+};
+
+}  // namespace switchyard

@@ -1,0 +1,16 @@
+// Turning an upstream's 4xx error body into one the client may see: OpenAI's shape, the
+// upstream's own message and code kept (they explain the problem, e.g.
+// context_length_exceeded), URLs scrubbed, length bounded.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+std::string SanitizedUpstreamError(int status, std::string_view body);
+
+// Replaces every http:// or https:// URL in `text` with "[url]".
+std::string ScrubUrls(std::string_view text);
+
+}  // namespace switchyard

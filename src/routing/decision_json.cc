@@ -1,0 +1,69 @@
+#include "routing/decision_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace switchyard::routing {
+namespace {
+
+const char* KindName(Decision::Kind k) {
+  switch (k) {
+    case Decision::Kind::kRouted: return "routed";
+    case Decision::Kind::kExplicit: return "explicit";
+    case Decision::Kind::kNotFound: return "model_not_found";
+    case Decision::Kind::kBudgetRejected: return "budget_exceeded";
+    case Decision::Kind::kNoFit: return "context_length_exceeded";
+  }
+  return "unknown";
+}
+
+nlohmann::json Nullable(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+std::string DecisionJson(const Decision& d, std::string_view requested_model,
+                         const std::optional<BudgetInfo>& budget, bool pretty) {
+  using nlohmann::json;
+  json j = json::object();
+  const Candidate* t = d.target();
+  bool ok = d.kind == Decision::Kind::kRouted || d.kind == Decision::Kind::kExplicit;
+  j["model"] = requested_model;
+  j["outcome"] = KindName(d.kind);
+  j["backend"] = ok && t ? json(t->backend) : json(nullptr);
+  j["rule"] = d.rule.empty() ? json(nullptr) : json(d.rule);
+  j["tier"] = d.classified ? json(d.classification.tier) : json(nullptr);
+  j["score"] = d.classified ? json(d.classification.score) : json(nullptr);
+  j["input_tokens"] = d.input_tokens;
+  j["output_tokens"] = d.output_tokens;
+  json signals = json::array();
+  if (d.classified) {
+    for (const auto& s : d.classification.signals) {
+      signals.push_back({{"name", s.name}, {"value", s.value}, {"weight", s.weight}, {"contribution", s.contribution}});
+    }
+  }
+  j["signals"] = std::move(signals);
+  json cands = json::array();
+  for (const auto& c : d.candidates) {
+    cands.push_back({{"backend", c.backend},
+                     {"estimated_cost_usd", c.estimated_cost_usd},
+                     {"skipped", c.skipped},
+                     {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}});
+  }
+  j["candidates"] = std::move(cands);
+  json trace = json::array();
+  for (const auto& r : d.trace) {
+    trace.push_back({{"rule", r.rule}, {"matched", r.matched},
+                     {"why_not", r.why_not.empty() ? json(nullptr) : json(r.why_not)}});
+  }
+  j["rules"] = std::move(trace);
+  if (!d.message.empty()) j["message"] = d.message;
+  if (budget) {
+    j["budget"] = {{"key", budget->key},
+                   {"day_remaining_usd", Nullable(budget->day_remaining_usd)},
+                   {"month_remaining_usd", Nullable(budget->month_remaining_usd)}};
+  }
+  return pretty ? j.dump(2) : j.dump();
+}
+
+}  // namespace switchyard::routing

@@ -1,0 +1,49 @@
+#include "runtime/snapshot.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+namespace switchyard {
+
+const KeyEntry* Snapshot::FindKey(std::string_view token) const {
+  std::array<uint8_t, 32> h{};
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), h.data());
+  const KeyEntry* found = nullptr;
+  for (const auto& k : keys) {
+    // No early exit: the time taken does not tell which key (if any) matched.
+    bool eq = CRYPTO_memcmp(h.data(), k.sha256.data(), h.size()) == 0;
+    if (eq) found = &k;
+  }
+  return found;
+}
+
+const KeyEntry* Snapshot::KeyById(std::string_view id) const {
+  for (const auto& k : keys) {
+    if (k.id == id) return &k;
+  }
+  return nullptr;
+}
+
+int Snapshot::BackendIndex(std::string_view name) const {
+  for (size_t i = 0; i < backends.size(); ++i) {
+    if (backends[i].cfg->name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry, uint64_t version) {
+  auto s = std::make_shared<Snapshot>();
+  s->version = version;
+  s->loaded_at = std::chrono::system_clock::now();
+  s->config = std::make_shared<const Config>(std::move(cfg));
+  s->router = routing::Router::Build(*s->config);
+  for (const auto& b : s->config->backends) {
+    s->backends.push_back({&b, registry.State(b), registry.Pool(b)});
+  }
+  for (const auto& k : s->config->budgets.keys) {
+    s->keys.push_back({k.sha256, k.id, k.daily_usd, k.monthly_usd});
+  }
+  return s;
+}
+
+}  // namespace switchyard

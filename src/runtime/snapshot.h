@@ -1,0 +1,55 @@
+// Snapshot: one compiled, immutable config — what every request pins at admission and
+// uses to the end, so a reload never changes a request half-way.
+//
+// Immutable once built; shared as shared_ptr<const Snapshot>. Long-lived state (circuit
+// breakers, client pools, the ledger, metrics) is referenced, not owned.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "routing/router.h"
+#include "upstream/backends.h"
+
+namespace switchyard {
+
+struct SnapshotBackend {
+  const BackendConfig* cfg = nullptr;  // points into Snapshot::config
+  std::shared_ptr<BackendState> state;
+  std::shared_ptr<ClientPool> pool;
+};
+
+struct KeyEntry {
+  std::array<uint8_t, 32> sha256{};
+  std::string id;
+  std::optional<double> daily_usd;
+  std::optional<double> monthly_usd;
+};
+
+struct Snapshot {
+  uint64_t version = 0;
+  std::chrono::system_clock::time_point loaded_at;
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const routing::Router> router;
+  std::vector<SnapshotBackend> backends;  // same order as config->backends
+  std::vector<KeyEntry> keys;
+
+  bool keys_configured() const { return !keys.empty(); }
+  // The key whose SHA-256 matches `token`, or nullptr. Takes the same time whichever
+  // key matches (or none): every configured hash is compared in constant time.
+  const KeyEntry* FindKey(std::string_view token) const;
+  const KeyEntry* KeyById(std::string_view id) const;
+  int BackendIndex(std::string_view name) const;
+};
+
+// Compiles a validated Config. Backend state and pools come from the long-lived registry.
+std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry, uint64_t version);
+
+}  // namespace switchyard

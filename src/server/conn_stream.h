@@ -1,0 +1,93 @@
+// ConnStream: the gateway's own httplib::Stream over one accepted client socket.
+//
+// One-per-connection, used by the connection's worker thread (PeerClosed() and
+// TryWriteNonBlocking() may be called from the watchdog thread while that thread is
+// blocked elsewhere; they touch only the socket and atomics).
+//
+// Owning the stream (instead of httplib's SocketStream) closes holes of httplib 0.11.4
+// that no hook can: the request line and headers are bounded in bytes and in time (a
+// 100 MB header line or a slowloris drip fails fast instead of growing memory or holding
+// a worker), output is coalesced into one write per response (no Nagle stall between
+// headers and body, fewer syscalls), and the gateway can write a streamed response
+// straight to the socket as upstream events arrive.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <httplib.h>
+
+namespace switchyard {
+
+struct ConnLimits {
+  std::chrono::milliseconds read_timeout{30'000};    // per read once a request started
+  std::chrono::milliseconds write_timeout{300'000};  // per blocked write
+  std::chrono::milliseconds header_timeout{10'000};  // request line + headers, in total
+  size_t max_header_bytes = 64 * 1024;
+};
+
+class ConnStream final : public httplib::Stream {
+ public:
+  ConnStream(int fd, const ConnLimits& limits);
+
+  // httplib::Stream
+  bool is_readable() const override;
+  bool is_writable() const override;
+  ssize_t read(char* ptr, size_t size) override;
+  ssize_t write(const char* ptr, size_t size) override;
+  void get_remote_ip_and_port(std::string& ip, int& port) const override;
+  void get_local_ip_and_port(std::string& ip, int& port) const override;
+  socket_t socket() const override { return fd_; }
+
+  // Waits until a request's first byte is available (buffered or on the socket), the
+  // peer closes, `idle` passes, or `stop_fd` becomes readable. True = a request waits.
+  bool WaitForRequest(int stop_fd, std::chrono::milliseconds idle);
+
+  // The header phase: reads are bounded by header_timeout and max_header_bytes.
+  void BeginHeaderPhase();
+  void EndHeaderPhase() { in_header_ = false; }
+  bool header_limit_hit() const { return header_limit_hit_; }
+
+  // Sends buffered output. False if the client is gone or the write timed out.
+  bool Flush();
+  // While set, httplib's own response writes are dropped (the gateway has already
+  // written a streamed response itself).
+  void set_swallow_writes(bool on) { swallow_ = on; }
+
+  // Writes now, bypassing the buffer (flushes it first). Blocks up to write_timeout.
+  bool WriteDirect(std::string_view data);
+  // Writes what fits without blocking; returns bytes written or -1 if the peer is gone.
+  ssize_t TryWriteNonBlocking(std::string_view data);
+
+  // True when the peer has closed or reset the connection (non-blocking check).
+  bool PeerClosed() const;
+  bool broken() const { return broken_.load(std::memory_order_relaxed); }
+
+ private:
+  bool WaitFd(short events, std::chrono::milliseconds timeout) const;
+  bool SendAll(const char* p, size_t n);
+
+  const int fd_;
+  const ConnLimits limits_;
+  std::string remote_ip_;
+  int remote_port_ = 0;
+  std::string local_ip_;
+  int local_port_ = 0;
+
+  char rbuf_[4096];
+  size_t rbuf_off_ = 0;
+  size_t rbuf_len_ = 0;
+  std::string wbuf_;
+
+  bool in_header_ = false;
+  bool header_limit_hit_ = false;
+  size_t header_bytes_ = 0;
+  std::chrono::steady_clock::time_point header_deadline_;
+  bool swallow_ = false;
+  std::atomic<bool> broken_{false};
+};
+
+}  // namespace switchyard

@@ -1,0 +1,353 @@
+#include "server/http_server.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <map>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "common/log.h"
+#include "server/elastic_pool.h"
+#include "server/http_exchange.h"
+
+namespace switchyard {
+
+using server_internal::HttplibExchange;
+using server_internal::ReadBody;
+
+namespace {
+
+// The connection being served by this worker thread.
+struct ConnState {
+  ConnStream* stream = nullptr;
+  bool force_close = false;
+};
+thread_local ConnState* t_conn = nullptr;
+
+class HeadView final : public RequestHead {
+ public:
+  explicit HeadView(const httplib::Request& r) : r_(r) {}
+  std::string_view method() const override { return r_.method; }
+  std::string_view path() const override { return r_.path; }
+  std::optional<std::string_view> header(std::string_view name) const override {
+    auto it = r_.headers.find(std::string(name));
+    if (it == r_.headers.end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
+
+ private:
+  const httplib::Request& r_;
+};
+
+bool ParseContentLength(const std::string& v, uint64_t* out) {
+  if (v.empty() || v.size() > 19) return false;
+  for (char c : v) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+  return ec == std::errc() && p == v.data() + v.size();
+}
+
+ApiError Err(int status, std::string type, std::string code, std::string message) {
+  ApiError e;
+  e.status = status;
+  e.type = std::move(type);
+  e.code = std::move(code);
+  e.message = std::move(message);
+  return e;
+}
+
+// The answer to a connection the pool had no thread for: written straight to the socket
+// before any request byte is parsed, then the connection is closed.
+void ShedConnection(int sock) {
+  char drain[4096];
+  while (::recv(sock, drain, sizeof(drain), MSG_DONTWAIT) > 0) {
+  }
+  ApiError e = Err(503, "server_error", "overloaded",
+                   "The gateway is at its connection limit; retry shortly.");
+  std::string body = ErrorBody(e);
+  std::string resp = fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+      body.size(), body);
+  (void)!::send(sock, resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(sock, SHUT_WR);
+}
+
+}  // namespace
+
+class HttpServer::Impl : public httplib::Server {
+ public:
+  explicit Impl(const ServerLimits& limits) : limits_(limits) {
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    new_task_queue = [this]() -> httplib::TaskQueue* {
+      auto* pool = new ElasticPool(limits_.min_threads, limits_.max_connections);
+      pool_ = pool;
+      return pool;
+    };
+    set_tcp_nodelay(true);
+    set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.conn.read_timeout).count());
+    set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.conn.write_timeout).count());
+    set_keep_alive_max_count(limits_.keepalive_max_requests);
+    set_keep_alive_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.keepalive_idle).count());
+    set_payload_max_length(limits_.max_body_bytes);
+    // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second copy of the
+    // gateway start on the same port and silently share its traffic.
+    set_socket_options([this](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listen_fd_ = sock;
+    });
+    set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return PreRoute(req, res);
+    });
+    set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) { return OnLibraryError(req, res); }));
+    set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      ApiError e = Err(500, "server_error", "internal_error", "The gateway failed to handle the request.");
+      res.status = 500;
+      res.set_content(ErrorBody(e), "application/json");
+      if (t_conn) t_conn->force_close = true;
+    });
+  }
+  ~Impl() override {
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+  }
+
+  std::map<std::pair<std::string, std::string>, HttpServer::Handler> routes_;
+  HttpServer::Gate gate_;
+  HttpServer::ErrorHeaders error_headers_;
+  ServerLimits limits_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  int stop_fd_ = -1;
+  std::atomic<ElasticPool*> pool_{nullptr};
+
+  void Shutdown() {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof(one));
+    stop();
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  HandlerResponse OnLibraryError(const httplib::Request& req, httplib::Response& res);
+  std::optional<ApiError> CheckFraming(const httplib::Request& req);
+  void Refuse(const httplib::Request& req, httplib::Response& res, const ApiError& e);
+};
+
+bool HttpServer::Impl::process_and_close_socket(socket_t sock) {
+  if (ElasticPool::InShedMode()) {
+    ShedConnection(sock);
+    ::close(sock);
+    return true;
+  }
+  int yes = 1;
+  setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+  ConnStream stream(sock, limits_.conn);
+  ConnState state;
+  state.stream = &stream;
+  t_conn = &state;
+  size_t left = limits_.keepalive_max_requests;
+  while (left-- > 0 && svr_sock_ != INVALID_SOCKET) {
+    if (!stream.WaitForRequest(stop_fd_, limits_.keepalive_idle)) break;
+    stream.BeginHeaderPhase();
+    bool connection_closed = false;
+    bool ok = process_request(stream, /*close_connection=*/left == 0, connection_closed,
+                              [&stream](httplib::Request& req) {
+                                stream.EndHeaderPhase();
+                                // Never slice or compress a response: Range would cut a JSON
+                                // body, and compression would buffer and cost CPU.
+                                req.ranges.clear();
+                                req.headers.erase("Accept-Encoding");
+                              });
+    stream.set_swallow_writes(false);
+    if (!stream.Flush() || !ok || connection_closed || state.force_close) break;
+  }
+  t_conn = nullptr;
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return true;
+}
+
+void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  if (error_headers_) {
+    HeadView head(req);
+    for (const auto& h : error_headers_(head)) res.set_header(h.name, h.value);
+  }
+  if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+  if (e.no_retry) res.set_header("x-should-retry", "false");
+  res.set_header("Connection", "close");
+  res.set_content(ErrorBody(e), "application/json");
+  if (t_conn) t_conn->force_close = true;
+}
+
+std::optional<ApiError> HttpServer::Impl::CheckFraming(const httplib::Request& req) {
+  if (req.headers.size() > static_cast<size_t>(limits_.max_headers) + 4) {  // + REMOTE_*/LOCAL_*
+    return Err(431, "invalid_request_error", "too_many_headers",
+               fmt::format("The request has more than {} headers.", limits_.max_headers));
+  }
+  for (const char* name : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
+    if (req.get_header_value_count(name) > 1) {
+      return Err(400, "invalid_request_error", "reserved_header",
+                 fmt::format("The header '{}' is reserved.", name));
+    }
+  }
+  if (req.path.size() > limits_.max_path || req.target.size() > 2 * limits_.max_path) {
+    return Err(414, "invalid_request_error", "uri_too_long", "The request path is too long.");
+  }
+  if (req.method != "GET" && req.method != "POST" && req.method != "HEAD") {
+    return Err(405, "invalid_request_error", "method_not_allowed",
+               "Only GET and POST are supported.");
+  }
+  if (req.has_header("Transfer-Encoding")) {
+    return Err(411, "invalid_request_error", "length_required",
+               "Chunked request bodies are not accepted; send a Content-Length.");
+  }
+  if (req.has_header("Content-Encoding")) {
+    return Err(415, "invalid_request_error", "unsupported_content_encoding",
+               "Compressed request bodies are not accepted.");
+  }
+  size_t cl_count = req.get_header_value_count("Content-Length");
+  if (cl_count > 1) {
+    return Err(400, "invalid_request_error", "invalid_content_length",
+               "The request has more than one Content-Length.");
+  }
+  if (req.method == "POST" && cl_count == 0) {
+    return Err(411, "invalid_request_error", "length_required", "A POST needs a Content-Length.");
+  }
+  if (cl_count == 1) {
+    uint64_t len = 0;
+    if (!ParseContentLength(req.get_header_value("Content-Length"), &len)) {
+      return Err(400, "invalid_request_error", "invalid_content_length",
+                 "The Content-Length is not a decimal number.");
+    }
+    if (len > limits_.max_body_bytes) {
+      return Err(413, "invalid_request_error", "request_too_large",
+                 fmt::format("The request body is larger than {} bytes.", limits_.max_body_bytes));
+    }
+  }
+  return std::nullopt;
+}
+
+httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
+                                                           httplib::Response& res) {
+  ConnStream* conn = t_conn ? t_conn->stream : nullptr;
+  if (conn == nullptr) {  // not one of our connections: cannot happen
+    Refuse(req, res, Err(500, "server_error", "internal_error", "Connection state missing."));
+    return HandlerResponse::Handled;
+  }
+  if (auto e = CheckFraming(req)) {
+    Refuse(req, res, *e);
+    return HandlerResponse::Handled;
+  }
+  auto it = routes_.find({req.method == "HEAD" ? "GET" : req.method, req.path});
+  if (it == routes_.end()) {
+    bool other_method = false;
+    for (const auto& r : routes_) other_method |= r.first.second == req.path;
+    Refuse(req, res,
+           other_method ? Err(405, "invalid_request_error", "method_not_allowed",
+                              fmt::format("{} is not allowed on this path.", req.method))
+                        : Err(404, "invalid_request_error", "not_found",
+                              "Unknown path. The API lives under /v1 (e.g. /v1/chat/completions)."));
+    return HandlerResponse::Handled;
+  }
+  HeadView head(req);
+  if (gate_) {
+    if (auto e = gate_(head)) {
+      Refuse(req, res, *e);
+      return HandlerResponse::Handled;
+    }
+  }
+  std::string body;
+  if (req.has_header("Content-Length")) {
+    uint64_t len = 0;
+    ParseContentLength(req.get_header_value("Content-Length"), &len);
+    if (len > 0 && !ReadBody(*conn, static_cast<size_t>(len), &body)) {
+      // The client stalled or left mid-body: nothing sensible can be answered.
+      t_conn->force_close = true;
+      res.status = 408;
+      return HandlerResponse::Handled;
+    }
+  }
+  bool close_after = req.get_header_value("Connection") == "close" || req.version == "HTTP/1.0";
+  HttplibExchange ex(req, res, *conn, body, close_after);
+  try {
+    it->second(ex);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "handler failed").Field("path", req.path).Field("error", e.what());
+    if (!ex.committed()) {
+      res = httplib::Response();
+      Refuse(req, res, Err(500, "server_error", "internal_error", "The gateway failed to handle the request."));
+    }
+    t_conn->force_close = true;
+  }
+  if (ex.must_close()) t_conn->force_close = true;
+  if (res.status == -1) res.status = 200;
+  return HandlerResponse::Handled;
+}
+
+httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib::Request& req,
+                                                                 httplib::Response& res) {
+  // Our own responses already carry a body; only httplib's empty errors are shaped here
+  // (malformed request line or headers, a URI over 8 KiB, a bad Range).
+  if (!res.body.empty() || res.is_chunked_content_provider_) return HandlerResponse::Unhandled;
+  bool limit = t_conn && t_conn->stream && t_conn->stream->header_limit_hit();
+  ApiError e = limit ? Err(431, "invalid_request_error", "request_header_too_large",
+                           "The request line and headers are too large or too slow to arrive.")
+                     : Err(res.status, "invalid_request_error", "bad_request",
+                           fmt::format("The request could not be parsed ({}).", res.status));
+  if (limit) res.status = 431;
+  res.set_header("Connection", "close");
+  res.set_content(ErrorBody(e), "application/json");
+  if (t_conn) t_conn->force_close = true;
+  (void)req;
+  return HandlerResponse::Handled;
+}
+
+HttpServer::HttpServer(const ServerLimits& limits) : impl_(std::make_unique<Impl>(limits)) {}
+HttpServer::~HttpServer() = default;
+
+void HttpServer::Get(const std::string& path, Handler h) { impl_->routes_[{"GET", path}] = std::move(h); }
+void HttpServer::Post(const std::string& path, Handler h) { impl_->routes_[{"POST", path}] = std::move(h); }
+void HttpServer::SetGate(Gate gate) { impl_->gate_ = std::move(gate); }
+void HttpServer::SetErrorHeaders(ErrorHeaders fn) { impl_->error_headers_ = std::move(fn); }
+
+Status HttpServer::Bind(const std::string& host, int port) {
+  if (port == 0) {
+    port = impl_->bind_to_any_port(host);
+    if (port <= 0) return Unavailable(fmt::format("cannot listen on {}:0", host));
+  } else if (!impl_->bind_to_port(host, port)) {
+    return Unavailable(fmt::format("cannot listen on {}:{} (in use, or no permission)", host, port));
+  }
+  impl_->port_ = port;
+  // httplib listens with a backlog of 5; connection bursts then overflow the accept
+  // queue and clients see SYN retransmits of a second or more.
+  if (impl_->listen_fd_ >= 0) ::listen(impl_->listen_fd_, 4096);
+  return Status::Ok();
+}
+
+int HttpServer::port() const { return impl_->port_; }
+void HttpServer::Run() { impl_->listen_after_bind(); }
+void HttpServer::Stop() { impl_->Shutdown(); }
+
+size_t HttpServer::worker_threads() const {
+  ElasticPool* p = impl_->pool_.load();
+  return p ? p->threads() : 0;
+}
+
+uint64_t HttpServer::shed_connections() const {
+  ElasticPool* p = impl_->pool_.load();
+  return p ? p->shed_total() : 0;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,66 @@
+// CircuitBreaker: passive health of one backend (outlier ejection, after Envoy).
+//
+// Thread-safe; long-lived (survives config reloads for a backend whose name stays).
+// After `failures` consecutive failures the circuit opens: the backend is skipped for
+// a cool-down that doubles with each consecutive ejection (capped at 10x). When the
+// cool-down ends the circuit is half-open: exactly one request (the probe) is let
+// through; its success closes the circuit, its failure re-opens it. Separately, a 429
+// with retry-after makes the backend skip requests until that time without counting as
+// a failure (it is healthy, just busy). Time comes from an injected Clock.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "config/config.h"
+
+namespace switchyard {
+
+enum class CircuitState { kClosed, kOpen, kHalfOpen };
+std::string_view CircuitStateName(CircuitState s);
+
+class CircuitBreaker {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  CircuitBreaker(const Clock& clock, CircuitConfig cfg) : clock_(clock), cfg_(cfg) {}
+
+  // Applies a new config (reload); the state is kept.
+  void Configure(const CircuitConfig& cfg);
+
+  struct Admission {
+    bool allowed = true;
+    bool probe = false;       // this request is the half-open probe
+    std::string reason;       // why not allowed: "circuit open", "rate limited"
+    int retry_after_s = 0;    // for rate limits: seconds until the backend takes requests
+  };
+  Admission Admit();
+  // `was_probe` from the Admission of the finished request.
+  void OnSuccess(bool was_probe);
+  void OnFailure(bool was_probe);
+  // The backend answered 429; skip it until now + retry_after (without ejecting it).
+  void OnRateLimited(std::chrono::milliseconds retry_after);
+
+  CircuitState state() const;
+  int consecutive_failures() const;
+  int ejections() const;
+  // True if Admit() would refuse now (for /readyz and panic decisions).
+  bool Unavailable() const;
+
+ private:
+  void OpenLocked(TimePoint now);
+
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  CircuitConfig cfg_;
+  CircuitState state_ = CircuitState::kClosed;
+  int failures_ = 0;
+  int ejections_ = 0;          // consecutive ejections (reset when a probe succeeds)
+  TimePoint open_until_{};
+  TimePoint rate_limited_until_{};
+  bool probe_in_flight_ = false;
+};
+
+}  // namespace switchyard

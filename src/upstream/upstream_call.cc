@@ -1,0 +1,158 @@
+#include "upstream/upstream_call.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <ctime>
+
+#include <httplib.h>
+
+namespace switchyard {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+void AddAuthHeaders(const BackendConfig& b, httplib::Headers* h) {
+  if (b.api_key.empty()) return;
+  switch (b.auth) {
+    case AuthMode::kBearer: h->emplace("Authorization", "Bearer " + b.api_key); break;
+    case AuthMode::kApiKey: h->emplace("api-key", b.api_key); break;
+    case AuthMode::kNone: break;
+  }
+}
+
+}  // namespace
+
+std::string_view CallErrorName(CallError e) {
+  switch (e) {
+    case CallError::kNone: return "none";
+    case CallError::kConnect: return "connect_failed";
+    case CallError::kTls: return "tls_failed";
+    case CallError::kReset: return "connection_reset";
+    case CallError::kFirstByteTimeout: return "first_byte_timeout";
+    case CallError::kIdleTimeout: return "idle_timeout";
+    case CallError::kTotalTimeout: return "total_timeout";
+    case CallError::kClientGone: return "client_gone";
+    case CallError::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+int ParseRetryAfter(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  if (v.empty()) return 0;
+  double secs = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+  if (ec == std::errc() && p == v.data() + v.size()) {
+    return secs <= 0 ? 0 : static_cast<int>(std::min(3600.0, secs + 0.999));
+  }
+  std::tm tm{};
+  std::string s(v);
+  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
+    time_t when = timegm(&tm);
+    time_t now = std::time(nullptr);
+    return when > now ? static_cast<int>(std::min<time_t>(3600, when - now)) : 0;
+  }
+  return 0;
+}
+
+CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyConsumer& consumer) {
+  CallResult result;
+  const BackendConfig& b = *req.backend;
+  std::unique_ptr<httplib::Client> cli = req.pool->Acquire();
+  auto start = SteadyClock::now();
+
+  httplib::Request hr;
+  hr.method = "POST";
+  hr.path = req.path;
+  hr.body = req.body;
+  if (req.client_headers) {
+    for (const auto& [k, v] : *req.client_headers) hr.headers.emplace(k, v);
+  }
+  hr.headers.emplace("Content-Type", "application/json");
+  hr.headers.emplace("Accept", req.stream ? "text/event-stream" : "application/json");
+  if (!req.request_id.empty()) hr.headers.emplace("X-Request-Id", req.request_id);
+  AddAuthHeaders(b, &hr.headers);
+  for (const auto& [k, v] : b.headers) hr.headers.emplace(k, v);
+
+  std::atomic<bool> first_data{false};
+  bool stopped_by_consumer = false;
+  auto first_deadline = std::min(req.first_byte_deadline, req.deadline);
+  auto watch = watchdog.Add(
+      first_deadline, req.client_fd, [&cli](WatchReason) { cli->stop(); }, req.heartbeat,
+      req.heartbeat_every, req.first_heartbeat);
+
+  hr.response_handler = [&](const httplib::Response& r) {
+    result.got_head = true;
+    result.head.status = r.status;
+    result.head.retry_after_s = ParseRetryAfter(r.get_header_value("Retry-After"));
+    result.head.content_type = r.get_header_value("Content-Type");
+    if (!consumer.OnHead(result.head)) {
+      stopped_by_consumer = true;
+      return false;
+    }
+    return true;
+  };
+  hr.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    auto now = SteadyClock::now();
+    if (!first_data.exchange(true)) result.time_to_first_byte = now - start;
+    watch->SetDeadline(std::min(req.deadline, now + req.idle));
+    result.body_bytes += len;
+    if (!consumer.OnData(std::string_view(data, len))) {
+      stopped_by_consumer = true;
+      return false;
+    }
+    return true;
+  };
+
+  httplib::Response hres;
+  httplib::Error err = httplib::Error::Success;
+  bool ok = cli->send(hr, hres, err);
+  WatchReason fired = watch->fired();
+  watch.reset();  // deregister before looking at the outcome: fire can no longer run
+
+  if (ok && fired == WatchReason::kNone) {
+    // A body without content (e.g. 204) or fully received.
+    if (!result.got_head) {
+      result.got_head = true;
+      result.head.status = hres.status;
+    }
+    req.pool->Release(std::move(cli), /*reusable=*/true);
+    return result;
+  }
+  if (fired == WatchReason::kClientGone) {
+    result.error = CallError::kClientGone;
+  } else if (fired == WatchReason::kDeadline) {
+    auto now = SteadyClock::now();
+    if (now >= req.deadline) result.error = CallError::kTotalTimeout;
+    else result.error = first_data ? CallError::kIdleTimeout : CallError::kFirstByteTimeout;
+  } else if (stopped_by_consumer) {
+    result.error = CallError::kStopped;
+  } else {
+    switch (err) {
+      case httplib::Error::Connection:
+      case httplib::Error::BindIPAddress:
+        result.error = CallError::kConnect;
+        break;
+      case httplib::Error::SSLConnection:
+      case httplib::Error::SSLLoadingCerts:
+      case httplib::Error::SSLServerVerification:
+        result.error = CallError::kTls;
+        break;
+      case httplib::Error::Read:
+        // httplib's own per-read timeout also lands here; the watchdog normally fires first.
+        result.error = result.got_head || first_data ? CallError::kReset
+                       : (SteadyClock::now() - start >= std::chrono::duration_cast<SteadyClock::duration>(req.idle))
+                           ? CallError::kFirstByteTimeout
+                           : CallError::kReset;
+        break;
+      default:
+        result.error = CallError::kReset;
+    }
+  }
+  // The connection state is unknown after a failure: do not reuse it.
+  req.pool->Release(std::move(cli), /*reusable=*/false);
+  return result;
+}
+
+}  // namespace switchyard
