@@ -106,7 +106,8 @@ class SpendTracker {
   // Replaying records that are already in the ledger is harmless (counted once).
   // If the ledger write fails, the error is returned but the spend still counts in memory
   // (budgets keep being enforced) and the tracker itself retries those records with every
-  // later Settle() until they land: do not Settle() them again yourself.
+  // later Settle() until they land: do not Settle() them again yourself. Settle({}) just
+  // retries them (e.g. on SIGTERM drain).
   // Without a ledger there is no de-duplication: every record counts.
   Status Settle(std::span<const AttemptRecord> records);
 
