@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Proxy throughput: wrk with a ~1 KB chat body against (a) switchyard-mock directly,
+# (b) nginx proxy_pass in front of the mock, (c) switchyard in front of the mock, at
+# several connection counts, in alternating rounds. Prints a markdown table with
+# requests/s, latency, errors, CPU per request and the ratio to nginx.
+#
+#   bench/proxy_bench.sh [BUILD_DIR=build-release] [DURATION=10s] [ROUNDS=3] [CONNS="16 64 256"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-release}
+DUR=${2:-10s}
+ROUNDS=${3:-3}
+CONNS=${4:-"16 64 256"}
+MOCK_PORT=${MOCK_PORT:-19001}
+NGINX_PORT=${NGINX_PORT:-19002}
+GW_PORT=${GW_PORT:-19003}
+for t in wrk nginx; do command -v $t >/dev/null || { echo "missing $t (scripts/install-deps)"; exit 1; }; done
+[ -x "$BUILD/switchyard" ] || { echo "build first: make release"; exit 1; }
+
+WORK=$(mktemp -d /tmp/switchyard-bench-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+"$BUILD/tools/mock/switchyard-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
+pids+=($!)
+
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-body;
+  proxy_temp_path $WORK/nginx-proxy;
+  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK" -g 'daemon off;' &
+pids+=($!)
+NGINX_MASTER=$!
+
+cat > "$WORK/switchyard.yaml" <<YAML
+server:
+  listen: 127.0.0.1:$GW_PORT
+  access_log: $WORK/access.log
+backends:
+  - name: mock
+    url: http://127.0.0.1:$MOCK_PORT/v1
+    model: bench-model
+    price: {input_per_mtok: 0.1, output_per_mtok: 0.3}
+    max_concurrency: 100000
+budgets:
+  ledger_path: $WORK/ledger.db
+router:
+  rules:
+    - name: default
+      route: [mock]
+YAML
+"$BUILD/switchyard" serve --config "$WORK/switchyard.yaml" 2>"$WORK/gw.err" &
+GW_PID=$!
+pids+=($GW_PID)
+
+for p in $MOCK_PORT $NGINX_PORT $GW_PORT; do
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$p/v1/models" && break; sleep 0.1; done
+done
+
+cpu_ticks() {  # utime+stime of a process and its threads (and children for nginx)
+  local total=0
+  for pid in "$@"; do
+    [ -r /proc/$pid/stat ] || continue
+    total=$((total + $(awk '{print $14+$15}' /proc/$pid/stat)))
+  done
+  echo $total
+}
+nginx_pids() { pgrep -P "$NGINX_MASTER" | tr '\n' ' '; echo "$NGINX_MASTER"; }
+
+HZ=$(getconf CLK_TCK)
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+for round in $(seq 1 "$ROUNDS"); do
+  for c in $CONNS; do
+    # Alternate the order every round so drift (thermal, noise) does not favour one target.
+    targets=("direct $MOCK_PORT" "nginx $NGINX_PORT" "switchyard $GW_PORT")
+    if [ $((round % 2)) -eq 0 ]; then targets=("switchyard $GW_PORT" "nginx $NGINX_PORT" "direct $MOCK_PORT"); fi
+    for t in "${targets[@]}"; do
+      set -- $t
+      name=$1; port=$2
+      case $name in
+        switchyard) cpids="$GW_PID" ;;
+        nginx) cpids=$(nginx_pids) ;;
+        *) cpids="" ;;
+      esac
+      before=$(cpu_ticks $cpids)
+      out=$(WRK_MODEL=bench-model wrk -t2 -c"$c" -d"$DUR" --latency -s bench/wrk/chat.lua "http://127.0.0.1:$port" 2>&1)
+      after=$(cpu_ticks $cpids)
+      WRK_OUT="$out" python3 - "$name" "$c" "$round" "$((after - before))" "$HZ" >> "$RESULTS" <<'PY'
+import os, re, sys
+name, conns, rnd, ticks, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+out = os.environ["WRK_OUT"]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+reqs = int(re.search(r"(\d+) requests in", out).group(1))
+def lat(p):
+    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % p, out)
+    if not m: return float("nan")
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+mx = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+maxl = float(mx.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[mx.group(2)] if mx else float("nan")
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+cpu_us = ticks * 1e6 / hz / reqs if reqs and ticks else float("nan")
+print(f"{name}\t{conns}\t{rnd}\t{rps:.0f}\t{lat(50):.2f}\t{lat(99):.2f}\t{maxl:.1f}\t{errors}\t{cpu_us:.0f}")
+PY
+    done
+  done
+done
+
+python3 - "$RESULTS" <<'PY'
+import sys, statistics as st, collections
+rows = [l.split("\t") for l in open(sys.argv[1]).read().strip().splitlines()]
+by = collections.defaultdict(list)
+for r in rows: by[(r[0], int(r[1]))].append(r)
+conns = sorted({int(r[1]) for r in rows})
+print("| target | conns | req/s (median) | p50 ms | p99 ms | max ms | errors | CPU µs/req | vs nginx |")
+print("|---|---|---|---|---|---|---|---|---|")
+for c in conns:
+    ng = st.median(float(r[3]) for r in by[("nginx", c)])
+    for name in ("direct", "nginx", "switchyard"):
+        rs = by[(name, c)]
+        rps = st.median(float(r[3]) for r in rs)
+        p50 = st.median(float(r[4]) for r in rs); p99 = st.median(float(r[5]) for r in rs)
+        mx = max(float(r[6]) for r in rs); err = sum(int(r[7]) for r in rs)
+        cpu = st.median(float(r[8]) for r in rs) if name != "direct" else float("nan")
+        cpu_s = "-" if cpu != cpu else f"{cpu:.0f}"
+        print(f"| {name} | {c} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {mx:.0f} | {err} | {cpu_s} | {rps/ng:.2f}x |")
+PY
