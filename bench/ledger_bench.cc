@@ -1,7 +1,7 @@
 // Ledger and SpendTracker throughput: settled attempt records per second with 1, 8 and 64
 // concurrent callers (group commit batches them), the full reserve-settle-release cycle of
 // a request, and the start-up rebuild of the windows from a large ledger. Files go to a
-// fresh directory under /tmp, removed afterwards.
+// fresh directory under $TMPDIR (default /tmp), removed afterwards.
 //
 //   build-*/bench/ledger_bench --benchmark_counters_tabular=true
 #include <stdlib.h>
@@ -32,7 +32,9 @@ Fixture* g_fixture = nullptr;
 std::atomic<int64_t> g_run{0};
 
 std::string MakeTempDir() {
-  std::string base = "/tmp/switchyard-ledger-bench-XXXXXX";
+  const char* tmp = getenv("TMPDIR");
+  std::string base = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                     "/switchyard-ledger-bench-XXXXXX";
   if (mkdtemp(base.data()) == nullptr) abort();
   return base;
 }

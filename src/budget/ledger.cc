@@ -15,6 +15,8 @@ namespace switchyard::budget {
 namespace {
 
 constexpr int64_t kSchemaVersion = 1;
+// WAL size (in 4 KiB pages) that triggers a background checkpoint: SQLite's default.
+constexpr int kCheckpointPages = 1000;
 
 // cost_usd keeps the caller's value for people who read the file with sqlite3;
 // cost_nusd is the same amount in nano-dollars, and every sum uses it (see money.h).
@@ -89,7 +91,10 @@ StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, LedgerOp
   return ledger;
 }
 
-Ledger::~Ledger() = default;
+Ledger::~Ledger() {
+  if (write_db_) sqlite3_wal_hook(write_db_.get(), nullptr, nullptr);
+  checkpointer_.reset();
+}
 
 Status Ledger::OpenConnections() {
   const std::string what = fmt::format("ledger {}", path_);
@@ -109,6 +114,10 @@ Status Ledger::OpenConnections() {
     auto stmt = PrepareSql(write_db_.get(), kInsert, what);
     if (!stmt.ok()) return stmt.status();
     insert_stmt_ = std::move(stmt).value();
+    auto checkpointer = WalCheckpointer::Start(path_, options_.busy_timeout);
+    if (!checkpointer.ok()) return checkpointer.status();
+    checkpointer_ = std::move(checkpointer).value();
+    checkpointer_->Attach(write_db_.get(), kCheckpointPages);
   }
   auto db = OpenSqlite(path_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, options_.busy_timeout);
   if (!db.ok()) return db.status();
@@ -328,8 +337,13 @@ StatusOr<std::optional<AttemptRecord>> Ledger::Find(std::string_view request_id,
 }
 
 LedgerStats Ledger::Stats() const {
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  return stats_;
+  LedgerStats stats;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stats = stats_;
+  }
+  if (checkpointer_) stats.checkpoints = checkpointer_->checkpoints();
+  return stats;
 }
 
 StatusOr<int64_t> Ledger::CountRecords() const {

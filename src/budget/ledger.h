@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "budget/sqlite_util.h"
+#include "budget/wal_checkpointer.h"
 #include "common/status.h"
 
 namespace switchyard::budget {
@@ -87,6 +88,7 @@ struct LedgerStats {
   int64_t transactions = 0;      // committed group transactions
   int64_t records_inserted = 0;  // new rows (duplicates not counted)
   int64_t records_ignored = 0;   // duplicates of rows already there
+  int64_t checkpoints = 0;       // background WAL checkpoints run
 };
 
 // Checks the invariants Append() enforces: a request id, attempt >= 1, a key id, a
@@ -100,6 +102,7 @@ class Ledger {
   // missing file is kNotFound.
   static StatusOr<std::unique_ptr<Ledger>> Open(const std::string& path,
                                                 LedgerOptions options = {});
+  // REQUIRES: no call on this ledger is in progress.
   ~Ledger();
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
@@ -140,8 +143,10 @@ class Ledger {
   const LedgerOptions options_;
 
   // The write side: used only by the current leader, which the queue makes unique.
+  // ~Ledger() detaches the checkpointer's WAL hook from write_db_ before destroying it.
   SqliteDb write_db_;
   SqliteStmt insert_stmt_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
 
   mutable std::mutex queue_mu_;
   std::deque<Writer*> queue_;  // GUARDED_BY(queue_mu_); the front is the leader

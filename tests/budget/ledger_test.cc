@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <barrier>
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <filesystem>
@@ -199,6 +200,25 @@ TEST_CASE("ledger commits every record of concurrent callers exactly once", "[bu
   LedgerStats stats = ledger->Stats();
   CHECK(stats.records_inserted == kThreads * kPerThread);
   CHECK(stats.transactions <= kThreads * kPerThread);
+}
+
+TEST_CASE("ledger checkpoints its WAL in the background", "[budget]") {
+  TempDir dir;
+  const std::string path = dir.File("ledger.db");
+  auto ledger = OpenOrDie(path);
+  // One record per transaction: a few pages each, so the WAL passes 1000 pages.
+  for (int i = 0; i < 600; ++i) {
+    AppendOrDie(*ledger, {Record(fmt::format("r{}", i), 1, "team-a", "small", 0.001, kNov26)});
+  }
+  // The writer only signals; poll until the checkpointer thread has run (bounded wait).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ledger->Stats().checkpoints == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(ledger->Stats().checkpoints > 0);
+  CHECK(*ledger->CountRecords() == 600);
+  ledger.reset();
+  CHECK(*OpenOrDie(path)->CountRecords() == 600);
 }
 
 TEST_CASE("ledger opened read-only reads while a writer appends", "[budget]") {
