@@ -2,15 +2,14 @@
 // observes for each fault SPEC, and that a client leaving is counted
 // (client_disconnects), which is how gateway tests prove an upstream was cancelled.
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <catch2/catch.hpp>
-#include <httplib.h>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
 #include "integration/mock_process.h"
@@ -36,8 +35,7 @@ httplib::Result Chat(const RunningMock& mock, const std::string& fault,
                      std::chrono::milliseconds read_timeout = std::chrono::seconds(10)) {
   httplib::Client client(mock.BaseUrl());
   client.set_read_timeout(read_timeout);
-  return client.Post("/v1/chat/completions", {{"x-mock-fault", fault}}, kChat,
-                     "application/json");
+  return client.Post("/v1/chat/completions", {{"x-mock-fault", fault}}, kChat, "application/json");
 }
 
 SseResponse Stream(const RunningMock& mock, const std::string& fault,
@@ -85,8 +83,8 @@ RawResult RawExchange(int port, const std::string& request) {
 
 std::string RawChat(const std::string& fault) {
   return "POST /v1/chat/completions HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n"
-         "x-mock-fault: " + fault + "\r\nContent-Length: " + std::to_string(kChat.size()) +
-         "\r\n\r\n" + kChat;
+         "x-mock-fault: " +
+         fault + "\r\nContent-Length: " + std::to_string(kChat.size()) + "\r\n\r\n" + kChat;
 }
 
 TEST_CASE("mock status faults answer with OpenAI errors", "[mock]") {
@@ -96,14 +94,10 @@ TEST_CASE("mock status faults answer with OpenAI errors", "[mock]") {
     int status;
     json code;
   };
-  const Case cases[] = {{"500", 500, nullptr},
-                        {"502", 502, nullptr},
-                        {"503", 503, nullptr},
-                        {"400", 400, "context_length_exceeded"},
-                        {"401", 401, "invalid_api_key"},
-                        {"403", 403, "permission_denied"},
-                        {"404", 404, "model_not_found"},
-                        {"429", 429, "rate_limit_exceeded"}};
+  const Case cases[] = {{"500", 500, nullptr},           {"502", 502, nullptr},
+                        {"503", 503, nullptr},           {"400", 400, "context_length_exceeded"},
+                        {"401", 401, "invalid_api_key"}, {"403", 403, "permission_denied"},
+                        {"404", 404, "model_not_found"}, {"429", 429, "rate_limit_exceeded"}};
   for (const Case& c : cases) {
     INFO(c.spec);
     auto res = Chat(mock, c.spec);
@@ -234,6 +228,7 @@ TEST_CASE("mock counts a client that leaves while it waits or streams", "[mock]"
   }
   // Polled: the mock notices the close within its 50 ms poll slice.
   CHECK(mock.WaitForCounter("client_disconnects", 1));
+  INFO("mock running: " << mock.process->Running() << "\n" << mock.process->Output());
   CHECK(mock.WaitForCounter("in_flight", 0));
 }
 

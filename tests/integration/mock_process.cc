@@ -1,8 +1,8 @@
 #include "integration/mock_process.h"
 
-#include <thread>
-
 #include <httplib.h>
+
+#include <thread>
 
 namespace switchyard::testing {
 
@@ -41,8 +41,8 @@ bool RunningMock::WaitForStats(const std::function<bool(const nlohmann::json&)>&
 
 bool RunningMock::WaitForCounter(const std::string& name, int64_t value,
                                  std::chrono::milliseconds timeout) const {
-  return WaitForStats(
-      [&](const nlohmann::json& s) { return s.contains(name) && s[name] == value; }, timeout);
+  return WaitForStats([&](const nlohmann::json& s) { return s.contains(name) && s[name] == value; },
+                      timeout);
 }
 
 StatusOr<RunningMock> StartMock(const std::vector<std::string>& args,

@@ -1,11 +1,11 @@
 // switchyard-mock as the gateway's tests see it: OpenAI shapes, streaming, usage,
 // control headers, --api-key, the /mock/* endpoints and the process lifecycle.
 // Faults and disconnects are in mock_fault_test.cc.
-#include <csignal>
-#include <cstring>
+#include <httplib.h>
 
 #include <catch2/catch.hpp>
-#include <httplib.h>
+#include <csignal>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "integration/mock_process.h"
@@ -34,8 +34,9 @@ httplib::Result PostJson(const RunningMock& mock, const std::string& path, const
 json ChatBody(bool stream = false) {
   // 28 characters of message text: ceil(28 / 4) = 7 prompt tokens.
   json body = {{"model", "auto"},
-               {"messages", {{{"role", "system"}, {"content", "be brief"}},
-                             {{"role", "user"}, {"content", "what is 2+2, please?"}}}}};
+               {"messages",
+                {{{"role", "system"}, {"content", "be brief"}},
+                 {{"role", "user"}, {"content", "what is 2+2, please?"}}}}};
   if (stream) body["stream"] = true;
   return body;
 }
@@ -62,8 +63,8 @@ TEST_CASE("mock answers a plain chat completion", "[mock]") {
   CHECK(body["choices"][0]["message"]["content"] ==
         "tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 tok10 tok11 tok12 tok13 tok14 tok15 tok16");
   CHECK(body["choices"][0]["finish_reason"] == "stop");
-  CHECK(body["usage"] == json({{"prompt_tokens", 7}, {"completion_tokens", 16},
-                               {"total_tokens", 23}}));
+  CHECK(body["usage"] ==
+        json({{"prompt_tokens", 7}, {"completion_tokens", 16}, {"total_tokens", 23}}));
 
   json capped = ChatBody();
   capped["max_tokens"] = 3;
@@ -107,8 +108,8 @@ TEST_CASE("mock streams a chat completion as OpenAI does", "[mock]") {
     CHECK(chunks[2]["choices"][0]["finish_reason"] == "length");
     for (size_t i = 0; i < 3; ++i) CHECK(chunks[i]["usage"].is_null());
     CHECK(chunks[3]["choices"] == json::array());
-    CHECK(chunks[3]["usage"] == json({{"prompt_tokens", 7}, {"completion_tokens", 2},
-                                      {"total_tokens", 9}}));
+    CHECK(chunks[3]["usage"] ==
+          json({{"prompt_tokens", 7}, {"completion_tokens", 2}, {"total_tokens", 9}}));
   }
   json stats = mock.Stats();
   CHECK(stats["streams_started"] == 1);
@@ -150,8 +151,12 @@ TEST_CASE("mock serves legacy completions and embeddings and models", "[mock]") 
   std::string raw;
   for (size_t i = 0; i + 4 <= b64.size(); i += 4) {
     auto val = [](char c) -> uint32_t {
-      return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-             : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : 0;
+      return c >= 'A' && c <= 'Z'   ? c - 'A'
+             : c >= 'a' && c <= 'z' ? c - 'a' + 26
+             : c >= '0' && c <= '9' ? c - '0' + 52
+             : c == '+'             ? 62
+             : c == '/'             ? 63
+                                    : 0;
     };
     uint32_t n = val(b64[i]) << 18 | val(b64[i + 1]) << 12 | val(b64[i + 2]) << 6 | val(b64[i + 3]);
     raw += {static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
@@ -202,8 +207,8 @@ TEST_CASE("mock usage can be overridden or omitted", "[mock]") {
   SECTION("flags") {
     RunningMock mock = Start({"--usage-prompt", "100", "--usage-completion", "5"});
     json body = json::parse(PostJson(mock, "/v1/chat/completions", ChatBody())->body);
-    CHECK(body["usage"] == json({{"prompt_tokens", 100}, {"completion_tokens", 5},
-                                 {"total_tokens", 105}}));
+    CHECK(body["usage"] ==
+          json({{"prompt_tokens", 100}, {"completion_tokens", 5}, {"total_tokens", 105}}));
     // The header wins over the flags.
     body = json::parse(
         PostJson(mock, "/v1/chat/completions", ChatBody(), {{"x-mock-usage", "1,2"}})->body);
@@ -229,8 +234,8 @@ TEST_CASE("mock usage can be overridden or omitted", "[mock]") {
 
 TEST_CASE("mock control headers set tokens per request", "[mock]") {
   RunningMock mock = Start();
-  auto res = PostJson(mock, "/v1/chat/completions", ChatBody(), {{"x-mock-tokens", "2"},
-                                                                 {"x-mock-latency-ms", "1"}});
+  auto res = PostJson(mock, "/v1/chat/completions", ChatBody(),
+                      {{"x-mock-tokens", "2"}, {"x-mock-latency-ms", "1"}});
   REQUIRE(res);
   CHECK(json::parse(res->body)["choices"][0]["message"]["content"] == "tok1 tok2");
   res = PostJson(mock, "/v1/chat/completions", ChatBody(), {{"x-mock-tokens", "two"}});
@@ -246,8 +251,8 @@ TEST_CASE("mock --api-key requires the backend key", "[mock]") {
   CHECK(json::parse(res->body)["error"]["code"] == "invalid_api_key");
   res = PostJson(mock, "/v1/chat/completions", ChatBody(), {{"Authorization", "Bearer wrong"}});
   CHECK(res->status == 401);
-  res = PostJson(mock, "/v1/chat/completions", ChatBody(),
-                 {{"Authorization", "Bearer sk-upstream"}});
+  res =
+      PostJson(mock, "/v1/chat/completions", ChatBody(), {{"Authorization", "Bearer sk-upstream"}});
   CHECK(res->status == 200);
   res = PostJson(mock, "/v1/chat/completions", ChatBody(), {{"api-key", "sk-upstream"}});
   CHECK(res->status == 200);
@@ -272,13 +277,14 @@ TEST_CASE("mock records the last request and resets its stats", "[mock]") {
   CHECK(mock.LastRequest().is_null());
 }
 
-TEST_CASE("mock process lifecycle: listening line and bad flags and double start and SIGTERM", "[mock]") {
+TEST_CASE("mock process lifecycle: listening line and bad flags and double start and SIGTERM",
+          "[mock]") {
   RunningMock mock = Start();
-  auto line = mock.process->WaitForLine([](const std::string&) { return true; },
-                                        std::chrono::seconds(1));
+  auto line =
+      mock.process->WaitForLine([](const std::string&) { return true; }, std::chrono::seconds(1));
   REQUIRE(line);
-  CHECK(*line == R"({"event":"listening","address":")" + mock.HostPort() +
-                     R"(","model":"mock-model"})");
+  CHECK(*line ==
+        R"({"event":"listening","address":")" + mock.HostPort() + R"(","model":"mock-model"})");
 
   // A second mock on the same port must fail, not share the port.
   auto command = [](std::vector<std::string> argv) {

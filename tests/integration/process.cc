@@ -82,8 +82,8 @@ StatusOr<std::unique_ptr<Process>> Process::Start(const ProcessOptions& options)
   if (options.argv.empty()) return InvalidArgument("Process::Start: empty argv");
   ExecArgs args = BuildExecArgs(options);
   int out[2], err[2], report[2], wake[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-      pipe2(report, O_CLOEXEC) != 0 || pipe2(wake, O_CLOEXEC) != 0) {
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0 ||
+      pipe2(wake, O_CLOEXEC) != 0) {
     return Internal(std::string("pipe2: ") + std::strerror(errno));
   }
   const pid_t parent = getpid();
@@ -104,8 +104,10 @@ StatusOr<std::unique_ptr<Process>> Process::Start(const ProcessOptions& options)
   p->pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   p->wake_read_ = wake[0];
   p->wake_write_ = wake[1];
-  p->readers_[0] = std::thread([q = p.get(), fd = out[0]] { q->ReadLoop(fd, OutputStream::kStdout); });
-  p->readers_[1] = std::thread([q = p.get(), fd = err[0]] { q->ReadLoop(fd, OutputStream::kStderr); });
+  p->readers_[0] =
+      std::thread([q = p.get(), fd = out[0]] { q->ReadLoop(fd, OutputStream::kStdout); });
+  p->readers_[1] =
+      std::thread([q = p.get(), fd = err[0]] { q->ReadLoop(fd, OutputStream::kStderr); });
   if (n == static_cast<ssize_t>(sizeof(child_errno))) {
     p->Wait();
     return Internal("cannot execute " + options.argv[0] + ": " + std::strerror(child_errno));
@@ -212,8 +214,8 @@ std::optional<int> Process::TryReap() {
     r = waitpid(pid_, &status, WNOHANG);
   } while (r < 0 && errno == EINTR);
   if (r == 0) return std::nullopt;
-  int code = r < 0                ? -1
-             : WIFEXITED(status)  ? WEXITSTATUS(status)
+  int code = r < 0                 ? -1
+             : WIFEXITED(status)   ? WEXITSTATUS(status)
              : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                    : -1;
   std::lock_guard<std::mutex> lock(mu_);

@@ -11,10 +11,9 @@
 
 #include <sys/types.h>
 
-#include <csignal>
-
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -75,7 +74,7 @@ class Process {
   std::optional<int> TryReap();
 
   pid_t pid_ = -1;
-  int pidfd_ = -1;                      // readable when the child exits; -1 if unsupported
+  int pidfd_ = -1;                        // readable when the child exits; -1 if unsupported
   int wake_read_ = -1, wake_write_ = -1;  // wakes reader threads on destruction
 
   mutable std::mutex mu_;

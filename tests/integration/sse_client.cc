@@ -24,8 +24,7 @@ SseResponse PostSse(const std::string& base_url, const std::string& path,
   size_t parsed = 0;  // bytes of out.raw already split into events
   req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
     out.raw.append(data, len);
-    for (size_t end; (end = out.raw.find("\n\n", parsed)) != std::string::npos;
-         parsed = end + 2) {
+    for (size_t end; (end = out.raw.find("\n\n", parsed)) != std::string::npos; parsed = end + 2) {
       std::string event = out.raw.substr(parsed, end - parsed);
       // Keep only the data field; comments (": ping") are not events.
       if (event.rfind("data: ", 0) == 0) {

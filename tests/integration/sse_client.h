@@ -3,12 +3,12 @@
 // and the gateway alike.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
 
 namespace switchyard::testing {
 

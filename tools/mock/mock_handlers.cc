@@ -1,10 +1,10 @@
 // The API endpoints of MockServer: chat and legacy completions (plain and streamed),
 // embeddings and the model list. Begin() (mock_server.cc) has already counted the
 // request, checked the key, waited the latency and applied the early faults.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
-
-#include <fmt/format.h>
 
 #include "mock/mock_server.h"
 #include "mock/mock_stream.h"
@@ -15,9 +15,8 @@ namespace {
 constexpr const char* kJson = "application/json";
 
 bool ShapesBody(FaultKind kind) {
-  return kind == FaultKind::kCut || kind == FaultKind::kStall ||
-         kind == FaultKind::kErrorEvent || kind == FaultKind::kMalformed ||
-         kind == FaultKind::kEmptyStream;
+  return kind == FaultKind::kCut || kind == FaultKind::kStall || kind == FaultKind::kErrorEvent ||
+         kind == FaultKind::kMalformed || kind == FaultKind::kEmptyStream;
 }
 
 void SendBadRequest(httplib::Response& res, const ParsedRequest& parsed) {
@@ -83,10 +82,9 @@ void MockServer::StartStream(Call& call, httplib::Response& res, Generation gen,
   spec.include_usage = include_usage;
   stats_.Add(Counter::kStreamsStarted);
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      MakeSseProvider(std::move(spec), StreamEnv{&stats_, &stopping_}, call.connection,
-                      call.in_flight));
+  res.set_chunked_content_provider("text/event-stream",
+                                   MakeSseProvider(std::move(spec), StreamEnv{&stats_, &stopping_},
+                                                   call.connection, call.in_flight));
 }
 
 // A plain JSON answer. The stream-shaping faults get a plain-body meaning: cut and

@@ -7,8 +7,8 @@
 namespace switchyard::mock {
 namespace {
 
-constexpr int64_t kMaxMs = 86'400'000;       // one day
-constexpr int64_t kMaxTokens = 1'000'000;    // keeps a mistyped flag from eating memory
+constexpr int64_t kMaxMs = 86'400'000;     // one day
+constexpr int64_t kMaxTokens = 1'000'000;  // keeps a mistyped flag from eating memory
 constexpr int64_t kMaxThreads = 4096;
 
 StatusOr<int64_t> ParseInt(const std::string& flag, const std::string& value, int64_t max) {
@@ -41,8 +41,8 @@ Status ParseListen(const std::string& value, MockOptions& o) {
   return Status::Ok();
 }
 
-using Setter = std::function<Status(const std::string& flag, const std::string& value,
-                                    MockOptions& o)>;
+using Setter =
+    std::function<Status(const std::string& flag, const std::string& value, MockOptions& o)>;
 
 Setter IntSetter(int MockOptions::*field, int64_t max, int64_t min = 0) {
   return [field, max, min](const std::string& flag, const std::string& value, MockOptions& o) {

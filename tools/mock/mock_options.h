@@ -18,9 +18,9 @@ struct MockOptions {
   std::string host = "127.0.0.1";
   int port = 8001;  // 0 = any free port
   std::string model = "mock-model";
-  int latency_ms = 0;         // delay before the first byte of every answer
-  int tokens = 16;            // completion tokens generated (capped by max_tokens)
-  int token_interval_ms = 0;  // pause between streamed chunks
+  int latency_ms = 0;                       // delay before the first byte of every answer
+  int tokens = 16;                          // completion tokens generated (capped by max_tokens)
+  int token_interval_ms = 0;                // pause between streamed chunks
   std::optional<int64_t> usage_prompt;      // reported prompt_tokens instead of the estimate
   std::optional<int64_t> usage_completion;  // reported completion_tokens instead of the count
   bool no_usage = false;                    // omit usage from bodies and streams

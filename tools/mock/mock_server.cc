@@ -50,8 +50,8 @@ void SendStatusFault(const Fault& fault, httplib::Response& res) {
       return SendError(res, 401, "Incorrect API key provided (mock fault 401).",
                        "invalid_request_error", "", "invalid_api_key");
     case 403:
-      return SendError(res, 403, "Permission denied (mock fault 403).", "invalid_request_error",
-                       "", "permission_denied");
+      return SendError(res, 403, "Permission denied (mock fault 403).", "invalid_request_error", "",
+                       "permission_denied");
     case 404:
       return SendError(res, 404, "The model does not exist (mock fault 404).",
                        "invalid_request_error", "model", "model_not_found");
@@ -68,8 +68,8 @@ void SendStatusFault(const Fault& fault, httplib::Response& res) {
 
 }  // namespace
 
-void SendError(httplib::Response& res, int status, std::string_view message,
-               std::string_view type, std::string_view param, std::string_view code) {
+void SendError(httplib::Response& res, int status, std::string_view message, std::string_view type,
+               std::string_view param, std::string_view code) {
   res.status = status;
   res.set_content(ErrorBody(message, type, param, code), "application/json");
 }
@@ -97,9 +97,8 @@ MockServer::MockServer(MockOptions options) : options_(std::move(options)) {
 StatusOr<int> MockServer::Bind() {
   errno = 0;
   if (!server_.bind_to_port(options_.host, options_.port)) {
-    return Unavailable("cannot listen on " + options_.host + ":" +
-                       std::to_string(options_.port) + ": " +
-                       (errno ? std::strerror(errno) : "bind failed"));
+    return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                       ": " + (errno ? std::strerror(errno) : "bind failed"));
   }
   // httplib listens with a backlog of 5: under connection churn that overflows and
   // costs SYN retransmits (a 1 s stall). Listening again only raises the backlog.
@@ -137,18 +136,17 @@ void MockServer::RegisterRoutes() {
     stats_.Reset();
     res.set_content(stats_.StatsJson(), "application/json");
   });
-  server_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty() || res.content_provider_ || res.status == kClientClosedStatus) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        std::string message = res.status == 404 ? "Unknown request URL: " + req.method + " " +
-                                                      req.path
-                                                : "HTTP error " + std::to_string(res.status);
-        SendError(res, res.status, message, "invalid_request_error", "",
-                  res.status == 404 ? "unknown_url" : "");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
+  server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                                    httplib::Response& res) {
+    if (!res.body.empty() || res.content_provider_ || res.status == kClientClosedStatus) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    std::string message = res.status == 404 ? "Unknown request URL: " + req.method + " " + req.path
+                                            : "HTTP error " + std::to_string(res.status);
+    SendError(res, res.status, message, "invalid_request_error", "",
+              res.status == 404 ? "unknown_url" : "");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   server_.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         SendError(res, 500, "mock internal error", "server_error", "", "");
@@ -157,15 +155,19 @@ void MockServer::RegisterRoutes() {
 
 void MockServer::RegisterApi(const std::string& prefix) {
   const std::string p = RegexEscape(prefix);
-  server_.Post(p + "/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleGeneration(Api::kChat, req, res);
-  });
+  server_.Post(p + "/chat/completions",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 HandleGeneration(Api::kChat, req, res);
+               });
   server_.Post(p + "/completions", [this](const httplib::Request& req, httplib::Response& res) {
     HandleGeneration(Api::kCompletion, req, res);
   });
-  server_.Post(p + "/embeddings",
-               [this](const httplib::Request& req, httplib::Response& res) { HandleEmbeddings(req, res); });
-  server_.Get(p + "/models", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
+  server_.Post(p + "/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleEmbeddings(req, res);
+  });
+  server_.Get(p + "/models", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleModels(req, res);
+  });
 }
 
 void MockServer::SetUpLogging() {
@@ -197,9 +199,8 @@ bool MockServer::Begin(Endpoint endpoint, const httplib::Request& req, httplib::
               "invalid_api_key");
     return false;
   }
-  auto plan = MakeRequestPlan(options_, [&req](const char* name) {
-    return req.get_header_value(name);
-  });
+  auto plan =
+      MakeRequestPlan(options_, [&req](const char* name) { return req.get_header_value(name); });
   if (!plan.ok()) {
     SendError(res, 400, plan.status().message(), "invalid_request_error", "",
               "invalid_mock_header");

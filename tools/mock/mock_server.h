@@ -7,12 +7,12 @@
 // concurrent connections served; more wait in the accept queue.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <httplib.h>
 
 #include "common/status.h"
 #include "mock/connection.h"
@@ -56,8 +56,7 @@ class MockServer {
   // Counts and records the request, checks the key and the control headers, waits the
   // latency and applies the faults that act before the body. Returns false when the
   // response is already decided (or the client left).
-  bool Begin(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
-             Call& call);
+  bool Begin(Endpoint endpoint, const httplib::Request& req, httplib::Response& res, Call& call);
   void Record(const httplib::Request& req);
   bool Authorized(const httplib::Request& req) const;
   void ApplyEarlyFault(const Fault& fault, Call& call, httplib::Response& res);
@@ -81,7 +80,7 @@ class MockServer {
 };
 
 // Writes an OpenAI error body with `status`.
-void SendError(httplib::Response& res, int status, std::string_view message,
-               std::string_view type, std::string_view param, std::string_view code);
+void SendError(httplib::Response& res, int status, std::string_view message, std::string_view type,
+               std::string_view param, std::string_view code);
 
 }  // namespace switchyard::mock

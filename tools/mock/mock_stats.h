@@ -18,15 +18,15 @@
 namespace switchyard::mock {
 
 enum class Counter {
-  kRequests,          // every API request (not /mock/*)
-  kChat,              // POST .../chat/completions
-  kCompletions,       // POST .../completions
-  kEmbeddings,        // POST .../embeddings
-  kModels,            // GET .../models
-  kStreamsStarted,    // 200 SSE responses begun
-  kStreamsCompleted,  // SSE responses whose chunked body ended cleanly
-  kClientDisconnects, // the client left before the mock finished answering
-  kInFlight,          // API requests being handled now (a gauge; reset leaves it alone)
+  kRequests,           // every API request (not /mock/*)
+  kChat,               // POST .../chat/completions
+  kCompletions,        // POST .../completions
+  kEmbeddings,         // POST .../embeddings
+  kModels,             // GET .../models
+  kStreamsStarted,     // 200 SSE responses begun
+  kStreamsCompleted,   // SSE responses whose chunked body ended cleanly
+  kClientDisconnects,  // the client left before the mock finished answering
+  kInFlight,           // API requests being handled now (a gauge; reset leaves it alone)
   kCount,
 };
 

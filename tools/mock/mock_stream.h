@@ -10,10 +10,10 @@
 // the client leaving (a failed write, or a peer FIN seen while it waits).
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <memory>
-
-#include <httplib.h>
 
 #include "mock/connection.h"
 #include "mock/fault.h"
@@ -24,7 +24,7 @@ namespace switchyard::mock {
 
 struct StreamSpec {
   Generation gen;
-  Fault fault;              // kNone or one of the stream-shaping kinds
+  Fault fault;  // kNone or one of the stream-shaping kinds
   int token_interval_ms = 0;
   bool include_usage = false;  // the client set stream_options.include_usage
 };

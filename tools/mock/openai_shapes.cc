@@ -1,9 +1,9 @@
 #include "mock/openai_shapes.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "common/json_writer.h"
 

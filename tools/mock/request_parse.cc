@@ -1,7 +1,6 @@
 #include "mock/request_parse.h"
 
 #include <exception>
-
 #include <nlohmann/json.hpp>
 
 namespace switchyard::mock {
@@ -112,10 +111,14 @@ bool ParseCompletion(std::string_view body, ParsedRequest& r) {
   } else if (prompt->is_array()) {
     for (const json& p : *prompt) {
       // Token arrays count one token per element, so four "chars" each.
-      if (p.is_string()) chars += CountChars(p.get_ref<const std::string&>());
-      else if (p.is_number_integer()) chars += 4;
-      else if (p.is_array()) chars += 4 * static_cast<int64_t>(p.size());
-      else return Fail(r, "'prompt' must be a string or an array", "prompt");
+      if (p.is_string())
+        chars += CountChars(p.get_ref<const std::string&>());
+      else if (p.is_number_integer())
+        chars += 4;
+      else if (p.is_array())
+        chars += 4 * static_cast<int64_t>(p.size());
+      else
+        return Fail(r, "'prompt' must be a string or an array", "prompt");
     }
   } else {
     return Fail(r, "'prompt' must be a string or an array", "prompt");
@@ -168,9 +171,7 @@ bool ParseEmbedding(std::string_view body, ParsedRequest& r) {
 }  // namespace
 
 ParsedRequest ParseChatRequest(std::string_view body) { return Guard(body, ParseChat); }
-ParsedRequest ParseCompletionRequest(std::string_view body) {
-  return Guard(body, ParseCompletion);
-}
+ParsedRequest ParseCompletionRequest(std::string_view body) { return Guard(body, ParseCompletion); }
 ParsedRequest ParseEmbeddingRequest(std::string_view body) { return Guard(body, ParseEmbedding); }
 
 }  // namespace switchyard::mock

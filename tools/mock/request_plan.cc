@@ -56,8 +56,7 @@ StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLo
   if (Status s = ReadIntHeader(header, "x-mock-latency-ms", kMaxMs, &plan.latency_ms); !s.ok()) {
     return s;
   }
-  if (Status s = ReadIntHeader(header, "x-mock-token-interval-ms", kMaxMs,
-                               &plan.token_interval_ms);
+  if (Status s = ReadIntHeader(header, "x-mock-token-interval-ms", kMaxMs, &plan.token_interval_ms);
       !s.ok()) {
     return s;
   }
