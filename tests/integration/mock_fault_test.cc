@@ -208,6 +208,16 @@ TEST_CASE("mock counts a client that leaves while it waits or streams", "[mock]"
     CHECK_FALSE(res);
     CHECK(res.error() == httplib::Error::Read);
   }
+  SECTION("hang on a keep-alive connection that already waited once") {
+    // The second request finds its socket through the per-thread cache of the first.
+    httplib::Client client(mock.BaseUrl());
+    client.set_keep_alive(true);
+    client.set_read_timeout(std::chrono::milliseconds(300));
+    auto first = client.Get("/v1/models", {{"x-mock-latency-ms", "1"}});
+    REQUIRE(first);
+    CHECK(first->status == 200);
+    CHECK_FALSE(client.Get("/v1/models", {{"x-mock-fault", "hang"}}));
+  }
   SECTION("latency, before the first byte") {
     httplib::Client client(mock.BaseUrl());
     client.set_read_timeout(std::chrono::milliseconds(300));

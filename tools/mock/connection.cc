@@ -52,22 +52,45 @@ void ForEachConnection(int local_port,
   closedir(dir);
 }
 
+// True when peer is remote_addr:remote_port, with remote_addr in the numeric form
+// httplib uses for req.remote_addr.
+bool PeerMatches(const sockaddr_storage& peer, const std::string& remote_addr, int remote_port) {
+  if (PortOf(peer) != remote_port) return false;
+  char host[NI_MAXHOST];
+  return getnameinfo(reinterpret_cast<const sockaddr*>(&peer), sizeof(peer), host, sizeof(host),
+                     nullptr, 0, NI_NUMERICHOST) == 0 &&
+         remote_addr == host;
+}
+
+bool Matches(int fd, int local_port, const std::string& remote_addr, int remote_port) {
+  sockaddr_storage local{}, peer{};
+  socklen_t len = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+      PortOf(local) != local_port) {
+    return false;
+  }
+  len = sizeof(peer);
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+         PeerMatches(peer, remote_addr, remote_port);
+}
+
 }  // namespace
 
 int FindConnectionFd(int local_port, const std::string& remote_addr, int remote_port) {
+  // httplib serves a connection on one worker thread for its whole keep-alive life, so
+  // the fd found for the previous request of this thread is most likely this one's too.
+  // It is checked before use: the fd number may since serve another connection.
+  thread_local int cached_fd = -1;
+  if (cached_fd >= 0 && Matches(cached_fd, local_port, remote_addr, remote_port)) {
+    return cached_fd;
+  }
   int found = -1;
   ForEachConnection(local_port, [&](int fd, const sockaddr_storage& peer) {
-    if (PortOf(peer) != remote_port) return false;
-    // The same numeric form httplib uses for req.remote_addr.
-    char host[NI_MAXHOST];
-    if (getnameinfo(reinterpret_cast<const sockaddr*>(&peer), sizeof(peer), host, sizeof(host),
-                    nullptr, 0, NI_NUMERICHOST) != 0 ||
-        remote_addr != host) {
-      return false;
-    }
+    if (!PeerMatches(peer, remote_addr, remote_port)) return false;
     found = fd;
     return true;
   });
+  cached_fd = found;
   return found;
 }
 
