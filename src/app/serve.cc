@@ -16,6 +16,7 @@
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
 #include "proxy/gateway.h"
+#include "runtime/health_checker.h"
 #include "runtime/reloader.h"
 #include "server/http_server.h"
 
@@ -126,6 +127,7 @@ int RunServe(const Args& args) {
   }
 
   Watchdog watchdog;
+  HealthChecker health_checker(store);
   std::atomic<bool> draining{false};
   GatewayDeps deps;
   deps.clock = &clock;
@@ -191,6 +193,10 @@ int RunServe(const Args& args) {
     }
   }).detach();
   server_thread.join();
+  // Records whose ledger write failed are retried once more before exit.
+  if (Status s = (*tracker)->Settle({}); !s.ok()) {
+    Log(LogLevel::kError, "spend could not be written to the ledger").Field("error", s.message());
+  }
   Log(LogLevel::kInfo, "stopped");
   std::fflush(stdout);
   std::_Exit(0);  // detached helper threads may still wait; nothing is left to flush

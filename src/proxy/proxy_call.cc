@@ -98,36 +98,39 @@ void ProxyCall::Bill(AttemptLog& log, const BackendConfig& b, const std::optiona
   result_.cost_usd += log.cost_usd;
 }
 
+void ProxyCall::SettleBilled() {
+  if (svc_.spend == nullptr) return;
+  std::vector<budget::AttemptRecord> records;
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       svc_.clock.WallNow().time_since_epoch()).count();
+  for (; settled_upto_ < result_.attempts.size(); ++settled_upto_) {
+    const AttemptLog& a = result_.attempts[settled_upto_];
+    if (!a.billed) continue;
+    budget::AttemptRecord r;
+    r.ts_ms = now_ms;
+    r.request_id = in_.request_id;
+    r.attempt = a.number;
+    r.key_id = in_.key_id;
+    r.backend = a.backend;
+    r.input_tokens = a.input_tokens;
+    r.output_tokens = a.output_tokens;
+    r.cost_usd = a.cost_usd;
+    r.estimated = a.estimated;
+    r.outcome = a.outcome;
+    records.push_back(std::move(r));
+  }
+  if (records.empty()) return;
+  Status s = svc_.spend->Settle(records);
+  if (!s.ok()) {
+    Log(LogLevel::kError, "ledger write failed; spend kept in memory and retried")
+        .Field("request_id", in_.request_id).Field("error", s.message());
+  }
+}
+
 void ProxyCall::Settle() {
   if (settled_) return;
   settled_ = true;
-  if (svc_.spend != nullptr) {
-    std::vector<budget::AttemptRecord> records;
-    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         svc_.clock.WallNow().time_since_epoch()).count();
-    for (const auto& a : result_.attempts) {
-      if (!a.billed) continue;
-      budget::AttemptRecord r;
-      r.ts_ms = now_ms;
-      r.request_id = in_.request_id;
-      r.attempt = a.number;
-      r.key_id = in_.key_id;
-      r.backend = a.backend;
-      r.input_tokens = a.input_tokens;
-      r.output_tokens = a.output_tokens;
-      r.cost_usd = a.cost_usd;
-      r.estimated = a.estimated;
-      r.outcome = a.outcome;
-      records.push_back(std::move(r));
-    }
-    if (!records.empty()) {
-      Status s = svc_.spend->Settle(records);
-      if (!s.ok()) {
-        Log(LogLevel::kError, "ledger write failed; spend kept in memory and retried")
-            .Field("request_id", in_.request_id).Field("error", s.message());
-      }
-    }
-  }
+  SettleBilled();
   reservation_.reset();
 }
 
@@ -398,7 +401,9 @@ ProxyResult ProxyCall::Run() {
     }
     if (svc_.spend != nullptr) {
       // A fallback is budget-checked like the first candidate: a new reservation for its
-      // own estimate replaces the previous one.
+      // own estimate replaces the previous one, after whatever the earlier attempts were
+      // billed has been counted (so the budget check sees it).
+      SettleBilled();
       reservation_.reset();
       auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
       if (!res.ok()) {

@@ -115,6 +115,9 @@ class ProxyCall {
   std::string UpstreamBody(const BackendConfig& b) const;
   void Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
             int64_t output_chars, bool produced);
+  // Commits the billed attempts not committed yet (durable in the ledger, counted in the
+  // budget totals). Settle() does it for the last time and releases the reservation.
+  void SettleBilled();
   void Settle();
   void AnswerAllFailed();
   void AnswerError(int status, std::string type, std::string code, std::string message,
@@ -128,6 +131,7 @@ class ProxyCall {
   std::optional<budget::Reservation> reservation_;
   std::chrono::steady_clock::time_point deadline_;
   bool settled_ = false;
+  size_t settled_upto_ = 0;  // attempts[0, settled_upto_) are committed
 };
 
 }  // namespace switchyard

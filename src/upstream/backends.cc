@@ -7,7 +7,7 @@ namespace switchyard {
 std::shared_ptr<BackendState> BackendRegistry::State(const BackendConfig& b) {
   std::lock_guard<std::mutex> lk(mu_);
   auto& s = states_[b.name];
-  if (!s) s = std::make_shared<BackendState>(clock_, b.circuit);
+  if (!s) s = std::make_shared<BackendState>(clock_, b.circuit, b.name);
   else s->circuit.Configure(b.circuit);
   return s;
 }

@@ -21,7 +21,8 @@
 namespace switchyard {
 
 struct BackendState {
-  BackendState(const Clock& clock, const CircuitConfig& c) : circuit(clock, c) {}
+  BackendState(const Clock& clock, const CircuitConfig& c, const std::string& name)
+      : circuit(clock, c, name) {}
   CircuitBreaker circuit;
   std::atomic<int> inflight{0};
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/log.h"
+
 namespace switchyard {
 
 std::string_view CircuitStateName(CircuitState s) {
@@ -38,6 +40,7 @@ CircuitBreaker::Admission CircuitBreaker::Admit() {
     }
     state_ = CircuitState::kHalfOpen;
     probe_in_flight_ = false;
+    Log(LogLevel::kInfo, "circuit half-open: sending one probe request").Field("backend", name_);
   }
   if (state_ == CircuitState::kHalfOpen) {
     if (probe_in_flight_) {
@@ -58,12 +61,28 @@ void CircuitBreaker::OpenLocked(TimePoint now) {
   state_ = CircuitState::kOpen;
   open_until_ = now + cooldown;
   probe_in_flight_ = false;
+  Log(LogLevel::kWarn, "circuit opened: backend skipped during cool-down")
+      .Field("backend", name_).Field("consecutive_failures", failures_)
+      .Field("cooldown_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(cooldown).count()))
+      .Field("ejections", ejections_);
 }
 
 void CircuitBreaker::OnSuccess(bool was_probe) {
   std::lock_guard<std::mutex> lk(mu_);
   failures_ = 0;
   if (was_probe || state_ == CircuitState::kHalfOpen) {
+    if (state_ != CircuitState::kClosed) Log(LogLevel::kInfo, "circuit closed: backend healthy again").Field("backend", name_);
+    state_ = CircuitState::kClosed;
+    ejections_ = 0;
+    probe_in_flight_ = false;
+  }
+}
+
+void CircuitBreaker::OnHealthy() {
+  std::lock_guard<std::mutex> lk(mu_);
+  failures_ = 0;
+  if (state_ != CircuitState::kClosed) {
+    Log(LogLevel::kInfo, "circuit closed by a passing health check").Field("backend", name_);
     state_ = CircuitState::kClosed;
     ejections_ = 0;
     probe_in_flight_ = false;

@@ -25,7 +25,8 @@ class CircuitBreaker {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  CircuitBreaker(const Clock& clock, CircuitConfig cfg) : clock_(clock), cfg_(cfg) {}
+  CircuitBreaker(const Clock& clock, CircuitConfig cfg, std::string name = "")
+      : clock_(clock), name_(std::move(name)), cfg_(cfg) {}
 
   // Applies a new config (reload); the state is kept.
   void Configure(const CircuitConfig& cfg);
@@ -42,6 +43,8 @@ class CircuitBreaker {
   void OnFailure(bool was_probe);
   // The backend answered 429; skip it until now + retry_after (without ejecting it).
   void OnRateLimited(std::chrono::milliseconds retry_after);
+  // An active health check passed: an open circuit closes at once (the backend is back).
+  void OnHealthy();
 
   CircuitState state() const;
   int consecutive_failures() const;
@@ -53,6 +56,7 @@ class CircuitBreaker {
   void OpenLocked(TimePoint now);
 
   const Clock& clock_;
+  const std::string name_;  // backend name, for log lines
   mutable std::mutex mu_;
   CircuitConfig cfg_;
   CircuitState state_ = CircuitState::kClosed;

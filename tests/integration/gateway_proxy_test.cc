@@ -28,7 +28,9 @@ struct Fixture {
     REQUIRE(l.ok());
     small = std::move(s).value();
     large = std::move(l).value();
-    auto g = StartGateway({TwoBackendConfig(small, large, server_extra, backend_extra)});
+    GatewayOptions opts;
+    opts.config_yaml = TwoBackendConfig(small, large, server_extra, backend_extra);
+    auto g = StartGateway(opts);
     if (!g.ok()) FAIL(g.status().message());
     gw = std::move(g).value();
   }

@@ -1,0 +1,70 @@
+#include "runtime/health_checker.h"
+
+#include <httplib.h>
+
+#include "common/log.h"
+#include "upstream/client_pool.h"
+
+namespace switchyard {
+
+HealthChecker::HealthChecker(ConfigStore& store, std::chrono::milliseconds tick)
+    : store_(store), tick_(tick) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+HealthChecker::~HealthChecker() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+bool HealthChecker::Check(const BackendConfig& b) {
+  ClientSettings s = ClientSettings::For(b);
+  httplib::Client cli(s.scheme_host_port);
+  auto cap = std::chrono::milliseconds(5000);
+  cli.set_connection_timeout(std::min(b.timeouts.connect, cap));
+  cli.set_read_timeout(std::min(b.timeouts.first_byte, cap));
+  cli.set_follow_location(false);
+  cli.enable_server_certificate_verification(true);
+  httplib::Headers h;
+  if (!b.api_key.empty()) {
+    if (b.auth == AuthMode::kBearer) h.emplace("Authorization", "Bearer " + b.api_key);
+    if (b.auth == AuthMode::kApiKey) h.emplace("api-key", b.api_key);
+  }
+  for (const auto& [k, v] : b.headers) h.emplace(k, v);
+  auto res = cli.Get(b.base_path + b.health_check.path, h);
+  return res && res->status >= 200 && res->status < 300;
+}
+
+void HealthChecker::Run() {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stop_) {
+    cv_.wait_for(lk, tick_);
+    if (stop_) break;
+    auto snap = store_.Current();
+    if (!snap) continue;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& b : snap->backends) {
+      const auto interval = b.cfg->health_check.interval;
+      if (interval.count() <= 0) continue;
+      auto& next = next_[b.cfg->name];
+      if (now < next) continue;
+      next = now + interval;
+      lk.unlock();  // never hold the lock across network I/O
+      bool ok = Check(*b.cfg);
+      if (ok) {
+        b.state->circuit.OnHealthy();
+      } else {
+        Log(LogLevel::kWarn, "health check failed").Field("backend", b.cfg->name);
+        b.state->circuit.OnFailure(false);
+      }
+      lk.lock();
+      if (stop_) return;
+    }
+  }
+}
+
+}  // namespace switchyard
