@@ -46,7 +46,9 @@ inline uint64_t HashWord(const unsigned char* p, size_t len, size_t avail) {
       std::memcpy(&v, p + i, 8);
       v = (v | kFold) & ((uint64_t{1} << (8 * m)) - 1);
     } else {
-      for (size_t k = 0; k < m; ++k) v |= uint64_t{static_cast<uint8_t>(p[i + k] | 0x20)} << (8 * k);
+      for (size_t k = 0; k < m; ++k) {
+        v |= uint64_t{static_cast<uint8_t>(p[i + k] | 0x20)} << (8 * k);
+      }
     }
     h = (h ^ v) * kMul;
     h ^= h >> 31;
@@ -91,8 +93,7 @@ class KeywordTable {
   // The entry for a word or phrase hash, or nullptr. Most words are not keywords: a
   // 16384-bit filter that fits in L1 answers most of those without touching the table.
   const Entry* Find(uint64_t key) const {
-    const uint64_t bit = key >> 50;
-    if (((filter_[bit >> 6] >> (bit & 63)) & 1) == 0) return nullptr;
+    if (!MayContain(key)) return nullptr;
     size_t i = Mix(key) & mask_;
     while (true) {
       const Entry& e = slots_[i];
@@ -100,6 +101,12 @@ class KeywordTable {
       if (e.key == 0) return nullptr;
       i = (i + 1) & mask_;
     }
+  }
+
+  // False when `key` is certainly not in the table (one L1 load, no probe).
+  bool MayContain(uint64_t key) const {
+    const uint64_t bit = key >> 50;
+    return (filter_[bit >> 6] >> (bit & 63)) & 1;
   }
 
   size_t size() const { return pending_.size(); }

@@ -99,17 +99,21 @@ RequestStats GatherRequestStats(const TextScanner& scanner, const ClassifyInput&
       ++rs.user_turns;
     }
     if (part.role == Role::kTool) rs.has_tool_results = true;
+    int64_t part_tokens = 0;
+    bool had_harness = false;
     ForEachSegment(part.text, [&](std::string_view seg, bool harness) {
       if (harness) {
-        rs.input_tokens += EstimateTokens(seg);
+        had_harness = true;
         return;
       }
       TextStats one;
       const int64_t tokens = scanner.Scan(seg, &one);
-      rs.input_tokens += tokens;
+      part_tokens += tokens;
       rs.weighted_tokens += w * static_cast<double>(tokens);
       (is_ask ? rs.ask : rs.context).AddScaled(one, w);
     });
+    // Exactly EstimateTokens(part) for every part, as budget estimates compute it.
+    rs.input_tokens += had_harness ? EstimateTokens(part.text) : part_tokens;
   }
   return rs;
 }

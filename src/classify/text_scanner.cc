@@ -52,7 +52,7 @@ bool LooksLikeIdentifier(const unsigned char* p, size_t len) {
 }
 
 // The state of one scan: a cursor, the phrases being followed, the current line, and
-// the token estimate in quarter tokens.
+// the token estimate in quarter tokens. One per Scan() call, on the caller's stack.
 class Pass {
  public:
   Pass(const KeywordTable* table, std::string_view text, TextStats* out)
@@ -67,6 +67,8 @@ class Pass {
  private:
   static constexpr int kMaxActive = KeywordTable::kMaxPhraseWords;
 
+  void ScanBlank(CharInfo ci);
+  void OnNonAsciiSymbol(CharInfo ci);
   void ScanWord();
   void ScanNumber();
   void OnWord(uint64_t hash);
@@ -74,7 +76,12 @@ class Pass {
   void OnLineOpening();
   void OnLineEnd();
   size_t OnPunct();
+  size_t OnOperator(unsigned char c, unsigned char next);
   void MathOp(size_t width);
+  size_t CodeToken(size_t width) {
+    out_.code_syntax += 1;
+    return width;
+  }
   unsigned char At(size_t i) const { return i < n_ ? p_[i] : 0; }
   // ASCII punctuation costs a token, and half a token more per byte in the same run.
   void PricePunct(size_t bytes) {
@@ -106,36 +113,16 @@ int64_t Pass::Run() {
     const unsigned char c = p_[i_];
     const CharInfo ci =
         c < 0x80 ? CharInfo{internal::kAscii.kind[c], 1} : ClassifyChar(p_ + i_, n_ - i_);
-    const CharKind kind = ci.kind;
-    if (kind == CharKind::kSpace) {
-      if (c >= 0x80) {
-        quarters_ += NonAsciiQuarters(ci.len);
-        i_ += ci.len;
-      } else if (At(i_ + 1) != ' ' && At(i_ + 1) != '\t') {
-        ++i_;  // one space: it joins the next word's token
-      } else {  // a run of spaces (indentation) is a token
-        while (i_ < n_ && IsBlank(p_[i_])) ++i_;
-        quarters_ += 4;
-      }
-      prev_punct_ = false;
-      continue;
-    }
-    if (kind == CharKind::kNewline) {  // a run of newlines is one token
-      while (i_ < n_ && (p_[i_] == '\n' || p_[i_] == '\r')) {
-        if (p_[i_] == '\n') OnLineEnd();
-        ++i_;
-      }
-      quarters_ += 4;
-      prev_punct_ = false;
-      n_active_ = 0;
+    if (ci.kind == CharKind::kSpace || ci.kind == CharKind::kNewline) {
+      ScanBlank(ci);
       continue;
     }
     if (line_open_) {
       line_open_ = false;
       OnLineOpening();
-      if (kind == CharKind::kBullet) out_.list_items += 1;
+      if (ci.kind == CharKind::kBullet) out_.list_items += 1;
     }
-    if (kind == CharKind::kLetter) {
+    if (ci.kind == CharKind::kLetter) {
       // Words separated by single spaces are most of any text: stay in this loop for them.
       while (true) {
         ScanWord();
@@ -143,51 +130,72 @@ int64_t Pass::Run() {
         ++i_;
       }
       prev_punct_ = false;
-      continue;
-    }
-    if (kind == CharKind::kDigit) {
+    } else if (ci.kind == CharKind::kDigit) {
       ScanNumber();
       prev_punct_ = false;
-      continue;
-    }
-    if (c < 0x80) {  // ASCII punctuation, hyphen and apostrophe included
+    } else if (c < 0x80) {  // ASCII punctuation, hyphen and apostrophe included
       line_last_ = c;
       const size_t used = OnPunct();
       PricePunct(used);
       i_ += used;
       // A hyphen or an apostrophe keeps a phrase going ("trade-off", "don't").
-      if (kind != CharKind::kJoiner) n_active_ = 0;
-      continue;
-    }
-    // Non-ASCII, not a letter.
-    quarters_ += NonAsciiQuarters(ci.len);
-    prev_punct_ = false;
-    i_ += ci.len;
-    switch (kind) {
-      case CharKind::kJoiner:
-        break;  // ’ and – keep a phrase going
-      case CharKind::kMath:
-        out_.math_symbols += 1;
-        line_last_ = 0x80;
-        n_active_ = 0;
-        break;
-      case CharKind::kQuestion:
-        out_.questions += 1;
-        out_.sentences += 1;
-        n_active_ = 0;
-        break;
-      case CharKind::kSentenceEnd:
-        out_.sentences += 1;
-        n_active_ = 0;
-        break;
-      default:
-        n_active_ = 0;
-        break;
+      if (ci.kind != CharKind::kJoiner) n_active_ = 0;
+    } else {
+      OnNonAsciiSymbol(ci);
     }
   }
   OnLineEnd();
   if (!out_.opened) out_.opened = word_index_ > 0;
   return (quarters_ + 3) / 4;
+}
+
+// Spaces and newlines at i_. One space joins the next word's token; a longer run of
+// spaces (indentation) is a token, and so is a run of newlines, which also ends lines
+// and phrases.
+void Pass::ScanBlank(CharInfo ci) {
+  prev_punct_ = false;
+  if (ci.kind == CharKind::kNewline) {
+    while (i_ < n_ && (p_[i_] == '\n' || p_[i_] == '\r')) {
+      if (p_[i_] == '\n') OnLineEnd();
+      ++i_;
+    }
+    quarters_ += 4;
+    n_active_ = 0;
+  } else if (p_[i_] >= 0x80) {  // no-break space and the like
+    quarters_ += NonAsciiQuarters(ci.len);
+    i_ += ci.len;
+  } else {  // spaces, tabs and other ASCII controls
+    size_t j = i_ + 1;
+    while (j < n_ && p_[j] < 0x80 && internal::kAscii.kind[p_[j]] == CharKind::kSpace) ++j;
+    if (j - i_ > 1) quarters_ += 4;
+    i_ = j;
+  }
+}
+
+// A non-ASCII character that is not a letter: a math symbol, a question mark or full
+// stop of another script, a joiner (’ –), or other punctuation.
+void Pass::OnNonAsciiSymbol(CharInfo ci) {
+  quarters_ += NonAsciiQuarters(ci.len);
+  prev_punct_ = false;
+  i_ += ci.len;
+  switch (ci.kind) {
+    case CharKind::kJoiner:
+      return;  // keeps a phrase going
+    case CharKind::kMath:
+      out_.math_symbols += 1;
+      line_last_ = 0x80;
+      break;
+    case CharKind::kQuestion:
+      out_.questions += 1;
+      out_.sentences += 1;
+      break;
+    case CharKind::kSentenceEnd:
+      out_.sentences += 1;
+      break;
+    default:
+      break;
+  }
+  n_active_ = 0;
 }
 
 // A word starts at i_. A word costs a token, and a quarter more per ASCII byte beyond 6.
@@ -212,7 +220,7 @@ void Pass::ScanWord() {
   after_dot_ = false;
 }
 
-// A number costs a token per three digits. Its digits form a word for phrase matching;
+// A number costs a token per three digits. It is a word for phrase matching ("top 10");
 // a letter right after it starts a new word ("3x" = 3, x).
 void Pass::ScanNumber() {
   const size_t start = i_;
@@ -227,7 +235,7 @@ void Pass::ScanNumber() {
 
 void Pass::OnWord(uint64_t hash) {
   // Most words are no keyword and continue no phrase.
-  if (n_active_ == 0 && table_->Find(hash) == nullptr) {
+  if (n_active_ == 0 && !table_->MayContain(hash)) {
     ++word_index_;
     return;
   }
@@ -323,10 +331,6 @@ void Pass::MathOp(size_t width) {
 size_t Pass::OnPunct() {
   const unsigned char c = p_[i_];
   const unsigned char next = At(i_ + 1);
-  auto code = [&](size_t width) {
-    out_.code_syntax += 1;
-    return width;
-  };
   switch (c) {
     case '?':
       if (i_ == 0 || p_[i_ - 1] != '?') {
@@ -341,7 +345,7 @@ size_t Pass::OnPunct() {
       }
       [[fallthrough]];
     case '!':
-      if (c == '!' && next == '=') return code(2);
+      if (c == '!' && next == '=') return CodeToken(2);
       if ((next == 0 || next == ' ' || next == '\n' || next == '\t' || next == '"') &&
           (i_ == 0 || p_[i_ - 1] != '.')) {
         out_.sentences += 1;
@@ -353,53 +357,14 @@ size_t Pass::OnPunct() {
       if (j - i_ >= 3) out_.code_fences += 1;
       return j - i_;
     }
-    case '=':
-      if (next == '=') return code(At(i_ + 2) == '=' ? 3 : 2);
-      if (next == '>') return code(2);
-      MathOp(1);
-      return 1;
-    case '-':
-      if (next == '>' || next == '=') return code(2);
-      if (next == '-') {
-        size_t j = i_;
-        while (j < n_ && p_[j] == '-') ++j;
-        return j - i_;
-      }
-      MathOp(1);
-      return 1;
-    case '+':
-      if (next == '+' || next == '=') return code(2);
-      MathOp(1);
-      return 1;
-    case '<':
-    case '>':
-      if (next == '=') {
-        MathOp(2);
-        return 2;
-      }
-      if (c == '<' && next == '/') return code(2);
-      MathOp(1);
-      return 1;
-    case '*':
-      if (next == '*') return 2;  // markdown bold
-      MathOp(1);
-      return 1;
-    case '/':
-      if (next == '>') return code(2);
-      if (next == '/') return 2;  // a URL or a comment
-      MathOp(1);
-      return 1;
-    case '^':
-      MathOp(1);
-      return 1;
     case ':':
-      return next == ':' ? code(2) : 1;
+      return next == ':' ? CodeToken(2) : 1;
     case '&':
-      return next == '&' ? code(2) : 1;
+      return next == '&' ? CodeToken(2) : 1;
     case '|':
-      return next == '|' ? code(2) : 1;
+      return next == '|' ? CodeToken(2) : 1;
     case '(':
-      if (next == ')' && i_ > 0 && (IsAlnum(p_[i_ - 1]) || p_[i_ - 1] == '_')) return code(2);
+      if (next == ')' && i_ > 0 && (IsAlnum(p_[i_ - 1]) || p_[i_ - 1] == '_')) return CodeToken(2);
       return 1;
     case '\\':
       if (IsAlpha(next) && IsAlpha(At(i_ + 2))) out_.math_symbols += 1;  // \frac: LaTeX
@@ -410,8 +375,51 @@ size_t Pass::OnPunct() {
       }
       return 1;
     default:
+      return OnOperator(c, next);
+  }
+}
+
+// = - + < > * / ^ at i_: a two-byte code operator (== -> => != ++ += </ />), markdown
+// (** ---), or an operator between operands. Returns the bytes consumed.
+size_t Pass::OnOperator(unsigned char c, unsigned char next) {
+  switch (c) {
+    case '=':
+      if (next == '=') return CodeToken(At(i_ + 2) == '=' ? 3 : 2);
+      if (next == '>') return CodeToken(2);
+      break;
+    case '-':
+      if (next == '>' || next == '=') return CodeToken(2);
+      if (next == '-') {
+        size_t j = i_;
+        while (j < n_ && p_[j] == '-') ++j;
+        return j - i_;
+      }
+      break;
+    case '+':
+      if (next == '+' || next == '=') return CodeToken(2);
+      break;
+    case '<':
+    case '>':
+      if (next == '=') {
+        MathOp(2);
+        return 2;
+      }
+      if (c == '<' && next == '/') return CodeToken(2);
+      break;
+    case '*':
+      if (next == '*') return 2;  // markdown bold
+      break;
+    case '/':
+      if (next == '>') return CodeToken(2);
+      if (next == '/') return 2;  // a URL or a comment
+      break;
+    case '^':
+      break;
+    default:
       return 1;
   }
+  MathOp(1);
+  return 1;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // and keywords take effect, and the output is deterministic.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -336,15 +338,50 @@ TEST_CASE("EstimateTokens follows BPE-like rules and is linear", "[classify]") {
   for (int i = 0; i < 1000; ++i) many += para;
   CHECK(EstimateTokens(many) == 1000 * one);
 
-  // input_tokens counts every part, harness blocks included.
+  // input_tokens is the sum of EstimateTokens over the parts, harness blocks included.
+  const std::vector<std::string> parts = {
+      "You are helpful.", "<system-reminder>today is Monday</system-reminder>", "hi",
+      "see <system-reminder>x</system-reminder>... and <environment_details>cwd: /tmp"};
   InputBuilder b;
-  b.Message(Role::kSystem, "You are helpful.")
-      .MultiPart(Role::kUser, {"<system-reminder>today is Monday</system-reminder>", "hi"});
+  b.Message(Role::kSystem, parts[0]).MultiPart(Role::kUser, {parts[1], parts[2], parts[3]});
   const Classification r = DefaultClassifier()->Classify(b.input());
-  CHECK(r.input_tokens ==
-        EstimateTokens("You are helpful.") +
-            EstimateTokens("<system-reminder>today is Monday</system-reminder>") +
-            EstimateTokens("hi"));
+  int64_t want = 0;
+  for (const auto& p : parts) want += EstimateTokens(p);
+  CHECK(r.input_tokens == want);
+}
+
+TEST_CASE("Any bytes classify to values in [0,1], deterministically", "[classify]") {
+  // Fragments that stress the scanner's edges: truncated and invalid UTF-8, unclosed
+  // harness blocks, operators at the ends, long runs.
+  const std::vector<std::string> pieces = {
+      "a", "Z", "_", "9", " ", "  ", "\n", "\r\n", "\t", ".", "?", "!", "-", "'", "=", "==",
+      "<", ">", "/", "*", "^", "~", "\\", "(", ")", "`", "```", "#include", "$ ", "1.", "- ",
+      "\xE2\x80\x99", "\xE2\x88\x91", "\xCE\xB1", "\xE4\xBD\xA0", "\xF0\x9F\x98\x80",
+      "\xEF\xBC\x9F", "\xC3", "\xE2\x88", "\xFF", "\x80", std::string(1, '\0'),
+      "<system-reminder>", "</system-reminder>", "<environment_details>", "trade", "off",
+      "step by step", "prove", "hi", "what", "json", "x.py", "fooBar", "snake_case"};
+  std::mt19937 rng(12345);
+  const auto& c = *DefaultClassifier();
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 40);
+    for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+    InputBuilder b;
+    b.User(text);
+    if (i % 3 == 0) b.Message(Role::kTool, text).User(text + text);
+    const Classification r = c.Classify(b.input());
+    INFO(i);
+    REQUIRE(std::isfinite(r.score));
+    CHECK(r.score >= 0);
+    CHECK(r.score <= 1);
+    CHECK(r.input_tokens >= 0);
+    for (const Signal& s : r.signals) {
+      CHECK(s.value >= 0);
+      CHECK(s.value <= 1);
+    }
+    CHECK(c.Classify(b.input()).score == r.score);
+    CHECK(EstimateTokens(text) >= 0);
+  }
 }
 
 }  // namespace
