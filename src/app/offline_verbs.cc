@@ -82,8 +82,11 @@ int RunExplain(const Args& args) {
   }
   routing::BudgetView budget = routing::BaseBudget(routing->cfg);
   if (auto h = q.headers.find("x-switchyard-max-cost-usd"); h != q.headers.end()) {
-    budget.request_cap_usd = std::strtod(h->second.c_str(), nullptr);
-    budget.request_cap_from_header = true;
+    double v = std::strtod(h->second.c_str(), nullptr);
+    if (!budget.request_cap_usd || v < *budget.request_cap_usd) {  // as live: only lowers it
+      budget.request_cap_usd = v;
+      budget.request_cap_from_header = true;
+    }
   }
   std::optional<routing::BudgetInfo> info;
   if (auto key = args.Get("key")) {

@@ -16,6 +16,7 @@
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
 #include "proxy/gateway.h"
+#include "runtime/config_watcher.h"
 #include "runtime/health_checker.h"
 #include "runtime/reloader.h"
 #include "server/http_server.h"
@@ -103,6 +104,13 @@ int RunServe(const Args& args) {
   }
   auto snap = store.Current();
   StartupWarnings(*snap);
+  // File changes trigger a reload too (editor saves, Kubernetes ConfigMap swaps); SIGHUP
+  // and POST /admin/reload keep working if the watch cannot be set up.
+  ConfigWatcher watcher(reloader.path(), [&reloader] { reloader.Reload("file"); });
+  if (Status s = watcher.Start(); !s.ok()) {
+    Log(LogLevel::kWarn, "config file watching is off; SIGHUP and POST /admin/reload still reload")
+        .Field("error", s.message());
+  }
   (void)metrics::RegisterBackendUp(metrics_registry, [&store](std::vector<metrics::GaugeSample>& out) {
     auto s = store.Current();
     for (const auto& b : s->backends) out.push_back({{b.cfg->name}, b.state->circuit.Unavailable() ? 0.0 : 1.0});

@@ -25,7 +25,8 @@ void NullableDouble(JsonWriter& w, std::string_view key, const std::optional<dou
   }
 }
 
-std::string Amount(double usd) { return fmt::format("{:.4f}", usd); }
+// Six decimals: one cheap request costs well under a cent.
+std::string Amount(double usd) { return fmt::format("{:.6f}", usd); }
 std::string Amount(const std::optional<double>& usd) { return usd ? Amount(*usd) : "-"; }
 std::string Limit(const std::optional<double>& usd) { return usd ? Amount(*usd) : "unlimited"; }
 

@@ -91,7 +91,8 @@ LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
     } else {
       ParseRouter(r, root["router"], top, &cfg.router);
     }
-    if (r.errors().empty()) CrossValidate(r, root, cfg);
+    // Cross-section checks run even after other errors: every problem is reported at once.
+    CrossValidate(r, root, cfg);
   } catch (const YAML::Exception& e) {
     SourcePos pos{e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1};
     r.Error(pos, "", "invalid structure: " + e.msg);

@@ -76,6 +76,19 @@ ChunkInfo InspectChunk(std::string_view data) {
   return info;
 }
 
+BodyInfo InspectBody(std::string_view body, bool embeddings) {
+  BodyInfo info;
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return info;
+  if (auto e = j.find("error"); e != j.end() && !e->is_null()) return info;
+  auto result = j.find(embeddings ? "data" : "choices");
+  if (result == j.end() || !result->is_array()) return info;
+  info.usable = true;
+  info.usage = ReadUsage(j);
+  info.output_chars = OutputChars(j);
+  return info;
+}
+
 std::optional<Usage> UsageFromBody(std::string_view body) {
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return std::nullopt;

@@ -26,6 +26,16 @@ struct ChunkInfo {
 
 ChunkInfo InspectChunk(std::string_view data);
 
+// What a non-streaming 2xx body holds. `usable` is false when it is not a JSON object,
+// carries an `error`, or lacks the result (`choices`, or `data` for embeddings): such a
+// 200 is an upstream failure, never an answer to relay.
+struct BodyInfo {
+  bool usable = false;
+  std::optional<Usage> usage;
+  int64_t output_chars = 0;
+};
+BodyInfo InspectBody(std::string_view body, bool embeddings);
+
 // The `usage` of a non-streaming response body, if any (an explicit zero stays zero).
 std::optional<Usage> UsageFromBody(std::string_view body);
 

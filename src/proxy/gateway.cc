@@ -105,8 +105,12 @@ std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange
       return InvalidRequest("x-switchyard-max-cost-usd must be a non-negative number of USD",
                             "x-switchyard-max-cost-usd", "invalid_header");
     }
-    out->request_cap_usd = v;
-    out->request_cap_from_header = true;
+    *out = routing::BaseBudget(*snap.config);
+    // The header can lower the operator's cap, never raise it.
+    if (!out->request_cap_usd || v < *out->request_cap_usd) {
+      out->request_cap_usd = v;
+      out->request_cap_from_header = true;
+    }
   } else {
     *out = routing::BaseBudget(*snap.config);
   }

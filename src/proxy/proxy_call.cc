@@ -37,7 +37,9 @@ std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchan
       "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
       "upgrade", "host", "content-length", "content-type", "content-encoding", "accept",
       "accept-encoding", "expect", "x-request-id", "remote_addr", "remote_port", "local_addr",
-      "local_port"};
+      "local_port",
+      // Conditional and partial requests: an upstream would answer 206/304 to them.
+      "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"};
   std::vector<std::pair<std::string, std::string>> out;
   ex.ForEachHeader([&](std::string_view name, std::string_view value) {
     std::string lower(name);
@@ -46,6 +48,12 @@ std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchan
       if (lower == d) return;
     }
     if (lower.rfind("x-switchyard-", 0) == 0 || lower.rfind("sec-", 0) == 0) return;
+    for (char c : lower) {  // a name that is not a token never leaves the gateway
+      if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
+        return;
+      }
+    }
     for (char c : value) {
       unsigned char u = static_cast<unsigned char>(c);
       if ((u < 0x20 && u != '\t') || u == 0x7f) return;  // never forward a header that could inject
@@ -243,9 +251,27 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
   if (r.error != CallError::kNone) return ClassifyCallError(b, r.error, log);
   int status = col.head().status;
   log.status = status;
-  if (status < 200 || status >= 300) return ClassifyStatus(b, status, col.head().retry_after_s, col.body(), log);
+  if (status != 200 && status >= 200 && status < 300) {
+    // 206, 204 and friends are not a completion: something between us and the model
+    // answered a different question.
+    log.outcome = "unexpected_status";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({b.cfg->name, fmt::format("upstream answered HTTP {} instead of 200", status),
+                         "upstream_error", 502, 0});
+    return Verdict::kNext;
+  }
+  if (status != 200) return ClassifyStatus(b, status, col.head().retry_after_s, col.body(), log);
+  BodyInfo body = InspectBody(col.body(), in_.req->endpoint == Endpoint::kEmbeddings);
+  if (!body.usable) {
+    // A 200 that holds an error, half a JSON document or nothing: a failure to fail over
+    // from, never an answer to hand to the client.
+    log.outcome = "unusable_response";
+    b.state->circuit.OnFailure(false);
+    failures_.push_back({b.cfg->name, "answered 200 without a usable result", "upstream_error", 502, 0});
+    return Verdict::kRetry;
+  }
   log.outcome = "ok";
-  Bill(log, *b.cfg, UsageFromBody(col.body()), OutputCharsFromBody(col.body()), true);
+  Bill(log, *b.cfg, body.usage, body.output_chars, true);
   result_.backend = b.cfg->name;
   result_.status = status;
   Settle();  // the spend is durable before the client sees the body
@@ -290,9 +316,13 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
     }
     b.state->circuit.OnFailure(false);
     std::string why = relay.malformed() ? "sent a malformed event"
-                      : r.error == CallError::kStopped ? "sent an error event"
+                      : relay.error_event() ? "sent an error event"
                       : r.error == CallError::kNone ? "ended without completing"
                                                     : std::string(CallErrorName(r.error));
+    if (relay.error_event()) {
+      Log(LogLevel::kWarn, "upstream error event mid-stream").Field("request_id", in_.request_id)
+          .Field("backend", b.cfg->name).Field("upstream_message", relay.error_message());
+    }
     log.outcome = "stream_interrupted";
     result_.error = "upstream_stream_interrupted";
     Settle();
@@ -378,7 +408,14 @@ ProxyResult ProxyCall::Run() {
   bool panic_available = all_open;
   std::string previous;
   for (const auto& c : cands) {
-    if (c.skipped) continue;
+    if (c.skipped) {
+      // Skipped by the router: a budget skip is recorded, so that a chain that ends at
+      // an unaffordable fallback is answered as a budget refusal (429), not a 503.
+      if (c.skip_code != "context_window" && !result_.attempts.empty()) {
+        failures_.push_back({c.backend, c.reason, "budget_exceeded", 429, 0});
+      }
+      continue;
+    }
     const SnapshotBackend& b = snap.backends[c.backend_index];
     if (!previous.empty()) result_.fallbacks.push_back({previous, b.cfg->name});
     CircuitBreaker::Admission adm = b.state->circuit.Admit();
@@ -474,12 +511,14 @@ void ProxyCall::AnswerAllFailed() {
                 std::max(1, min_retry_after), false);
     return;
   }
-  if (all_budget) {
+  const Failure& last = failures_.back();
+  if (all_budget || last.code == "budget_exceeded") {
+    // The chain ended at a candidate the budget cannot afford: that, not the earlier
+    // failures, is why nothing answered.
     AnswerError(429, "insufficient_quota", "budget_exceeded",
-                fmt::format("Budget exceeded: {}.", failures_.front().what), 0, true);
+                fmt::format("Budget exceeded: {} ({}).", last.what, detail), 0, true);
     return;
   }
-  const Failure& last = failures_.back();
   if (any_auth && last.code == "upstream_auth_error") {
     AnswerError(502, "server_error", "upstream_auth_error",
                 fmt::format("The gateway's credentials for its backends were rejected ({}). This is a "

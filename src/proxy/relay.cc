@@ -89,12 +89,22 @@ bool SseRelay::OnEvent(const SseEvent& e) {
   ChunkInfo info = InspectChunk(e.data);
   bool first = events_ == 0;
   ++events_;
+  if (!info.parsed) {
+    // Not JSON: never relayed. Before the commit the caller falls back; after it the
+    // stream ends with an error event.
+    malformed_event_ = true;
+    return false;
+  }
   if (info.usage) usage_ = info.usage;
   output_chars_ += info.output_chars;
-  if (first && info.is_error && !ex_.committed()) {
-    first_event_error_ = true;
+  if (info.is_error) {
+    // Before the commit the caller may fall back; after it the stream ends with the
+    // gateway's own error event (one consistent code for every mid-stream failure).
+    if (!ex_.committed()) first_event_error_ = true;
+    else error_event_ = true;
     error_body_.assign(e.data.substr(0, kMaxErrorBody));
-    return false;  // pre-commit failure: the caller may fall back
+    error_message_ = info.error_message;
+    return false;
   }
   if (info.usage_only && !forward_usage_) return true;  // asked upstream for us, not for the client
   if (first) first_event_at_ = std::chrono::steady_clock::now();

@@ -56,7 +56,10 @@ class SseRelay final : public BodyConsumer {
   bool committed() const { return ex_.committed(); }
   bool done_seen() const { return done_seen_; }
   bool first_event_error() const { return first_event_error_; }
-  bool malformed() const { return parser_.error(); }
+  // An error event after the commit, and the upstream's message (for logs).
+  bool error_event() const { return error_event_; }
+  const std::string& error_message() const { return error_message_; }
+  bool malformed() const { return parser_.error() || malformed_event_; }
   bool client_gone() const { return client_gone_; }
   bool not_sse() const { return not_sse_; }
   size_t events() const { return events_; }
@@ -87,6 +90,9 @@ class SseRelay final : public BodyConsumer {
   bool not_sse_ = false;
   bool done_seen_ = false;
   bool first_event_error_ = false;
+  bool malformed_event_ = false;
+  bool error_event_ = false;
+  std::string error_message_;
   bool client_gone_ = false;
   size_t events_ = 0;
   std::optional<Usage> usage_;

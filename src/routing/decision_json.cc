@@ -16,15 +16,15 @@ const char* KindName(Decision::Kind k) {
   return "unknown";
 }
 
-nlohmann::json Nullable(const std::optional<double>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+nlohmann::ordered_json Nullable(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
 }  // namespace
 
 std::string DecisionJson(const Decision& d, std::string_view requested_model,
                          const std::optional<BudgetInfo>& budget, bool pretty) {
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;
   json j = json::object();
   const Candidate* t = d.target();
   bool ok = d.kind == Decision::Kind::kRouted || d.kind == Decision::Kind::kExplicit;

@@ -68,6 +68,11 @@ void ConnStream::BeginHeaderPhase() {
   in_header_ = true;
   header_limit_hit_ = false;
   header_bytes_ = 0;
+  line_len_ = 0;
+  line_index_ = 0;
+  line_name_.clear();
+  line_name_done_ = false;
+  overlong_header_.clear();
   header_deadline_ = Clock::now() + limits_.header_timeout;
 }
 
@@ -99,13 +104,38 @@ ssize_t ConnStream::read(char* ptr, size_t size) {
     n = ::recv(fd_, rbuf_, sizeof(rbuf_), 0);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return n;
-  if (in_header_) header_bytes_ += static_cast<size_t>(n);
+  if (in_header_) {
+    header_bytes_ += static_cast<size_t>(n);
+    ScanHeaderBytes(rbuf_, static_cast<size_t>(n));
+  }
   rbuf_off_ = 0;
   rbuf_len_ = static_cast<size_t>(n);
   size_t m = std::min(size, rbuf_len_);
   std::memcpy(ptr, rbuf_, m);
   rbuf_off_ = m;
   return static_cast<ssize_t>(m);
+}
+
+void ConnStream::ScanHeaderBytes(const char* p, size_t n) {
+  constexpr size_t kLibraryLineLimit = 8192;  // CPPHTTPLIB_HEADER_MAX_LENGTH in the .so
+  for (size_t i = 0; i < n; ++i) {
+    char c = p[i];
+    if (c == '\n') {
+      ++line_index_;
+      line_len_ = 0;
+      line_name_.clear();
+      line_name_done_ = false;
+      continue;
+    }
+    ++line_len_;
+    if (!line_name_done_) {
+      if (c == ':' || line_name_.size() >= 64) line_name_done_ = true;
+      else line_name_ += c;
+    }
+    if (line_index_ > 0 && line_len_ > kLibraryLineLimit && overlong_header_.empty()) {
+      overlong_header_ = line_name_.empty() ? "?" : line_name_;
+    }
+  }
 }
 
 ssize_t ConnStream::write(const char* ptr, size_t size) {

@@ -50,6 +50,10 @@ class ConnStream final : public httplib::Stream {
   void BeginHeaderPhase();
   void EndHeaderPhase() { in_header_ = false; }
   bool header_limit_hit() const { return header_limit_hit_; }
+  // The name of the first header line longer than httplib's fixed 8 KiB line limit in
+  // the current request ("" if none): httplib answers it with a bare 400, the gateway
+  // says which header was too long (an over-long Authorization is a 401).
+  const std::string& overlong_header() const { return overlong_header_; }
 
   // Sends buffered output. False if the client is gone or the write timed out.
   bool Flush();
@@ -82,7 +86,14 @@ class ConnStream final : public httplib::Stream {
   size_t rbuf_len_ = 0;
   std::string wbuf_;
 
+  void ScanHeaderBytes(const char* p, size_t n);
+
   bool in_header_ = false;
+  size_t line_len_ = 0;       // bytes of the header line being received
+  size_t line_index_ = 0;     // 0 = the request line (its limit is httplib's 414)
+  std::string line_name_;     // its name so far (up to ':' and 64 bytes)
+  bool line_name_done_ = false;
+  std::string overlong_header_;
   bool header_limit_hit_ = false;
   size_t header_bytes_ = 0;
   std::chrono::steady_clock::time_point header_deadline_;

@@ -108,6 +108,11 @@ class HttpServer::Impl : public httplib::Server {
     set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       return PreRoute(req, res);
     });
+    // httplib answers "100 Continue" before any hook runs; check first whether the request
+    // will be refused, so a client does not upload a body only to have it thrown away.
+    set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return ExpectContinue(req, res);
+    });
     set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) { return OnLibraryError(req, res); }));
     set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
@@ -141,6 +146,7 @@ class HttpServer::Impl : public httplib::Server {
   HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   HandlerResponse OnLibraryError(const httplib::Request& req, httplib::Response& res);
   std::optional<ApiError> CheckFraming(const httplib::Request& req);
+  int ExpectContinue(const httplib::Request& req, httplib::Response& res);
   void Refuse(const httplib::Request& req, httplib::Response& res, const ApiError& e);
 };
 
@@ -191,10 +197,32 @@ void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& re
   if (t_conn) t_conn->force_close = true;
 }
 
+namespace {
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<ApiError> HttpServer::Impl::CheckFraming(const httplib::Request& req) {
   if (req.headers.size() > static_cast<size_t>(limits_.max_headers) + 4) {  // + REMOTE_*/LOCAL_*
     return Err(431, "invalid_request_error", "too_many_headers",
                fmt::format("The request has more than {} headers.", limits_.max_headers));
+  }
+  // RFC 9112 5.1: a header name is a token; whitespace before the colon or a bare CR in
+  // a name must be refused, or a lenient hop further on could read two headers.
+  for (const auto& h : req.headers) {
+    if (!IsToken(h.first)) {
+      return Err(400, "invalid_request_error", "invalid_header_name", "A request header name is malformed.");
+    }
   }
   for (const char* name : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
     if (req.get_header_value_count(name) > 1) {
@@ -237,6 +265,20 @@ std::optional<ApiError> HttpServer::Impl::CheckFraming(const httplib::Request& r
     }
   }
   return std::nullopt;
+}
+
+int HttpServer::Impl::ExpectContinue(const httplib::Request& req, httplib::Response& res) {
+  std::optional<ApiError> e = CheckFraming(req);
+  if (!e && routes_.find({req.method, req.path}) == routes_.end()) {
+    e = Err(404, "invalid_request_error", "not_found", "Unknown path.");
+  }
+  if (!e && gate_) {
+    HeadView head(req);
+    e = gate_(head);
+  }
+  if (!e) return 100;
+  Refuse(req, res, *e);
+  return e->status;
 }
 
 httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
@@ -301,16 +343,46 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
   // Our own responses already carry a body; only httplib's empty errors are shaped here
   // (malformed request line or headers, a URI over 8 KiB, a bad Range).
   if (!res.body.empty() || res.is_chunked_content_provider_) return HandlerResponse::Unhandled;
-  bool limit = t_conn && t_conn->stream && t_conn->stream->header_limit_hit();
-  ApiError e = limit ? Err(431, "invalid_request_error", "request_header_too_large",
-                           "The request line and headers are too large or too slow to arrive.")
-                     : Err(res.status, "invalid_request_error", "bad_request",
-                           fmt::format("The request could not be parsed ({}).", res.status));
-  if (limit) res.status = 431;
+  ConnStream* conn = t_conn ? t_conn->stream : nullptr;
+  if (res.status == 416 && conn != nullptr && !conn->header_limit_hit()) {
+    // httplib parses Range and refuses a bad one before any hook runs. A Range on these
+    // endpoints means nothing (RFC 9110 14.2 lets a server ignore it), so the request
+    // is served as if it had none: the headers are complete and the body is unread.
+    auto& r = const_cast<httplib::Request&>(req);  // the library's own mutable local
+    r.ranges.clear();
+    r.headers.erase("Range");
+    r.headers.erase("Accept-Encoding");
+    conn->EndHeaderPhase();
+    res.status = -1;
+    res.headers.clear();
+    res.body.clear();
+    PreRoute(req, res);
+    if (res.status == -1) res.status = 200;
+    return HandlerResponse::Handled;
+  }
+  ApiError e = Err(res.status, "invalid_request_error", "bad_request",
+                   fmt::format("The request could not be parsed ({}).", res.status));
+  if (conn != nullptr && !conn->overlong_header().empty()) {
+    std::string name = conn->overlong_header();
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    e = name == "authorization"
+            ? Err(401, "authentication_error", "invalid_api_key", "The API key is too long to be valid.")
+            : Err(431, "invalid_request_error", "request_header_too_large",
+                  "A request header line is longer than 8 KiB.");
+  } else if (conn != nullptr && conn->header_limit_hit()) {
+    e = Err(431, "invalid_request_error", "request_header_too_large",
+            "The request line and headers are too large or too slow to arrive.");
+  } else if (res.status == 414) {
+    e = Err(414, "invalid_request_error", "uri_too_long", "The request URI is too long.");
+  }
+  res.status = e.status;
+  if (error_headers_) {
+    HeadView head(req);
+    for (const auto& h : error_headers_(head)) res.set_header(h.name, h.value);
+  }
   res.set_header("Connection", "close");
   res.set_content(ErrorBody(e), "application/json");
   if (t_conn) t_conn->force_close = true;
-  (void)req;
   return HandlerResponse::Handled;
 }
 

@@ -106,16 +106,16 @@ TEST_CASE("spend table lists keys, limits, backends and the total", "[budget]") 
   const std::string expected =
       "Spend in USD for day 2026-11-26 and month 2026-11 (UTC)\n"
       "\n"
-      "KEY            DAY  DAILY LIMIT  DAY LEFT    MONTH  MONTHLY LIMIT  MONTH LEFT\n"
-      "anonymous   0.0000    unlimited         -   0.2500      unlimited           -\n"
-      "old-key     1.5000    unlimited         -   1.5000      unlimited           -\n"
-      "team-a     25.0123      20.0000    0.0000  25.0123       300.0000    274.9877\n"
-      "team-b      0.0000    unlimited         -   0.0000      unlimited           -\n"
+      "KEY              DAY  DAILY LIMIT  DAY LEFT      MONTH  MONTHLY LIMIT  MONTH LEFT\n"
+      "anonymous   0.000000    unlimited         -   0.250000      unlimited           -\n"
+      "old-key     1.500000    unlimited         -   1.500000      unlimited           -\n"
+      "team-a     25.012300    20.000000  0.000000  25.012300     300.000000  274.987700\n"
+      "team-b      0.000000    unlimited         -   0.000000      unlimited           -\n"
       "\n"
-      "BACKEND      DAY    MONTH\n"
-      "large    26.5000  26.5000\n"
-      "small     0.0123   0.2623\n"
-      "TOTAL    26.5123  26.7623\n";
+      "BACKEND        DAY      MONTH\n"
+      "large    26.500000  26.500000\n"
+      "small     0.012300   0.262300\n"
+      "TOTAL    26.512300  26.762300\n";
   CHECK(table == expected);
 }
 

@@ -58,15 +58,28 @@ bool RunningGateway::WaitForLog(const std::string& text, std::chrono::millisecon
       .has_value();
 }
 
+namespace {
+
+std::string ExpandState(std::string yaml, const std::string& dir) {
+  for (size_t p; (p = yaml.find("{STATE}")) != std::string::npos;) yaml.replace(p, 7, dir);
+  return yaml;
+}
+
+}  // namespace
+
+void RunningGateway::WriteConfig(const std::string& yaml) const {
+  std::string tmp = config_path + ".tmp";
+  std::ofstream(tmp) << ExpandState(yaml, dir);
+  std::filesystem::rename(tmp, config_path);
+}
+
 StatusOr<RunningGateway> StartGateway(const GatewayOptions& options, std::chrono::milliseconds timeout) {
   RunningGateway gw;
   char tmpl[] = "/tmp/switchyard-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return Internal("mkdtemp failed");
   gw.dir = tmpl;
   gw.config_path = gw.dir + "/config.yaml";
-  std::string yaml = options.config_yaml;
-  for (size_t p; (p = yaml.find("{STATE}")) != std::string::npos;) yaml.replace(p, 7, gw.dir);
-  std::ofstream(gw.config_path) << yaml;
+  std::ofstream(gw.config_path) << ExpandState(options.config_yaml, gw.dir);
   ProcessOptions po;
   po.argv = {SWITCHYARD_BIN, "serve", "--config", gw.config_path, "--listen", "127.0.0.1:0"};
   po.argv.insert(po.argv.end(), options.extra_args.begin(), options.extra_args.end());

@@ -44,6 +44,9 @@ struct RunningGateway {
   // Waits for an access-log line for which `pred` holds.
   std::optional<nlohmann::json> WaitForAccess(const std::function<bool(const nlohmann::json&)>& pred,
                                               std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // Replaces the config file the way editors do (a temp file renamed over it), with
+  // "{STATE}" expanded like StartGateway() does. The running gateway notices the change.
+  void WriteConfig(const std::string& yaml) const;
   // Waits for an operational log line (stderr) whose "msg" contains `text`.
   bool WaitForLog(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 };
