@@ -194,7 +194,6 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
       e.code = "budget_exceeded";
       e.message = decision.message;
       e.no_retry = true;
-      if (d_.metrics) d_.metrics->budget_rejections->WithLabels({in.key_id}).Inc();
       Log(LogLevel::kInfo, "budget refusal").Field("request_id", in.request_id).Field("key", in.key_id)
           .Field("budget", decision.budget_code);
       return fail(e);
@@ -233,6 +232,9 @@ void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routi
   if (d_.metrics) {
     const auto& m = *d_.metrics;
     m.requests->WithLabels({r.backend, tier, rule, std::to_string(r.status)}).Inc();
+    // Every budget refusal, whether the router refused up front or the chain ended at an
+    // unaffordable fallback.
+    if (r.status == 429 && r.error == "budget_exceeded") m.budget_rejections->WithLabels({in.key_id}).Inc();
     m.request_duration->WithLabels({r.backend}).Observe(duration_s);
     if (stream && r.ttft_ms) m.time_to_first_token->WithLabels({r.backend}).Observe(*r.ttft_ms / 1000.0);
     for (const auto& a : r.attempts) {
@@ -269,6 +271,21 @@ void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routi
     if (!r.error.empty()) a.error = r.error;
     d_.access_log->Write(a);
   }
+}
+
+std::vector<Header> Gateway::OnRefusal(const RequestHead& head, const ApiError& e) const {
+  std::string rid = RequestIdFor(head.header("x-request-id"));
+  std::string_view path = head.path();
+  // Health and metrics endpoints are never refused; only count API and admin traffic.
+  if (d_.metrics) d_.metrics->requests->WithLabels({"", "", "", std::to_string(e.status)}).Inc();
+  if (d_.access_log && (path.substr(0, 4) == "/v1/" || path.substr(0, 7) == "/admin/" || e.status != 404)) {
+    metrics::AccessRecord a;
+    a.request_id = rid;
+    a.status = e.status;
+    a.error = e.code.empty() ? e.type : e.code;
+    d_.access_log->Write(a);
+  }
+  return {{"x-request-id", rid}};
 }
 
 void Gateway::HandleModels(Exchange& ex) {

@@ -50,6 +50,10 @@ class Gateway {
 
   int active_streams() const { return streams_.load(); }
 
+  // A request the HTTP layer refused before it reached a handler: counted in
+  // switchyard_requests_total and written to the access log like any other.
+  std::vector<Header> OnRefusal(const RequestHead& head, const ApiError& e) const;
+
  private:
   struct Admission;
   void HandleProxy(Exchange& ex, Endpoint ep);

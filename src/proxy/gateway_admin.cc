@@ -54,9 +54,7 @@ void Gateway::Register(HttpServer& server) {
   server.Post("/admin/reload", [this](Exchange& ex) { HandleAdminReload(ex); });
   server.Get("/admin/spend", [this](Exchange& ex) { HandleAdminSpend(ex); });
   server.SetGate([this](const RequestHead& head) { return Gate(head); });
-  server.SetErrorHeaders([](const RequestHead& head) {
-    return std::vector<Header>{{"x-request-id", RequestIdFor(head.header("x-request-id"))}};
-  });
+  server.SetOnRefusal([this](const RequestHead& head, const ApiError& e) { return OnRefusal(head, e); });
 }
 
 void Gateway::HandleReady(Exchange& ex) {

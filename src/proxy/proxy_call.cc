@@ -162,7 +162,7 @@ void ProxyCall::AnswerError(int status, std::string type, std::string code, std:
 ProxyCall::Verdict ProxyCall::ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log) {
   const std::string& name = b.cfg->name;
   log.outcome = std::string(CallErrorName(e));
-  b.state->circuit.OnFailure(false);
+  Unhealthy(b);
   switch (e) {
     case CallError::kConnect:
       failures_.push_back({name, "could not connect", "connect_failed", 503, 0});
@@ -198,7 +198,7 @@ ProxyCall::Verdict ProxyCall::ClassifyStatus(const SnapshotBackend& b, int statu
   }
   if (status == 401 || status == 403) {
     log.outcome = "upstream_auth_error";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     Log(LogLevel::kError, "backend rejected the gateway's credentials: check its api_key")
         .Field("backend", name).Field("status", status);
     failures_.push_back({name, fmt::format("rejected the gateway's credentials (HTTP {})", status),
@@ -207,21 +207,21 @@ ProxyCall::Verdict ProxyCall::ClassifyStatus(const SnapshotBackend& b, int statu
   }
   if (status >= 500 || status == 408) {
     log.outcome = "upstream_5xx";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({name, fmt::format("upstream returned HTTP {}", status), "upstream_error",
                          status == 503 ? 503 : 502, retry_after_s});
     return Verdict::kRetry;
   }
   if (status >= 300 && status < 400) {
     log.outcome = "upstream_redirect";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({name, fmt::format("upstream answered with a redirect (HTTP {}), not followed", status),
                          "upstream_error", 502, 0});
     return Verdict::kNext;
   }
   // Any other 4xx is about the request itself: relay it cleanly, no fallback.
   log.outcome = "client_error";
-  b.state->circuit.OnSuccess(false);
+  Healthy(b);
   result_.backend = name;
   Settle();
   result_.status = status;
@@ -244,7 +244,7 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
   }
   if (r.error == CallError::kStopped && col.too_large()) {
     log.outcome = "response_too_large";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({b.cfg->name, "the response was larger than 64 MiB", "upstream_error", 502, 0});
     return Verdict::kNext;
   }
@@ -255,7 +255,7 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
     // 206, 204 and friends are not a completion: something between us and the model
     // answered a different question.
     log.outcome = "unexpected_status";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({b.cfg->name, fmt::format("upstream answered HTTP {} instead of 200", status),
                          "upstream_error", 502, 0});
     return Verdict::kNext;
@@ -266,11 +266,12 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
     // A 200 that holds an error, half a JSON document or nothing: a failure to fail over
     // from, never an answer to hand to the client.
     log.outcome = "unusable_response";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({b.cfg->name, "answered 200 without a usable result", "upstream_error", 502, 0});
     return Verdict::kRetry;
   }
   log.outcome = "ok";
+  Healthy(b);
   Bill(log, *b.cfg, body.usage, body.output_chars, true);
   result_.backend = b.cfg->name;
   result_.status = status;
@@ -280,7 +281,10 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
 }
 
 ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log) {
-  SseRelay relay(*in_.ex, ResponseHeaders(*b.cfg, false), in_.req->include_usage);
+  // The backend proved healthy the moment its first event reached the client, however
+  // long the stream then runs (a probe must not hold the circuit half-open for minutes).
+  SseRelay relay(*in_.ex, ResponseHeaders(*b.cfg, false), in_.req->include_usage,
+                 [this, &b] { Healthy(b); });
   Duration hb = in_.snap->config->server.sse_heartbeat;
   if (hb.count() > 0) {
     ur.heartbeat = [&relay, ex = in_.ex] {
@@ -309,12 +313,12 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
                  !relay.malformed();
     if (clean) {
       log.outcome = "ok";
-      b.state->circuit.OnSuccess(false);
+      Healthy(b);
       Settle();
       relay.FinishOk();
       return Verdict::kDone;
     }
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     std::string why = relay.malformed() ? "sent a malformed event"
                       : relay.error_event() ? "sent an error event"
                       : r.error == CallError::kNone ? "ended without completing"
@@ -341,13 +345,13 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   }
   if (relay.not_sse()) {
     log.outcome = "not_a_stream";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({b.cfg->name, "answered a streaming request without a stream", "upstream_error", 502, 0});
     return Verdict::kNext;
   }
   if (relay.first_event_error() || relay.malformed()) {
     log.outcome = relay.malformed() ? "malformed_event" : "error_event";
-    b.state->circuit.OnFailure(false);
+    Unhealthy(b);
     failures_.push_back({b.cfg->name, relay.malformed() ? "sent a malformed first event" : "sent an error event first",
                          "upstream_error", 502, 0});
     return Verdict::kRetry;
@@ -359,12 +363,22 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
     return ClassifyStatus(b, status, relay.head().retry_after_s, relay.error_body(), log);
   }
   log.outcome = "empty_stream";
-  b.state->circuit.OnFailure(false);
+  Unhealthy(b);
   failures_.push_back({b.cfg->name, "the stream ended before any event", "upstream_error", 502, 0});
   return Verdict::kRetry;
 }
 
-ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const routing::Candidate&, bool probe) {
+void ProxyCall::Healthy(const SnapshotBackend& b) {
+  b.state->circuit.OnSuccess(probe_);
+  probe_ = false;
+}
+
+void ProxyCall::Unhealthy(const SnapshotBackend& b) {
+  b.state->circuit.OnFailure(probe_);
+  probe_ = false;
+}
+
+ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const routing::Candidate&) {
   // The log is part of the result before the attempt runs: the attempt settles the
   // request's spend itself at the moment its answer is final.
   result_.attempts.emplace_back();
@@ -389,7 +403,6 @@ ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const routing::C
   b.state->inflight.fetch_add(1, std::memory_order_relaxed);
   Verdict v = in_.req->stream ? AttemptStream(b, ur, log) : AttemptPlain(b, ur, log);
   b.state->inflight.fetch_sub(1, std::memory_order_relaxed);
-  (void)probe;  // a failed probe re-opens the circuit through OnFailure()
   return v;
 }
 
@@ -419,6 +432,17 @@ ProxyResult ProxyCall::Run() {
     const SnapshotBackend& b = snap.backends[c.backend_index];
     if (!previous.empty()) result_.fallbacks.push_back({previous, b.cfg->name});
     CircuitBreaker::Admission adm = b.state->circuit.Admit();
+    // A probe that ends without a verdict (client gone, skipped for budget, deadline) is
+    // handed back so the next request can probe instead.
+    probe_ = adm.allowed && adm.probe;
+    struct ProbeRelease {
+      ProxyCall* call;
+      CircuitBreaker* circuit;
+      ~ProbeRelease() {
+        if (call->probe_) circuit->ReleaseProbe();
+        call->probe_ = false;
+      }
+    } probe_release{this, &b.state->circuit};
     if (!adm.allowed) {
       bool rate_limited = adm.retry_after_s > 0;
       if (!panic_available || rate_limited) {
@@ -467,7 +491,7 @@ ProxyResult ProxyCall::Run() {
         AnswerAllFailed();
         return result_;
       }
-      v = Attempt(b, c, adm.probe);
+      v = Attempt(b, c);
       if (retry) svc_.retry_budget.Release();
       if (v != Verdict::kRetry || t + 1 == tries) break;
       auto wait = Backoff(t);
@@ -478,8 +502,31 @@ ProxyResult ProxyCall::Run() {
     previous = b.cfg->name;
     result_.fallback_reasons.push_back(failures_.empty() ? "error" : failures_.back().code);
   }
+  if (result_.attempts.empty() && TryDespiteCircuits()) return result_;
   AnswerAllFailed();
   return result_;
+}
+
+bool ProxyCall::TryDespiteCircuits() {
+  // Nothing was tried and the only reasons were circuits (open, or another request's
+  // probe in flight): never eject the last candidate, try the first one anyway.
+  for (const auto& f : failures_) {
+    if (f.code != "circuit_open") return false;
+  }
+  for (const auto& c : in_.decision->candidates) {
+    if (c.skipped) continue;
+    const SnapshotBackend& b = in_.snap->backends[c.backend_index];
+    if (svc_.spend != nullptr) {
+      reservation_.reset();
+      auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
+      if (!res.ok()) return false;
+      reservation_.emplace(std::move(res).value());
+    }
+    Verdict v = Attempt(b, c);
+    if (v == Verdict::kDone || v == Verdict::kClientGone) return true;
+    return false;
+  }
+  return false;
 }
 
 void ProxyCall::AnswerAllFailed() {

@@ -106,7 +106,11 @@ class ProxyCall {
     int retry_after_s = 0;
   };
 
-  Verdict Attempt(const SnapshotBackend& b, const routing::Candidate& c, bool probe);
+  Verdict Attempt(const SnapshotBackend& b, const routing::Candidate& c);
+  // The attempt's verdict for the circuit breaker (a probe's verdict closes or re-opens it).
+  void Healthy(const SnapshotBackend& b);
+  void Unhealthy(const SnapshotBackend& b);
+  bool TryDespiteCircuits();
   Verdict AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
   Verdict AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
   Verdict ClassifyStatus(const SnapshotBackend& b, int status, int retry_after_s,
@@ -130,6 +134,7 @@ class ProxyCall {
   std::vector<Failure> failures_;
   std::optional<budget::Reservation> reservation_;
   std::chrono::steady_clock::time_point deadline_;
+  bool probe_ = false;  // the current attempt is its circuit's half-open probe
   bool settled_ = false;
   size_t settled_upto_ = 0;  // attempts[0, settled_upto_) are committed
 };

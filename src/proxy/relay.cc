@@ -48,10 +48,12 @@ bool PlainCollector::OnData(std::string_view data) {
   return true;
 }
 
-SseRelay::SseRelay(Exchange& ex, std::vector<Header> headers, bool forward_usage)
+SseRelay::SseRelay(Exchange& ex, std::vector<Header> headers, bool forward_usage,
+                   std::function<void()> on_commit)
     : ex_(ex),
       headers_(std::move(headers)),
       forward_usage_(forward_usage),
+      on_commit_(std::move(on_commit)),
       parser_([this](const SseEvent& e) { return OnEvent(e); }) {}
 
 bool SseRelay::OnHead(const UpstreamHead& head) {
@@ -112,7 +114,12 @@ bool SseRelay::OnEvent(const SseEvent& e) {
     client_gone_ = true;
     return false;
   }
-  return Write(FormatSseEvent(e.event, e.data));
+  bool ok = Write(FormatSseEvent(e.event, e.data));
+  if (ok && on_commit_) {
+    on_commit_();
+    on_commit_ = nullptr;
+  }
+  return ok;
 }
 
 void SseRelay::FinishOk() {

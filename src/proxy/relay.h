@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,7 +48,9 @@ class PlainCollector final : public BodyConsumer {
 // FinishOk() which writes it (so a crash can never leave a finished stream unbilled).
 class SseRelay final : public BodyConsumer {
  public:
-  SseRelay(Exchange& ex, std::vector<Header> headers, bool forward_usage);
+  // `on_commit` runs once, when the first event has been sent to the client.
+  SseRelay(Exchange& ex, std::vector<Header> headers, bool forward_usage,
+           std::function<void()> on_commit = nullptr);
 
   bool OnHead(const UpstreamHead& head) override;
   bool OnData(std::string_view data) override;
@@ -83,6 +86,7 @@ class SseRelay final : public BodyConsumer {
   Exchange& ex_;
   std::vector<Header> headers_;
   const bool forward_usage_;
+  std::function<void()> on_commit_;
   SseParser parser_;
   UpstreamHead head_;
   std::string error_body_;

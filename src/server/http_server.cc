@@ -128,7 +128,7 @@ class HttpServer::Impl : public httplib::Server {
 
   std::map<std::pair<std::string, std::string>, HttpServer::Handler> routes_;
   HttpServer::Gate gate_;
-  HttpServer::ErrorHeaders error_headers_;
+  HttpServer::OnRefusal on_refusal_;
   ServerLimits limits_;
   int listen_fd_ = -1;
   int port_ = 0;
@@ -186,9 +186,9 @@ bool HttpServer::Impl::process_and_close_socket(socket_t sock) {
 
 void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
   res.status = e.status;
-  if (error_headers_) {
+  if (on_refusal_) {
     HeadView head(req);
-    for (const auto& h : error_headers_(head)) res.set_header(h.name, h.value);
+    for (const auto& h : on_refusal_(head, e)) res.set_header(h.name, h.value);
   }
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
   if (e.no_retry) res.set_header("x-should-retry", "false");
@@ -376,9 +376,9 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
     e = Err(414, "invalid_request_error", "uri_too_long", "The request URI is too long.");
   }
   res.status = e.status;
-  if (error_headers_) {
+  if (on_refusal_) {
     HeadView head(req);
-    for (const auto& h : error_headers_(head)) res.set_header(h.name, h.value);
+    for (const auto& h : on_refusal_(head, e)) res.set_header(h.name, h.value);
   }
   res.set_header("Connection", "close");
   res.set_content(ErrorBody(e), "application/json");
@@ -392,7 +392,7 @@ HttpServer::~HttpServer() = default;
 void HttpServer::Get(const std::string& path, Handler h) { impl_->routes_[{"GET", path}] = std::move(h); }
 void HttpServer::Post(const std::string& path, Handler h) { impl_->routes_[{"POST", path}] = std::move(h); }
 void HttpServer::SetGate(Gate gate) { impl_->gate_ = std::move(gate); }
-void HttpServer::SetErrorHeaders(ErrorHeaders fn) { impl_->error_headers_ = std::move(fn); }
+void HttpServer::SetOnRefusal(OnRefusal fn) { impl_->on_refusal_ = std::move(fn); }
 
 Status HttpServer::Bind(const std::string& host, int port) {
   if (port == 0) {

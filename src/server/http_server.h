@@ -46,9 +46,9 @@ class HttpServer {
   // Runs before the body is read (auth, admission). An error is answered at once and the
   // connection is closed (its body was never read).
   using Gate = std::function<std::optional<ApiError>(const RequestHead&)>;
-  // Headers added to every response the server itself produces (errors included),
-  // e.g. x-request-id; gets the request's header lookup.
-  using ErrorHeaders = std::function<std::vector<Header>(const RequestHead&)>;
+  // Called for every request the server refuses itself (framing, limits, unknown path,
+  // the gate): returns headers to add (e.g. x-request-id) and may count and log it.
+  using OnRefusal = std::function<std::vector<Header>(const RequestHead&, const ApiError&)>;
 
   explicit HttpServer(const ServerLimits& limits);
   ~HttpServer();
@@ -56,7 +56,7 @@ class HttpServer {
   void Get(const std::string& path, Handler h);
   void Post(const std::string& path, Handler h);
   void SetGate(Gate gate);
-  void SetErrorHeaders(ErrorHeaders fn);
+  void SetOnRefusal(OnRefusal fn);
 
   // Binds the listening socket (port 0 = any free port) with a deep backlog.
   Status Bind(const std::string& host, int port);

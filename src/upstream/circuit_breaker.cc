@@ -43,12 +43,13 @@ CircuitBreaker::Admission CircuitBreaker::Admit() {
     Log(LogLevel::kInfo, "circuit half-open: sending one probe request").Field("backend", name_);
   }
   if (state_ == CircuitState::kHalfOpen) {
-    if (probe_in_flight_) {
+    if (probe_in_flight_ && now - probe_started_ < kProbeTimeout) {
       a.allowed = false;
       a.reason = "circuit half-open (probe in flight)";
       return a;
     }
     probe_in_flight_ = true;
+    probe_started_ = now;
     a.probe = true;
   }
   return a;
@@ -76,6 +77,11 @@ void CircuitBreaker::OnSuccess(bool was_probe) {
     ejections_ = 0;
     probe_in_flight_ = false;
   }
+}
+
+void CircuitBreaker::ReleaseProbe() {
+  std::lock_guard<std::mutex> lk(mu_);
+  probe_in_flight_ = false;
 }
 
 void CircuitBreaker::OnHealthy() {
@@ -127,6 +133,7 @@ bool CircuitBreaker::Unavailable() const {
   std::lock_guard<std::mutex> lk(mu_);
   auto now = clock_.Now();
   if (now < rate_limited_until_) return true;
+  if (state_ == CircuitState::kHalfOpen && probe_in_flight_ && now - probe_started_ < kProbeTimeout) return true;
   return state_ == CircuitState::kOpen && now < open_until_;
 }
 

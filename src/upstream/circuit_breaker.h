@@ -43,12 +43,17 @@ class CircuitBreaker {
   void OnFailure(bool was_probe);
   // The backend answered 429; skip it until now + retry_after (without ejecting it).
   void OnRateLimited(std::chrono::milliseconds retry_after);
+  // The probe ended without a verdict (its client left, it was never sent): the next
+  // request may probe instead.
+  void ReleaseProbe();
   // An active health check passed: an open circuit closes at once (the backend is back).
   void OnHealthy();
 
   CircuitState state() const;
   int consecutive_failures() const;
   int ejections() const;
+  // A probe that has not reported for this long is presumed lost; another may start.
+  static constexpr std::chrono::seconds kProbeTimeout{30};
   // True if Admit() would refuse now (for /readyz and panic decisions).
   bool Unavailable() const;
 
@@ -65,6 +70,7 @@ class CircuitBreaker {
   TimePoint open_until_{};
   TimePoint rate_limited_until_{};
   bool probe_in_flight_ = false;
+  TimePoint probe_started_{};  // a probe silent for kProbeTimeout is presumed lost
 };
 
 }  // namespace switchyard
