@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # What the durable spend ledger costs the proxy path: wrk (bench/wrk/chat.lua, ~1 KB chat
 # body) against switchyard in front of switchyard-mock, with the ledger file (a) on a
-# disk-backed directory and (b) on tmpfs (/dev/shm). The gateway cannot run without a
-# ledger, so (b) is the "no disk in the commit path" baseline. Every request settles one
-# ledger row before its answer is sent; the script counts the rows in the file before and
-# after each run (sqlite3) and reports requests/s and settled rows/s. Both gateways run
-# side by side (the idle one costs nothing); the order alternates every round so drift
-# does not favour one. Prints a markdown table of medians over the rounds.
+# disk-backed directory, (b) on tmpfs (/dev/shm), and (c) no ledger at all
+# (`serve --no-ledger`: spend tracked in memory only), the baseline of the "cost" column.
+# Every request settles one ledger row before its answer is sent; the script counts the
+# rows in the file (SQLite plus the spool not yet applied) once the gateway is idle and
+# reports requests/s and settled rows/s. The gateways run side by side (the idle ones cost
+# nothing); the order rotates every round so drift does not favour one. Prints a markdown
+# table of medians over the rounds.
 #
 #   bench/ledger_proxy_bench.sh [BUILD_DIR=build-release] [DURATION=10s] [ROUNDS=3] [CONNS="16 64"]
 #
@@ -22,6 +23,7 @@ CONNS=${4:-"16 64"}
 MOCK_PORT=${MOCK_PORT:-19011}
 GW_DISK_PORT=${GW_DISK_PORT:-19012}
 GW_SHM_PORT=${GW_SHM_PORT:-19013}
+GW_MEM_PORT=${GW_MEM_PORT:-19014}
 for t in wrk sqlite3 curl python3; do command -v $t >/dev/null || { echo "missing $t (scripts/install-deps)"; exit 1; }; done
 [ -x "$BUILD/switchyard" ] || { echo "build first: make release (or pass the build dir)"; exit 1; }
 [ -d /dev/shm ] || { echo "no /dev/shm on this machine"; exit 1; }
@@ -45,8 +47,9 @@ if [ "$DISK_FS" = tmpfs ]; then echo "warning: DISK_DIR $DISK_DIR is on tmpfs; s
 "$BUILD/tools/mock/switchyard-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
 pids+=($!)
 
-start_gateway() {  # name port ledger_dir -> pid on stdout
+start_gateway() {  # name port ledger_dir [serve flags] -> pid on stdout
   local name=$1 port=$2 dir=$3
+  shift 3
   cat > "$WORK/$name.yaml" <<YAML
 server:
   listen: 127.0.0.1:$port
@@ -64,15 +67,17 @@ router:
     - name: default
       route: [mock]
 YAML
-  "$BUILD/switchyard" serve --config "$WORK/$name.yaml" 2>"$WORK/$name.err" >/dev/null &
+  "$BUILD/switchyard" serve --config "$WORK/$name.yaml" "$@" 2>"$WORK/$name.err" >/dev/null &
   echo $!
 }
 DISK_PID=$(start_gateway disk $GW_DISK_PORT "$DISK")
 pids+=($DISK_PID)
 SHM_PID=$(start_gateway shm $GW_SHM_PORT "$SHM")
 pids+=($SHM_PID)
+MEM_PID=$(start_gateway mem $GW_MEM_PORT "$WORK/unused" --no-ledger)
+pids+=($MEM_PID)
 
-for p in $MOCK_PORT $GW_DISK_PORT $GW_SHM_PORT; do
+for p in $MOCK_PORT $GW_DISK_PORT $GW_SHM_PORT $GW_MEM_PORT; do
   ok=0
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$p/v1/models" && { ok=1; break; }; sleep 0.1; done
   [ $ok = 1 ] || { echo "port $p did not come up"; cat "$WORK"/*.err; exit 1; }
@@ -80,14 +85,27 @@ done
 
 inflight() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^switchyard_inflight_requests[ {]/{print $NF}'; }
 wait_idle() { for _ in $(seq 1 200); do [ "$(inflight "$1")" = 0 ] && return; sleep 0.05; done; echo "port $1 still busy" >&2; }
-rows() { sqlite3 "file:$1/ledger.db?mode=ro" "SELECT count(*) FROM attempts" 2>/dev/null || echo 0; }
+wait_applied() {  # until the applier emptied the spool (it commits every 200 ms)
+  for _ in $(seq 1 100); do
+    [ ! -s "$1/ledger.db.spool" ] && [ ! -e "$1/ledger.db.spool.old" ] && return
+    sleep 0.05
+  done
+}
+rows() {  # rows in SQLite plus records still in the spool
+  [ -f "$1/ledger.db" ] || { echo 0; return; }
+  local db spool
+  db=$(sqlite3 "file:$1/ledger.db?mode=ro" "SELECT count(*) FROM attempts" 2>/dev/null || echo 0)
+  spool=$(cat "$1/ledger.db.spool" "$1/ledger.db.spool.old" 2>/dev/null | wc -l)
+  echo $((db + spool))
+}
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
-    targets=("disk $GW_DISK_PORT $DISK" "shm $GW_SHM_PORT $SHM")
-    if [ $((round % 2)) -eq 0 ]; then targets=("shm $GW_SHM_PORT $SHM" "disk $GW_DISK_PORT $DISK"); fi
+    all=("disk $GW_DISK_PORT $DISK" "shm $GW_SHM_PORT $SHM" "mem $GW_MEM_PORT $WORK/unused")
+    k=$((round % 3))
+    targets=("${all[@]:$k}" "${all[@]:0:$k}")
     for t in "${targets[@]}"; do
       set -- $t
       name=$1; port=$2; dir=$3
@@ -95,6 +113,7 @@ for round in $(seq 1 "$ROUNDS"); do
       out=$(WRK_MODEL=bench-model wrk -t2 -c"$c" -d"$DUR" --latency -s bench/wrk/chat.lua "http://127.0.0.1:$port" 2>&1)
       # Requests in flight when wrk stopped still settle: count once the gateway is idle.
       wait_idle "$port"
+      wait_applied "$dir"
       after=$(rows "$dir")
       WRK_OUT="$out" python3 - "$name" "$c" "$round" "$((after - before))" >> "$RESULTS" <<'PY'
 import os, re, sys
@@ -126,17 +145,17 @@ rows = [l.split("\t") for l in open(sys.argv[1]).read().strip().splitlines()]
 by = collections.defaultdict(list)
 for r in rows: by[(r[0], int(r[1]))].append(r)
 conns = sorted({int(r[1]) for r in rows})
-print("| ledger | conns | req/s (median) | req/s (min-max) | p50 ms | p99 ms | settled rows/s | rows per request | errors | vs tmpfs |")
+print("| ledger | conns | req/s (median) | req/s (min-max) | p50 ms | p99 ms | settled rows/s | rows per request | errors | vs no ledger |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for c in conns:
-    base = st.median(float(r[3]) for r in by[("shm", c)])
-    for name in ("disk", "shm"):
+    base = st.median(float(r[3]) for r in by[("mem", c)])
+    for name in ("disk", "shm", "mem"):
         rs = by[(name, c)]
         v = [float(r[3]) for r in rs]
         rps = st.median(v)
         p50 = st.median(float(r[4]) for r in rs); p99 = st.median(float(r[5]) for r in rs)
         rows_s = st.median(float(r[6]) for r in rs); per = st.median(float(r[7]) for r in rs)
         err = sum(int(r[8]) for r in rs)
-        label = "disk" if name == "disk" else "tmpfs (/dev/shm)"
+        label = {"disk": "disk", "shm": "tmpfs (/dev/shm)", "mem": "none (--no-ledger)"}[name]
         print(f"| {label} | {c} | {rps:.0f} | {min(v):.0f}-{max(v):.0f} | {p50:.2f} | {p99:.2f} | {rows_s:.0f} | {per:.3f} | {err} | {rps/base:.2f}x |")
 PY

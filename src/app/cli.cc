@@ -27,9 +27,12 @@ const std::vector<Verb>& Verbs() {
   static const std::vector<Verb> verbs = {
       {"serve",
        "usage: switchyard serve [--config FILE] [--listen HOST:PORT] [--log-level debug|info|warn|error]\n"
+       "                        [--no-ledger]\n"
        "  Runs the gateway. SIGHUP reloads the config, SIGUSR1 reopens the access log,\n"
-       "  SIGTERM/SIGINT drain in-flight requests (up to server.timeouts.drain) and exit.\n",
-       {kConfig, {"listen", true}, {"log-level", true}},
+       "  SIGTERM/SIGINT drain in-flight requests (up to server.timeouts.drain) and exit.\n"
+       "  --no-ledger keeps spend in memory only (lost on exit; budgets restart at zero):\n"
+       "  for benchmarks and throwaway set-ups, never for budgets that matter.\n",
+       {kConfig, {"listen", true}, {"log-level", true}, {"no-ledger", false}},
        app::RunServe},
       {"check",
        "usage: switchyard check [--config FILE]\n"

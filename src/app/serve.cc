@@ -122,7 +122,12 @@ int RunServe(const Args& args) {
         .Field("error", access_log.status().message());
     return 1;
   }
-  auto ledger = budget::Ledger::Open(snap->config->budgets.ledger_path);
+  StatusOr<std::unique_ptr<budget::Ledger>> ledger = std::unique_ptr<budget::Ledger>();
+  if (args.Has("no-ledger")) {
+    Log(LogLevel::kWarn, "--no-ledger: spend is kept in memory only and lost on exit");
+  } else {
+    ledger = budget::Ledger::Open(snap->config->budgets.ledger_path);
+  }
   if (!ledger.ok()) {
     Log(LogLevel::kError, "cannot open the spend ledger").Field("path", snap->config->budgets.ledger_path)
         .Field("error", ledger.status().message());

@@ -1,15 +1,24 @@
 #include "budget/ledger.h"
 
 #include <sqlite3.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <stdio.h>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <system_error>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "budget/budget_window.h"
 #include "budget/money.h"
+#include "common/log.h"
 
 namespace switchyard::budget {
 namespace {
@@ -57,16 +66,19 @@ void BindText(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
 }
 
-}  // namespace
+// The in-memory identity of a record: (request_id, attempt).
+std::string RecordKey(const AttemptRecord& r) {
+  return fmt::format("{}\x1f{}", r.request_id, r.attempt);
+}
 
-// One Append() call waiting in the group-commit queue. Lives on its caller's stack.
-struct Ledger::Writer {
-  std::span<const AttemptRecord> records;
-  std::vector<bool> inserted;  // written by the leader before `done`
-  Status status;
-  bool done = false;  // GUARDED_BY(queue_mu_)
-  std::condition_variable cv;
-};
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Internal(fmt::format("ledger spool {}: unlink: {}", path, strerror(errno)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status ValidateRecord(const AttemptRecord& r) {
   if (r.request_id.empty()) return InvalidArgument("ledger record: empty request_id");
@@ -92,8 +104,30 @@ StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, LedgerOp
 }
 
 Ledger::~Ledger() {
+  if (applier_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(spool_mu_);
+      stop_ = true;
+    }
+    apply_cv_.notify_all();
+    applier_.join();
+    Status s = Flush();
+    if (s.ok()) {
+      std::lock_guard<std::mutex> lock(spool_mu_);
+      if (pending_.empty()) {
+        spool_ = SpoolFile();
+        s = RemoveFile(spool_path());
+      }
+    }
+    if (!s.ok()) {
+      Log(LogLevel::kError, "ledger: records left in the spool; the next start commits them")
+          .Field("path", path_).Field("error", s.message());
+    }
+  }
   if (write_db_) sqlite3_wal_hook(write_db_.get(), nullptr, nullptr);
   checkpointer_.reset();
+  write_db_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer's lock
 }
 
 Status Ledger::OpenConnections() {
@@ -105,6 +139,15 @@ Status Ledger::OpenConnections() {
     std::filesystem::path parent = std::filesystem::path(path_).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     if (ec) return Internal(fmt::format("{}: cannot create directory: {}", what, ec.message()));
+    // One writer per ledger: a second one would commit and delete the first one's spool.
+    lock_fd_ = ::open((path_ + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock_fd_ < 0) {
+      return Internal(fmt::format("{}: cannot open {}.lock: {}", what, path_, strerror(errno)));
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return FailedPrecondition(fmt::format(
+          "{}: in use by another switchyard process (only one server may write a ledger)", what));
+    }
     auto db = OpenSqlite(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                          options_.busy_timeout);
     if (!db.ok()) return db.status();
@@ -118,11 +161,41 @@ Status Ledger::OpenConnections() {
     if (!checkpointer.ok()) return checkpointer.status();
     checkpointer_ = std::move(checkpointer).value();
     checkpointer_->Attach(write_db_.get(), kCheckpointPages);
+    s = Recover();
+    if (!s.ok()) return s;
+    auto spool = SpoolFile::Open(spool_path(), options_.spool_fault);
+    if (!spool.ok()) return spool.status();
+    spool_ = std::move(spool).value();
+    applier_ = std::thread([this] { ApplierLoop(); });
   }
   auto db = OpenSqlite(path_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, options_.busy_timeout);
   if (!db.ok()) return db.status();
   read_db_ = std::move(db).value();
   return CheckSchema(read_db_.get());
+}
+
+Status Ledger::Recover() {
+  std::vector<AttemptRecord> records;
+  for (const std::string& file : {old_spool_path(), spool_path()}) {
+    auto content = ReadSpoolFile(file);
+    if (!content.ok()) return content.status();
+    if (content->bad_lines > 0) {
+      Log(LogLevel::kWarn, "ledger spool: lines that do not parse were skipped")
+          .Field("path", file).Field("lines", content->bad_lines);
+    }
+    for (AttemptRecord& r : content->records) {
+      if (ValidateRecord(r).ok()) records.push_back(std::move(r));
+    }
+  }
+  if (!records.empty()) {
+    Status s = Commit(records, nullptr);
+    if (!s.ok()) return s;
+    Log(LogLevel::kInfo, "ledger: committed the records a previous process left in its spool")
+        .Field("path", path_).Field("records", static_cast<int64_t>(records.size()));
+  }
+  Status s = RemoveFile(old_spool_path());
+  if (s.ok()) s = RemoveFile(spool_path());
+  return s;
 }
 
 Status Ledger::CreateSchema() {
@@ -180,90 +253,191 @@ StatusOr<std::vector<bool>> Ledger::Append(std::span<const AttemptRecord> record
     Status s = ValidateRecord(r);
     if (!s.ok()) return s;
   }
-  if (records.empty()) return std::vector<bool>();
+  std::vector<bool> appended(records.size(), false);
+  if (records.empty()) return appended;
 
-  Writer self;
-  self.records = records;
-  std::unique_lock<std::mutex> lock(queue_mu_);
-  queue_.push_back(&self);
-  self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
-  if (!self.done) LeadGroup(lock);
-  if (!self.status.ok()) return self.status;
-  return std::move(self.inserted);
-}
-
-void Ledger::LeadGroup(std::unique_lock<std::mutex>& lock) {
-  // Take every queued writer (up to the group limit) and commit them together with the
-  // lock released, so that new callers can queue up behind this transaction.
-  std::vector<Writer*> group;
-  size_t n = 0;
-  for (Writer* w : queue_) {
-    if (!group.empty() && n + w->records.size() > options_.max_group_records) break;
-    group.push_back(w);
-    n += w->records.size();
-  }
-  Writer* const self = queue_.front();
-  lock.unlock();
-  Status s = CommitGroup(group);
-  lock.lock();
-  if (s.ok()) stats_.transactions += 1;
-  for (Writer* w : group) {
-    queue_.pop_front();
-    if (s.ok()) {
-      for (bool inserted : w->inserted) {
-        (inserted ? stats_.records_inserted : stats_.records_ignored) += 1;
-      }
+  std::string lines;
+  lines.reserve(160 * records.size());
+  std::vector<std::string> keys;
+  keys.reserve(records.size());
+  std::unique_lock<std::mutex> lock(spool_mu_);
+  for (size_t i = 0; i < records.size(); ++i) {
+    std::string key = RecordKey(records[i]);
+    if (unapplied_.count(key) > 0 ||
+        std::find(keys.begin(), keys.end(), key) != keys.end()) {
+      continue;
     }
-    w->status = s;
-    w->done = true;
-    if (w != self) w->cv.notify_one();
+    appended[i] = true;
+    keys.push_back(std::move(key));
+    EncodeSpoolLine(records[i], &lines);
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+  if (!lines.empty()) {
+    Status s = spool_.Append(lines);
+    if (!s.ok()) return s;
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (appended[i]) pending_.push_back(records[i]);
+  }
+  for (std::string& key : keys) unapplied_.insert(std::move(key));
+  stats_.records_inserted += static_cast<int64_t>(keys.size());
+  stats_.records_ignored += static_cast<int64_t>(records.size() - keys.size());
+  const bool wake = pending_.size() >= options_.apply_batch &&
+                    pending_.size() - keys.size() < options_.apply_batch;
+  lock.unlock();
+  if (wake) apply_cv_.notify_one();
+  return appended;
 }
 
-Status Ledger::CommitGroup(const std::vector<Writer*>& group) {
+void Ledger::SetDuplicateListener(const void* owner, DuplicateListener listener) {
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  if (listener_owner_ != nullptr && listener_owner_ != owner) return;
+  listener_owner_ = owner;
+  listener_ = std::move(listener);
+}
+
+void Ledger::ClearDuplicateListener(const void* owner) {
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  if (listener_owner_ != owner) return;
+  listener_owner_ = nullptr;
+  listener_ = nullptr;
+}
+
+Status Ledger::Flush() {
+  if (options_.read_only) return Status::Ok();
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  // The first step may only retry the records of a failed step; the second then takes
+  // everything appended before this call.
+  for (int step = 0; step < 2; ++step) {
+    Status s = ApplyOnce();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Ledger::FlushForRead() const {
+  if (options_.read_only) return Status::Ok();
+  return const_cast<Ledger*>(this)->Flush();
+}
+
+Status Ledger::ApplyOnce() {
+  if (applying_.empty()) {
+    std::lock_guard<std::mutex> lock(spool_mu_);
+    if (pending_.empty()) return Status::Ok();
+    Status s = spool_.Rotate(old_spool_path());
+    if (!s.ok()) return s;
+    applying_.swap(pending_);
+  }
+  std::vector<bool> inserted;
+  Status s = Commit(applying_, &inserted);
+  if (s.ok()) s = RemoveFile(old_spool_path());
+  int64_t duplicates = 0;
+  {
+    std::lock_guard<std::mutex> lock(spool_mu_);
+    if (!s.ok()) {
+      stats_.apply_failures += 1;
+      return s;
+    }
+    stats_.transactions += 1;
+    for (const AttemptRecord& r : applying_) unapplied_.erase(RecordKey(r));
+    duplicates = std::count(inserted.begin(), inserted.end(), false);
+    stats_.records_inserted -= duplicates;
+    stats_.records_ignored += duplicates;
+  }
+  if (duplicates > 0 && listener_) {
+    for (size_t i = 0; i < applying_.size(); ++i) {
+      if (!inserted[i]) listener_(applying_[i]);
+    }
+  }
+  applying_.clear();
+  return Status::Ok();
+}
+
+void Ledger::ApplierLoop() {
+  bool failing = false;
+  std::unique_lock<std::mutex> lock(spool_mu_);
+  while (!stop_) {
+    apply_cv_.wait_for(lock, options_.apply_interval,
+                       [&] { return stop_ || pending_.size() >= options_.apply_batch; });
+    if (stop_) break;
+    lock.unlock();
+    Status s;
+    {
+      std::lock_guard<std::mutex> apply(apply_mu_);
+      s = ApplyOnce();
+    }
+    if (!s.ok() && !failing) {
+      Log(LogLevel::kError, "ledger: cannot commit the spool to SQLite; records stay in the "
+                            "spool and are retried").Field("path", path_).Field("error", s.message());
+    } else if (s.ok() && failing) {
+      Log(LogLevel::kInfo, "ledger: spool committed again").Field("path", path_);
+    }
+    failing = !s.ok();
+    lock.lock();
+  }
+}
+
+Status Ledger::Commit(std::span<const AttemptRecord> records, std::vector<bool>* inserted) {
   sqlite3* db = write_db_.get();
-  const std::string what = fmt::format("ledger {}: append", path_);
+  const std::string what = fmt::format("ledger {}: commit", path_);
   Status s = ExecSql(db, "BEGIN IMMEDIATE", what);
   if (!s.ok()) return s;
-  s = InsertGroup(group);
-  if (s.ok()) s = ExecSql(db, "COMMIT", what);
-  if (!s.ok()) {
-    (void)ExecSql(db, "ROLLBACK", what);
-    for (Writer* w : group) w->inserted.assign(w->records.size(), false);
+  sqlite3_stmt* stmt = insert_stmt_.get();
+  if (inserted != nullptr) inserted->assign(records.size(), false);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const AttemptRecord& r = records[i];
+    sqlite3_bind_int64(stmt, 1, r.ts_ms);
+    BindText(stmt, 2, r.request_id);
+    sqlite3_bind_int(stmt, 3, r.attempt);
+    BindText(stmt, 4, r.key_id);
+    BindText(stmt, 5, r.backend);
+    sqlite3_bind_int64(stmt, 6, r.input_tokens);
+    sqlite3_bind_int64(stmt, 7, r.output_tokens);
+    sqlite3_bind_double(stmt, 8, r.cost_usd);
+    sqlite3_bind_int64(stmt, 9, ToNanoUsd(r.cost_usd));
+    sqlite3_bind_int(stmt, 10, r.estimated ? 1 : 0);
+    BindText(stmt, 11, r.outcome);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+      s = SqliteStatus(db, rc, what);
+      break;
+    }
+    if (inserted != nullptr) (*inserted)[i] = sqlite3_changes(db) > 0;
   }
+  sqlite3_clear_bindings(stmt);  // drop the pointers into the records
+  if (s.ok()) s = ExecSql(db, "COMMIT", what);
+  if (!s.ok()) (void)ExecSql(db, "ROLLBACK", what);
   return s;
 }
 
-Status Ledger::InsertGroup(const std::vector<Writer*>& group) {
-  sqlite3* db = write_db_.get();
-  sqlite3_stmt* stmt = insert_stmt_.get();
-  for (Writer* w : group) {
-    w->inserted.assign(w->records.size(), false);
-    for (size_t i = 0; i < w->records.size(); ++i) {
-      const AttemptRecord& r = w->records[i];
-      sqlite3_bind_int64(stmt, 1, r.ts_ms);
-      BindText(stmt, 2, r.request_id);
-      sqlite3_bind_int(stmt, 3, r.attempt);
-      BindText(stmt, 4, r.key_id);
-      BindText(stmt, 5, r.backend);
-      sqlite3_bind_int64(stmt, 6, r.input_tokens);
-      sqlite3_bind_int64(stmt, 7, r.output_tokens);
-      sqlite3_bind_double(stmt, 8, r.cost_usd);
-      sqlite3_bind_int64(stmt, 9, ToNanoUsd(r.cost_usd));
-      sqlite3_bind_int(stmt, 10, r.estimated ? 1 : 0);
-      BindText(stmt, 11, r.outcome);
-      int rc = sqlite3_step(stmt);
-      sqlite3_reset(stmt);
-      if (rc != SQLITE_DONE) {
-        sqlite3_clear_bindings(stmt);
-        return SqliteStatus(db, rc, fmt::format("ledger {}: append", path_));
-      }
-      w->inserted[i] = sqlite3_changes(db) > 0;
+StatusOr<std::vector<AttemptRecord>> Ledger::Unapplied(sqlite3* db) const {
+  // The active spool first, then the old one: a rotation in between moves records from
+  // the first to the second (read twice, kept once), and a record whose old spool is
+  // deleted before we read it was committed before the caller's read transaction began.
+  std::unordered_map<std::string, AttemptRecord> found;
+  for (const std::string& file : {spool_path(), old_spool_path()}) {
+    auto content = ReadSpoolFile(file);
+    if (!content.ok()) return content.status();
+    for (AttemptRecord& r : content->records) found.try_emplace(RecordKey(r), std::move(r));
+  }
+  std::vector<AttemptRecord> out;
+  if (found.empty()) return out;
+  const std::string what = fmt::format("ledger {}: read spool", path_);
+  auto stmt = PrepareSql(db, "SELECT 1 FROM attempts WHERE request_id = ?1 AND attempt = ?2",
+                         what);
+  if (!stmt.ok()) return stmt.status();
+  for (auto& [key, r] : found) {
+    BindText(stmt->get(), 1, r.request_id);
+    sqlite3_bind_int(stmt->get(), 2, r.attempt);
+    int rc = sqlite3_step(stmt->get());
+    sqlite3_reset(stmt->get());
+    if (rc == SQLITE_DONE) {
+      out.push_back(std::move(r));
+    } else if (rc != SQLITE_ROW) {
+      return SqliteStatus(db, rc, what);
     }
   }
-  sqlite3_clear_bindings(stmt);  // drop the pointers into the callers' records
-  return Status::Ok();
+  return out;
 }
 
 StatusOr<WindowSums> Ledger::SumWindows(int64_t at_ms) const {
@@ -274,11 +448,23 @@ StatusOr<WindowSums> Ledger::SumWindows(int64_t at_ms) const {
   const WindowBounds month = MonthBounds(at_ms);
   const std::string what = fmt::format("ledger {}: sum", path_);
 
+  Status s = FlushForRead();
+  if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(read_mu_);
   sqlite3* db = read_db_.get();
-  // One read transaction: keys and backends come from the same snapshot of the file.
-  Status s = ExecSql(db, "BEGIN", what);
+  // One read transaction: keys and backends come from the same snapshot of the file, and
+  // a live writer's spooled records are added when the snapshot lacks them.
+  s = ExecSql(db, "BEGIN", what);
   if (!s.ok()) return s;
+  std::vector<AttemptRecord> unapplied;
+  if (options_.read_only) {
+    auto u = Unapplied(db);
+    if (!u.ok()) {
+      (void)ExecSql(db, "COMMIT", what);
+      return u.status();
+    }
+    unapplied = std::move(u).value();
+  }
   for (auto* target : {&sums.keys, &sums.backends}) {
     const char* column = target == &sums.keys ? "key_id" : "backend";
     auto stmt = PrepareSql(db, fmt::format(kSumTemplate, column), what);
@@ -302,12 +488,23 @@ StatusOr<WindowSums> Ledger::SumWindows(int64_t at_ms) const {
   }
   (void)ExecSql(db, "COMMIT", what);
   if (!s.ok()) return s;
+  for (const AttemptRecord& r : unapplied) {
+    if (r.ts_ms < month.begin_ms || r.ts_ms >= month.end_ms) continue;
+    const int64_t nusd = ToNanoUsd(r.cost_usd);
+    const bool today = r.ts_ms >= day.begin_ms && r.ts_ms < day.end_ms;
+    for (WindowTotals* t : {&sums.keys[r.key_id], &sums.backends[r.backend]}) {
+      t->month_nano_usd += nusd;
+      if (today) t->day_nano_usd += nusd;
+    }
+  }
   return sums;
 }
 
 StatusOr<std::optional<AttemptRecord>> Ledger::Find(std::string_view request_id,
                                                     int attempt) const {
   const std::string what = fmt::format("ledger {}: find", path_);
+  Status flushed = FlushForRead();
+  if (!flushed.ok()) return flushed;
   std::lock_guard<std::mutex> lock(read_mu_);
   sqlite3* db = read_db_.get();
   auto stmt = PrepareSql(db,
@@ -320,7 +517,15 @@ StatusOr<std::optional<AttemptRecord>> Ledger::Find(std::string_view request_id,
   sqlite3_bind_text(st, 1, request_id.data(), static_cast<int>(request_id.size()), SQLITE_STATIC);
   sqlite3_bind_int(st, 2, attempt);
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_DONE) return std::optional<AttemptRecord>();
+  if (rc == SQLITE_DONE) {
+    if (!options_.read_only) return std::optional<AttemptRecord>();
+    auto unapplied = Unapplied(db);
+    if (!unapplied.ok()) return unapplied.status();
+    for (AttemptRecord& r : *unapplied) {
+      if (r.request_id == request_id && r.attempt == attempt) return std::optional(std::move(r));
+    }
+    return std::optional<AttemptRecord>();
+  }
   if (rc != SQLITE_ROW) return SqliteStatus(db, rc, what);
   AttemptRecord r;
   r.ts_ms = sqlite3_column_int64(st, 0);
@@ -339,17 +544,29 @@ StatusOr<std::optional<AttemptRecord>> Ledger::Find(std::string_view request_id,
 LedgerStats Ledger::Stats() const {
   LedgerStats stats;
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> lock(spool_mu_);
     stats = stats_;
+    stats.records_unapplied = static_cast<int64_t>(unapplied_.size());
   }
   if (checkpointer_) stats.checkpoints = checkpointer_->checkpoints();
   return stats;
 }
 
 StatusOr<int64_t> Ledger::CountRecords() const {
+  const std::string what = fmt::format("ledger {}: count", path_);
+  Status s = FlushForRead();
+  if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(read_mu_);
-  return QueryInt(read_db_.get(), "SELECT count(*) FROM attempts",
-                  fmt::format("ledger {}: count", path_));
+  sqlite3* db = read_db_.get();
+  if (!options_.read_only) return QueryInt(db, "SELECT count(*) FROM attempts", what);
+  s = ExecSql(db, "BEGIN", what);
+  if (!s.ok()) return s;
+  auto unapplied = Unapplied(db);
+  auto count = QueryInt(db, "SELECT count(*) FROM attempts", what);
+  (void)ExecSql(db, "COMMIT", what);
+  if (!unapplied.ok()) return unapplied.status();
+  if (!count.ok()) return count.status();
+  return *count + static_cast<int64_t>(unapplied->size());
 }
 
 }  // namespace switchyard::budget

@@ -133,17 +133,34 @@ void SpendTracker::OnAppendFailed(const Batch& batch) {
 StatusOr<std::unique_ptr<SpendTracker>> SpendTracker::Create(Ledger* ledger, const Clock& clock) {
   std::unique_ptr<SpendTracker> tracker(new SpendTracker(ledger, clock));
   const int64_t now = tracker->NowMs();
-  std::lock_guard<std::mutex> lock(tracker->mu_);
-  tracker->latest_ms_ = now;
-  tracker->day_ = DayIndex(now);
-  tracker->month_ = MonthIndex(now);
-  if (ledger != nullptr) {
-    auto sums = ledger->SumWindows(now);
-    if (!sums.ok()) return sums.status();
+  if (ledger == nullptr) {
+    std::lock_guard<std::mutex> lock(tracker->mu_);
+    tracker->latest_ms_ = now;
+    tracker->day_ = DayIndex(now);
+    tracker->month_ = MonthIndex(now);
+    return tracker;
+  }
+  // Lock order: the ledger's apply lock, then mu_ (the listener runs under the former).
+  auto sums = ledger->SumWindows(now);
+  if (!sums.ok()) return sums.status();
+  {
+    std::lock_guard<std::mutex> lock(tracker->mu_);
+    tracker->latest_ms_ = now;
+    tracker->day_ = DayIndex(now);
+    tracker->month_ = MonthIndex(now);
     tracker->keys_.insert(sums->keys.begin(), sums->keys.end());
     tracker->backends_.insert(sums->backends.begin(), sums->backends.end());
   }
+  SpendTracker* t = tracker.get();
+  ledger->SetDuplicateListener(t, [t](const AttemptRecord& r) {
+    std::lock_guard<std::mutex> lock(t->mu_);
+    t->AddLocked(r, -1);
+  });
   return tracker;
+}
+
+SpendTracker::~SpendTracker() {
+  if (ledger_ != nullptr) ledger_->ClearDuplicateListener(this);
 }
 
 int64_t SpendTracker::NowMs() const {
@@ -168,12 +185,12 @@ void SpendTracker::RollTo(int64_t ts_ms) const {
   month_ = month;
 }
 
-void SpendTracker::AddLocked(const AttemptRecord& r) {
+void SpendTracker::AddLocked(const AttemptRecord& r, int sign) {
   RollTo(std::max(NowMs(), r.ts_ms));
   // A record of an earlier month (a caller-supplied old timestamp) is in the ledger for
   // its own window but does not touch the current budgets.
   if (MonthIndex(r.ts_ms) != month_) return;
-  const int64_t cost = ToNanoUsd(r.cost_usd);
+  const int64_t cost = sign * ToNanoUsd(r.cost_usd);
   const bool today = DayIndex(r.ts_ms) == day_;
   for (auto [totals, name] : {std::pair{&keys_, &r.key_id}, std::pair{&backends_, &r.backend}}) {
     auto it = totals->find(*name);

@@ -90,6 +90,7 @@ class SpendTracker {
   // current windows are rebuilt from it. REQUIRES: ledger (if any) and clock outlive this.
   static StatusOr<std::unique_ptr<SpendTracker>> Create(Ledger* ledger, const Clock& clock);
 
+  ~SpendTracker();
   SpendTracker(const SpendTracker&) = delete;
   SpendTracker& operator=(const SpendTracker&) = delete;
 
@@ -101,7 +102,9 @@ class SpendTracker {
                                 double estimate_usd);
 
   // Appends the records to the ledger (durable when this returns OK), then adds the cost
-  // of those actually inserted (not duplicates) to the totals. A record with ts_ms == 0 is
+  // of those actually appended (not duplicates) to the totals; a replay of a record the
+  // ledger had already committed is taken back when the ledger's applier finds it (within
+  // its apply interval; at once after Ledger::Flush()). A record with ts_ms == 0 is
   // stamped with the clock's wall time; an empty key_id becomes "anonymous".
   // Replaying records that are already in the ledger is harmless (counted once).
   // If the ledger write fails, the error is returned but the spend still counts in memory
@@ -141,7 +144,8 @@ class SpendTracker {
   void Release(const std::string& key_id, int64_t nano_usd);
   // Moves the current windows forward to those containing `ts_ms`; never backwards.
   void RollTo(int64_t ts_ms) const;                                        // REQUIRES: mu_ held
-  void AddLocked(const AttemptRecord& r);                                  // REQUIRES: mu_ held
+  // Adds (sign 1) or takes back (sign -1) the record's cost in the current windows.
+  void AddLocked(const AttemptRecord& r, int sign = 1);                    // REQUIRES: mu_ held
   void TakeUnpersisted(Batch& batch);                                      // REQUIRES: mu_ held
   void OnAppended(const Batch& batch, const std::vector<bool>& inserted);  // REQUIRES: mu_
   void OnAppendFailed(const Batch& batch);                                 // REQUIRES: mu_ held

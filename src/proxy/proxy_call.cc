@@ -1,6 +1,7 @@
 #include "proxy/proxy_call.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -27,6 +28,16 @@ std::chrono::milliseconds Backoff(int retry) {
   thread_local std::mt19937 rng(std::random_device{}());
   int64_t cap = std::min<int64_t>(2000, 100LL << std::min(retry, 5));
   return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng));
+}
+
+// The ledger's id of one request: the x-request-id (which clients choose, and may reuse)
+// made unique with a call id: this process's random 48-bit tag and a counter. A reused
+// x-request-id therefore never makes the ledger ignore a later request's spend.
+std::string LedgerRequestId(const std::string& request_id) {
+  static const uint64_t tag = std::random_device{}() ^ (uint64_t{std::random_device{}()} << 16);
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{}@{:012x}.{}", request_id, tag & 0xffffffffffffULL,
+                     counter.fetch_add(1, std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -116,7 +127,8 @@ void ProxyCall::SettleBilled() {
     if (!a.billed) continue;
     budget::AttemptRecord r;
     r.ts_ms = now_ms;
-    r.request_id = in_.request_id;
+    if (ledger_id_.empty()) ledger_id_ = LedgerRequestId(in_.request_id);
+    r.request_id = ledger_id_;
     r.attempt = a.number;
     r.key_id = in_.key_id;
     r.backend = a.backend;

@@ -137,6 +137,7 @@ class ProxyCall {
   bool probe_ = false;  // the current attempt is its circuit's half-open probe
   bool settled_ = false;
   size_t settled_upto_ = 0;  // attempts[0, settled_upto_) are committed
+  std::string ledger_id_;    // "<x-request-id>@<call id>", made at the first settle
 };
 
 }  // namespace switchyard

@@ -15,6 +15,9 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
+#include <tuple>
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +25,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "budget/money.h"
+#include "budget/spool.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/process.h"
@@ -160,7 +165,8 @@ struct BudgetGateway {
 
 // One row of the ledger's `attempts` table.
 struct Row {
-  std::string request_id;
+  std::string request_id;  // the x-request-id: the part of the ledger's id before its '@'
+  std::string call_id;     // the gateway's call id after the '@' (unique per request)
   int attempt = 0;
   std::string key_id, backend;
   int64_t input_tokens = 0, output_tokens = 0;
@@ -170,10 +176,25 @@ struct Row {
   std::string outcome;
 };
 
-// Every row (or those of one request), ordered by request id and attempt. A missing file
-// has no rows. Opens its own read-only connection, as a second process would.
+// Splits the ledger's "<x-request-id>@<call id>" into the row's two fields.
+inline void SplitLedgerId(const std::string& id, Row* r) {
+  size_t at = id.rfind('@');
+  r->request_id = at == std::string::npos ? id : id.substr(0, at);
+  r->call_id = at == std::string::npos ? "" : id.substr(at + 1);
+}
+
+// Every row (or those of one x-request-id), ordered by request id and attempt: the rows
+// of the SQLite file plus the records still in the live gateway's spool (read first, as
+// budget::Ledger's read-only side does). A missing file has no rows. Opens its own
+// read-only connection, as a second process would.
 inline std::vector<Row> Rows(const std::string& path, const std::string& request_id = "") {
   std::vector<Row> out;
+  std::vector<budget::AttemptRecord> spooled;
+  for (const std::string& file : {path + ".spool", path + ".spool.old"}) {
+    auto content = budget::ReadSpoolFile(file);
+    if (!content.ok()) FAIL("cannot read the spool: " << content.status().ToString());
+    for (auto& rec : content->records) spooled.push_back(std::move(rec));
+  }
   if (!std::filesystem::exists(path)) return out;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -185,7 +206,7 @@ inline std::vector<Row> Rows(const std::string& path, const std::string& request
   sqlite3_busy_timeout(db, 5000);
   const char* sql =
       "SELECT request_id, attempt, key_id, backend, input_tokens, output_tokens, cost_usd, cost_nusd, "
-      "estimated, outcome FROM attempts WHERE ?1 = '' OR request_id = ?1 ORDER BY request_id, attempt";
+      "estimated, outcome FROM attempts";
   sqlite3_stmt* st = nullptr;
   rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
   if (rc != SQLITE_OK) {
@@ -193,14 +214,13 @@ inline std::vector<Row> Rows(const std::string& path, const std::string& request
     sqlite3_close(db);
     FAIL("cannot query the ledger: " << msg);
   }
-  sqlite3_bind_text(st, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
   auto text = [st](int c) {
     const unsigned char* t = sqlite3_column_text(st, c);
     return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
   };
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     Row r;
-    r.request_id = text(0);
+    SplitLedgerId(text(0), &r);
     r.attempt = sqlite3_column_int(st, 1);
     r.key_id = text(2);
     r.backend = text(3);
@@ -216,6 +236,29 @@ inline std::vector<Row> Rows(const std::string& path, const std::string& request
   sqlite3_finalize(st);
   sqlite3_close(db);
   if (!msg.empty()) FAIL("reading the ledger failed: " << msg);
+  std::set<std::pair<std::string, int>> seen;
+  for (const Row& r : out) seen.emplace(r.request_id + "@" + r.call_id, r.attempt);
+  for (const budget::AttemptRecord& rec : spooled) {
+    if (!seen.emplace(rec.request_id, rec.attempt).second) continue;
+    Row r;
+    SplitLedgerId(rec.request_id, &r);
+    r.attempt = rec.attempt;
+    r.key_id = rec.key_id;
+    r.backend = rec.backend;
+    r.input_tokens = rec.input_tokens;
+    r.output_tokens = rec.output_tokens;
+    r.cost_usd = rec.cost_usd;
+    r.cost_nusd = budget::ToNanoUsd(rec.cost_usd);
+    r.estimated = rec.estimated;
+    r.outcome = rec.outcome;
+    out.push_back(std::move(r));
+  }
+  if (!request_id.empty()) {
+    std::erase_if(out, [&](const Row& r) { return r.request_id != request_id; });
+  }
+  std::sort(out.begin(), out.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.request_id, a.attempt) < std::tie(b.request_id, b.attempt);
+  });
   return out;
 }
 
