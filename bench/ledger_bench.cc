@@ -1,6 +1,8 @@
 // Ledger and SpendTracker throughput: settled attempt records per second with 1, 8 and 64
-// concurrent callers (group commit batches them), the full reserve-settle-release cycle of
-// a request, and the start-up rebuild of the windows from a large ledger. Files go to a
+// concurrent callers (each settle is one spool write; the applier thread commits them to
+// SQLite in batches, and its CPU is counted: MeasureProcessCPUTime), the applier's cost
+// per record, the full reserve-settle-release cycle of a request, and the start-up
+// rebuild of the windows from a large ledger. Files go to a
 // fresh directory under $TMPDIR (default /tmp), removed afterwards.
 //
 //   build-*/bench/ledger_bench --benchmark_counters_tabular=true
@@ -52,10 +54,11 @@ void SetUp(const benchmark::State&) {
 }
 
 void TearDown(const benchmark::State&) {
-  std::error_code ec;
-  std::filesystem::remove_all(g_fixture->dir, ec);
-  delete g_fixture;
+  const std::string dir = g_fixture->dir;
+  delete g_fixture;  // the ledger commits what is left before the files go
   g_fixture = nullptr;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 AttemptRecord MakeRecord(const benchmark::State& state, int64_t seq) {
@@ -93,6 +96,7 @@ void BM_Settle(benchmark::State& state) {
 BENCHMARK(BM_Settle)
     ->Setup(SetUp)
     ->Teardown(TearDown)
+    ->MeasureProcessCPUTime()
     ->UseRealTime()
     ->Threads(1)
     ->Threads(8)
@@ -114,9 +118,34 @@ void BM_ReserveSettleRelease(benchmark::State& state) {
 BENCHMARK(BM_ReserveSettleRelease)
     ->Setup(SetUp)
     ->Teardown(TearDown)
+    ->MeasureProcessCPUTime()
     ->UseRealTime()
     ->Threads(1)
     ->Threads(64);
+
+// The applier's part: commit state.range(0) spooled records to SQLite in one transaction
+// (what one apply step does). Time per iteration / range = cost per record.
+void BM_ApplyBatch(benchmark::State& state) {
+  const std::string dir = MakeTempDir();
+  LedgerOptions options;
+  options.apply_interval = std::chrono::hours(1);  // only Flush() applies
+  options.apply_batch = 1u << 30;
+  auto ledger = std::move(Ledger::Open(dir + "/ledger.db", options)).value();
+  int64_t seq = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<AttemptRecord> batch;
+    for (int64_t i = 0; i < state.range(0); ++i) batch.push_back(MakeRecord(state, seq++));
+    if (!ledger->Append(batch).ok()) state.SkipWithError("append failed");
+    state.ResumeTiming();
+    if (!ledger->Flush().ok()) state.SkipWithError("flush failed");
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  ledger.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+BENCHMARK(BM_ApplyBatch)->Arg(256)->Arg(2048)->Unit(benchmark::kMicrosecond);
 
 // Start-up: SpendTracker::Create on a ledger holding state.range(0) records of this month.
 void BM_RebuildFromLedger(benchmark::State& state) {

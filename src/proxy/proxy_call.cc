@@ -311,9 +311,15 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   }
   if (in_.ex->committed()) {
     // The client has the stream: no fallback from here, whatever happens.
+    // Committed by a heartbeat, the upstream may still have failed before its first
+    // event (an error status, a non-SSE body, an error first event, no events at all):
+    // that is an interrupted stream too, never a clean empty one.
+    const int status = relay.head().status;
+    const bool streamed = status >= 200 && status < 300 && !relay.not_sse() && relay.events() > 0 &&
+                          !relay.first_event_error();
     result_.backend = b.cfg->name;
     result_.status = 200;
-    Bill(log, *b.cfg, relay.usage(), relay.output_chars(), true);
+    Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed);
     if (relay.client_gone() || r.error == CallError::kClientGone) {
       log.outcome = "client_gone";
       result_.error = "client_gone";
@@ -321,8 +327,9 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
       in_.ex->StreamAbort();
       return Verdict::kClientGone;
     }
-    bool clean = (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
-                 !relay.malformed();
+    bool clean = streamed &&
+                 (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
+                 !relay.malformed() && !relay.error_event();
     if (clean) {
       log.outcome = "ok";
       Healthy(b);
@@ -331,10 +338,15 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
       return Verdict::kDone;
     }
     Unhealthy(b);
-    std::string why = relay.malformed() ? "sent a malformed event"
-                      : relay.error_event() ? "sent an error event"
-                      : r.error == CallError::kNone ? "ended without completing"
-                                                    : std::string(CallErrorName(r.error));
+    log.status = status;
+    std::string why = r.error != CallError::kNone && r.error != CallError::kStopped
+                          ? std::string(CallErrorName(r.error))
+                      : status != 0 && (status < 200 || status >= 300) ? fmt::format("HTTP {}", status)
+                      : relay.not_sse()                                ? "not an event stream"
+                      : relay.malformed()                              ? "sent a malformed event"
+                      : relay.error_event() || relay.first_event_error() ? "sent an error event"
+                      : relay.events() == 0                            ? "sent no events"
+                                                                       : "ended without completing";
     if (relay.error_event()) {
       Log(LogLevel::kWarn, "upstream error event mid-stream").Field("request_id", in_.request_id)
           .Field("backend", b.cfg->name).Field("upstream_message", relay.error_message());

@@ -570,6 +570,24 @@ TEST_CASE("without budgets.keys every request is billed to \"anonymous\"", "[int
   CHECK(CliSpend(g.gw) == live);
 }
 
+TEST_CASE("a client that reuses an x-request-id is billed for every request", "[integration][budget]") {
+  BudgetGateway g({.small_args = kFixedUsage});
+  auto cli = g.gw.Client();
+  for (int i = 0; i < 3; ++i) {
+    auto r = cli->Post("/v1/chat/completions", With(kA, "same-id"), ChatBody("hello"), "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    CHECK(r->get_header_value("x-request-id") == "same-id");
+  }
+  auto rows = Rows(g.Ledger(), "same-id");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].call_id != rows[1].call_id);
+  CHECK(rows[1].call_id != rows[2].call_id);
+  json live = AdminSpend(g.gw);
+  CHECK(Nano(KeyLine(live, "team-a")["day_usd"]) == 3 * kSmallFixed);
+  CHECK(CliSpend(g.gw) == live);
+}
+
 TEST_CASE("a config reload keeps every key's spend; new limits apply to it; a removed key's spend stays "
           "listed", "[integration][budget][reload]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage, .team_a = "      daily_usd: 1\n",

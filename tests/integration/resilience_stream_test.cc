@@ -214,6 +214,26 @@ TEST_CASE("sse_heartbeat: once a ping committed the stream there is no fallback;
   CHECK(ErrorOf(AccessLine(p.gw, id)) != "");
 }
 
+TEST_CASE("sse_heartbeat: an upstream that fails before its first event after a ping ends with an error event, "
+          "never an empty clean stream", "[integration][resilience][stream][heartbeat]") {
+  Pair p({}, {}, "", "  sse_heartbeat: 1s\n");
+  for (const char* fault : {"500", "429", "error-event:0", "cut:0"}) {
+    INFO("fault " << fault);
+    std::string id = NextId("hb-late-fail");
+    auto r = Stream(p.gw, id, {{"x-mock-fault", fault}, {"x-mock-latency-ms", "1500"}});
+    INFO("raw: " << r.raw);
+    CHECK(r.status == 200);
+    CHECK(r.raw.rfind(": ping", 0) == 0);
+    CHECK_FALSE(r.Done());
+    REQUIRE(r.events.size() == 1);
+    auto err = json::parse(r.events[0], nullptr, false);
+    REQUIRE(err.is_object());
+    CHECK(err.contains("error"));
+    CHECK(ErrorOf(AccessLine(p.gw, id)) != "");
+  }
+  CHECK(Counter(p.large, "requests") == 0);  // committed by the ping: no fallback
+}
+
 TEST_CASE("a client that hangs up while waiting for the first byte cancels the upstream within about 1 s",
           "[integration][resilience][disconnect]") {
   Pair p({}, {});
