@@ -81,12 +81,10 @@ int RunExplain(const Args& args) {
     q.headers[name] = value;
   }
   routing::BudgetView budget = routing::BaseBudget(routing->cfg);
-  if (auto h = q.headers.find("x-switchyard-max-cost-usd"); h != q.headers.end()) {
-    double v = std::strtod(h->second.c_str(), nullptr);
-    if (!budget.request_cap_usd || v < *budget.request_cap_usd) {  // as live: only lowers it
-      budget.request_cap_usd = v;
-      budget.request_cap_from_header = true;
-    }
+  if (auto h = q.headers.find("x-switchyard-max-cost-usd");
+      h != q.headers.end() && !routing::ApplyCostCapHeader(h->second, &budget)) {
+    std::fprintf(stderr, "switchyard explain: x-switchyard-max-cost-usd must be a non-negative number of USD\n");
+    return 1;
   }
   std::optional<routing::BudgetInfo> info;
   if (auto key = args.Get("key")) {

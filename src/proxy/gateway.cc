@@ -98,21 +98,10 @@ std::string Gateway::KeyId(const Snapshot& snap, const Exchange& ex) const {
 std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange& ex,
                                             const std::string& key_id, routing::BudgetView* out,
                                             budget::BudgetLimits* limits) const {
-  if (auto h = ex.header("x-switchyard-max-cost-usd")) {
-    double v = -1;
-    auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), v);
-    if (ec != std::errc() || p != h->data() + h->size() || !std::isfinite(v) || v < 0) {
-      return InvalidRequest("x-switchyard-max-cost-usd must be a non-negative number of USD",
-                            "x-switchyard-max-cost-usd", "invalid_header");
-    }
-    *out = routing::BaseBudget(*snap.config);
-    // The header can lower the operator's cap, never raise it.
-    if (!out->request_cap_usd || v < *out->request_cap_usd) {
-      out->request_cap_usd = v;
-      out->request_cap_from_header = true;
-    }
-  } else {
-    *out = routing::BaseBudget(*snap.config);
+  *out = routing::BaseBudget(*snap.config);
+  if (auto h = ex.header("x-switchyard-max-cost-usd"); h && !routing::ApplyCostCapHeader(*h, out)) {
+    return InvalidRequest("x-switchyard-max-cost-usd must be a non-negative number of USD",
+                          "x-switchyard-max-cost-usd", "invalid_header");
   }
   if (const KeyEntry* k = snap.KeyById(key_id)) {
     limits->daily_usd = k->daily_usd;

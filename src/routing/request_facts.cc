@@ -1,5 +1,8 @@
 #include "routing/request_facts.h"
 
+#include <charconv>
+#include <cmath>
+
 namespace switchyard::routing {
 
 RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id, HeaderLookup header) {
@@ -16,6 +19,19 @@ RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id,
   f.input = f.embeddings ? nullptr : &req.classify;
   f.embedding_input_chars = req.embedding_input_chars;
   return f;
+}
+
+bool ApplyCostCapHeader(std::string_view value, BudgetView* view) {
+  double v = -1;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || p != value.data() + value.size() || !std::isfinite(v) || v < 0) {
+    return false;
+  }
+  if (!view->request_cap_usd || v < *view->request_cap_usd) {
+    view->request_cap_usd = v;
+    view->request_cap_from_header = true;
+  }
+  return true;
 }
 
 BudgetView BaseBudget(const Config& cfg) {

@@ -73,6 +73,9 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   hr.headers.emplace("Accept", req.stream ? "text/event-stream" : "application/json");
   if (!req.request_id.empty()) hr.headers.emplace("X-Request-Id", req.request_id);
   AddAuthHeaders(b, &hr.headers);
+  // A backend's configured headers replace a client header of the same name (the
+  // multimap compares names case-insensitively), so the upstream sees one value.
+  for (const auto& [k, v] : b.headers) hr.headers.erase(k);
   for (const auto& [k, v] : b.headers) hr.headers.emplace(k, v);
 
   std::atomic<bool> first_data{false};

@@ -209,3 +209,20 @@ TEST_CASE("a hung upstream times out at first_byte and the client gets a 504", "
   CHECK(f.small.WaitForCounter("client_disconnects", 1));
   CHECK(f.large.WaitForCounter("client_disconnects", 1));
 }
+
+TEST_CASE("a backend's configured headers replace a client header of the same name", "[integration][proxy]") {
+  Fixture f("", "    headers: {X-Team: from-config}\n");
+  auto res = f.gw.Client()->Post("/v1/chat/completions", {{"x-team", "from-client"}, {"x-other", "kept"}},
+                                 ChatBody("hello"), "application/json");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  // The raw JSON: a duplicated header would be two members (parsing keeps only one).
+  httplib::Client mock(f.small.BaseUrl());
+  auto last = mock.Get("/mock/last-request");
+  REQUIRE(last);
+  const std::string& seen = last->body;
+  INFO(seen);
+  CHECK(seen.find("from-config") != std::string::npos);
+  CHECK(seen.find("from-client") == std::string::npos);
+  CHECK(seen.find("kept") != std::string::npos);
+}

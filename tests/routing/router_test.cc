@@ -108,7 +108,7 @@ TEST_CASE("each when-condition selects its rule", "[routing]") {
       {Body("hello", R"("tools":[{"type":"function","function":{"name":"f"}}])"), "", {}, "tools", "large"},
       {R"({"model":"auto","stream":true,"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})",
        "", {}, "images", "large"},
-      {Body(std::string(3000, 'a') + " b"), "", {}, "long", "large"},
+      {Body(std::string(3000, 'a').append(" b")), "", {}, "long", "large"},
   };
   for (const auto& c : cases) {
     INFO(c.body.substr(0, 120) << " key=" << c.key);
