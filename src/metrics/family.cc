@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace switchyard::metrics {
 

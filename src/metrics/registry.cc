@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/utf8.h"
+
 namespace switchyard::metrics {
 namespace {
 

@@ -49,8 +49,7 @@ void AppendSeries(std::string& out, std::string_view name, std::string_view labe
                   const Histogram& metric);
 
 // Prometheus rejects label values that are not UTF-8; config values and header values
-// could be anything. Replaces each invalid byte by U+FFFD.
-bool IsValidUtf8(std::string_view s);
-std::string SanitizeUtf8(std::string_view s);
+// could be anything: IsValidUtf8 / SanitizeUtf8 (common/utf8.h) replace each invalid
+// byte by U+FFFD.
 
 }  // namespace switchyard::metrics

@@ -14,6 +14,10 @@ struct Usage {
   int64_t completion_tokens = 0;
 };
 
+// Reported token counts are clamped to [0, kMaxReportedTokens]: a broken upstream's
+// negative or absurd count must neither credit a budget nor make a cost no ledger accepts.
+constexpr int64_t kMaxReportedTokens = 1'000'000'000;
+
 // What one SSE data payload of a chat/completions stream holds.
 struct ChunkInfo {
   bool parsed = false;      // the payload is a JSON object

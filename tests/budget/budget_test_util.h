@@ -9,30 +9,11 @@
 #include <string>
 
 #include "budget/ledger.h"
+#include "testing/temp_dir.h"
 
 namespace switchyard::budget::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its content on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string base = std::filesystem::temp_directory_path() / "switchyard-budget-XXXXXX";
-    char* made = mkdtemp(base.data());
-    path_ = made != nullptr ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using switchyard::testing::TempDir;
 
 // The wall-clock instant y-m-d h:mi:s UTC.
 inline std::chrono::system_clock::time_point Utc(int y, unsigned m, unsigned d, int h = 0,

@@ -17,23 +17,11 @@
 #include <thread>
 
 #include "integration/budget_test_util.h"
+#include "testing/temp_dir.h"
 
 namespace switchyard::testing::budget_it {
 namespace {
 
-// A directory for a ledger that outlives one gateway process.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/switchyard-ledger-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 httplib::Headers Auth(const char* key, const std::string& id,
                       std::initializer_list<std::pair<std::string, std::string>> more = {}) {
@@ -76,9 +64,9 @@ TEST_CASE("restart durability: after SIGTERM, a gateway started on the same ledg
           "spend and enforces the same budget", "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
-  TempDir dir;
-  BudgetOptions o{.team_a = "      daily_usd: 1\n", .ledger_path = dir.path + "/ledger.db"};
-  const std::string ledger = dir.path + "/ledger.db";
+  TempDir dir("switchyard-ledger");
+  BudgetOptions o{.team_a = "      daily_usd: 1\n", .ledger_path = dir.path() + "/ledger.db"};
+  const std::string ledger = dir.path() + "/ledger.db";
   const char* large_body = R"({"model":"large","messages":[{"role":"user","content":"hello"}]})";
   json before, route_before;
   std::vector<Row> rows_before;
@@ -140,9 +128,9 @@ TEST_CASE("SIGTERM while a stream is relayed: the stream finishes during the dra
           "and the stream's spend is in the ledger", "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
-  TempDir dir;
-  BudgetOptions o{.ledger_path = dir.path + "/ledger.db"};
-  const std::string ledger = dir.path + "/ledger.db";
+  TempDir dir("switchyard-ledger");
+  BudgetOptions o{.ledger_path = dir.path() + "/ledger.db"};
+  const std::string ledger = dir.path() + "/ledger.db";
   RunningGateway gw = StartBudgetGateway(small, large, o);
   bool signalled = false;
   auto r = PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
@@ -173,9 +161,9 @@ TEST_CASE("kill -9 durability: every response a client read to the end is in the
           "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
-  TempDir dir;
-  BudgetOptions o{.ledger_path = dir.path + "/ledger.db"};
-  const std::string ledger = dir.path + "/ledger.db";
+  TempDir dir("switchyard-ledger");
+  BudgetOptions o{.ledger_path = dir.path() + "/ledger.db"};
+  const std::string ledger = dir.path() + "/ledger.db";
   RunningGateway gw = StartBudgetGateway(small, large, o);
 
   constexpr int kClients = 4;

@@ -69,30 +69,6 @@ std::string RandomHex(size_t n) {
   return out;
 }
 
-RawConnection Open(int port) {
-  auto c = RawConnection::Connect(port);
-  REQUIRE(c.ok());
-  return std::move(c).value();
-}
-
-RawResponse RoundTrip(int port, const std::string& bytes, milliseconds timeout = seconds(10)) {
-  RawConnection c = Open(port);
-  c.Send(bytes);
-  auto r = c.ReadResponse(timeout);
-  if (!r) FAIL("no response; received: " << c.unparsed().substr(0, 300));
-  return *r;
-}
-
-json ErrorOf(const RawResponse& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  return j.is_object() && j.contains("error") ? j["error"] : json();
-}
-
-std::string Chat(const std::string& body, const Headers& extra = {}) {
-  Headers h = {{"Content-Type", "application/json"}};
-  h.insert(h.end(), extra.begin(), extra.end());
-  return BuildRequest("POST", "/v1/chat/completions", h, body);
-}
 
 }  // namespace
 
@@ -124,7 +100,7 @@ TEST_CASE("B16 missing or bad API keys are 401 before the body is read; a valid 
       if (!auth.empty()) h.emplace_back("Authorization", auth);
       // Only the head: a gateway that read the body before checking the key would wait.
       std::string req = BuildRequest("POST", "/v1/chat/completions", h, body);
-      RawConnection c = Open(f.gw.port);
+      RawConnection c = OpenRaw(f.gw.port);
       c.Send(req.substr(0, req.size() - body.size()));
       auto r = c.ReadResponse(seconds(5));
       REQUIRE(r);
@@ -136,7 +112,7 @@ TEST_CASE("B16 missing or bad API keys are 401 before the body is read; a valid 
   SECTION("the unread body of a refused request is never parsed as a request") {
     const std::string inner =
         BuildRequest("GET", "/v1/models", {{"Authorization", "Bearer " + key}});
-    RawConnection c = Open(f.gw.port);
+    RawConnection c = OpenRaw(f.gw.port);
     c.Send(BuildRequest("POST", "/v1/chat/completions",
                         {{"Authorization", "Bearer nope-nope-nope"}}, inner) +
            inner);
@@ -148,7 +124,7 @@ TEST_CASE("B16 missing or bad API keys are 401 before the body is read; a valid 
   }
   SECTION("a valid key is served, on chat and models") {
     for (std::string scheme : {"Bearer ", "bearer "}) {
-      RawResponse r = RoundTrip(f.gw.port, Chat(body, {{"Authorization", scheme + key}}));
+      RawResponse r = RoundTrip(f.gw.port, ChatRequest(body, {{"Authorization", scheme + key}}));
       CHECK(r.status == 200);
       CHECK(json::parse(r.body, nullptr, false).value("object", "") == "chat.completion");
     }
@@ -197,7 +173,7 @@ TEST_CASE("B17 api_base, base_url and friends in the body are 400 unsupported_pa
     std::string value = field == "user_config"     ? R"({"api_base":"http://127.0.0.1:9/v1"})"
                         : field == "extra_headers" ? R"({"Authorization":"Bearer x"})"
                                                    : R"("http://127.0.0.1:9/v1")";
-    RawResponse r = RoundTrip(f.gw.port, Chat(ChatBody("hi", false, "\"" + field + "\":" + value)));
+    RawResponse r = RoundTrip(f.gw.port, ChatRequest(ChatBody("hi", false, "\"" + field + "\":" + value)));
     CHECK(ErrorShapeProblem(r, {400}) == "");
     CHECK(ErrorOf(r)["code"] == "unsupported_parameter");
     CHECK(ErrorOf(r)["param"] == field);
@@ -207,7 +183,7 @@ TEST_CASE("B17 api_base, base_url and friends in the body are 400 unsupported_pa
 
 TEST_CASE("B18 an upstream redirect is not followed: 502", "[integration][http]") {
   Gw f;
-  RawResponse r = RoundTrip(f.gw.port, Chat(ChatBody("hi"), {{"x-mock-fault", "redirect"}}));
+  RawResponse r = RoundTrip(f.gw.port, ChatRequest(ChatBody("hi"), {{"x-mock-fault", "redirect"}}));
   CHECK(ErrorShapeProblem(r, {502}) == "");
   CHECK(ErrorOf(r)["code"] == "upstream_error");
   CHECK(r.body.find("127.0.0.1:9") == std::string::npos);
@@ -233,16 +209,16 @@ TEST_CASE("B19 no configured secret appears in output, metrics, admin config or 
   const Headers adm = {{"Authorization", "Bearer " + admin}};
   std::vector<RawResponse> seen;
   auto run = [&](const std::string& req) { seen.push_back(RoundTrip(f.gw.port, req)); };
-  run(Chat(ChatBody("hi"), auth));
+  run(ChatRequest(ChatBody("hi"), auth));
   CHECK(seen.back().status == 200);  // the upstream key reached the small mock
-  run(Chat(ChatBody("hi", true), auth));
+  run(ChatRequest(ChatBody("hi", true), auth));
   CHECK(seen.back().status == 200);
-  run(Chat(ChatBody("hi"), {{"Authorization", "Bearer " + key}, {"x-mock-fault", "500"}}));
+  run(ChatRequest(ChatBody("hi"), {{"Authorization", "Bearer " + key}, {"x-mock-fault", "500"}}));
   CHECK(seen.back().status == 502);  // small 500, then large rejects the gateway's key
-  run(Chat(ChatBody("hi"), {{"Authorization", "Bearer " + wrong}}));
-  run(Chat(ChatBody("hi"), {{"Authorization", "Basic " + key}}));
-  run(Chat(ChatBody("hi"), {{"Authorization", "Bearer " + key + " " + admin}}));
-  run(Chat("{", auth));
+  run(ChatRequest(ChatBody("hi"), {{"Authorization", "Bearer " + wrong}}));
+  run(ChatRequest(ChatBody("hi"), {{"Authorization", "Basic " + key}}));
+  run(ChatRequest(ChatBody("hi"), {{"Authorization", "Bearer " + key + " " + admin}}));
+  run(ChatRequest("{", auth));
   run(BuildRequest("GET", "/admin/config", {{"Authorization", "Bearer " + wrong}}));
   run(BuildRequest("POST", "/admin/reload", {{"Authorization", "Bearer " + upstream_key}}));
   for (std::string path : {"/admin/config", "/admin/spend", "/metrics", "/readyz", "/healthz"}) {
@@ -278,7 +254,7 @@ TEST_CASE("B19 no configured secret appears in output, metrics, admin config or 
 TEST_CASE("D33 SSE headers survive Accept-Encoding: gzip, br", "[integration][http]") {
   Gw f;
   RawResponse r =
-      RoundTrip(f.gw.port, Chat(ChatBody("hi", true), {{"Accept-Encoding", "gzip, br"}}));
+      RoundTrip(f.gw.port, ChatRequest(ChatBody("hi", true), {{"Accept-Encoding", "gzip, br"}}));
   CHECK(r.status == 200);
   CHECK(r.HeaderCount("Content-Type") == 1);
   CHECK(r.Header("Content-Type") == "text/event-stream");
@@ -298,14 +274,14 @@ TEST_CASE(
   Gw f(o);
   std::vector<RawConnection> held;
   for (int i = 0; i < 2; ++i) {
-    held.push_back(Open(f.gw.port));
-    REQUIRE(held.back().Send(Chat(ChatBody("long " + std::to_string(i), true))));
+    held.push_back(OpenRaw(f.gw.port));
+    REQUIRE(held.back().Send(ChatRequest(ChatBody("long " + std::to_string(i), true))));
     auto head = held.back().ReadHead(seconds(10));
     REQUIRE(head);
     REQUIRE(head->status == 200);
   }
   auto t0 = std::chrono::steady_clock::now();
-  RawResponse third = RoundTrip(f.gw.port, Chat(ChatBody("third", true)), seconds(10));
+  RawResponse third = RoundTrip(f.gw.port, ChatRequest(ChatBody("third", true)), seconds(10));
   auto elapsed = std::chrono::steady_clock::now() - t0;
   CHECK(ErrorShapeProblem(third, {503}) == "");
   CHECK(third.Has("retry-after"));
@@ -313,7 +289,7 @@ TEST_CASE(
   RawResponse health = RoundTrip(f.gw.port, BuildRequest("GET", "/healthz"));
   CHECK(health.status == 200);
   RawResponse plain =
-      RoundTrip(f.gw.port, Chat(ChatBody("plain"), {{"x-mock-token-interval-ms", "0"}}));
+      RoundTrip(f.gw.port, ChatRequest(ChatBody("plain"), {{"x-mock-token-interval-ms", "0"}}));
   CHECK(plain.status == 200);
   // Closing the held streams frees their slots.
   held.clear();
@@ -332,12 +308,12 @@ TEST_CASE(
 TEST_CASE("keep-alive: 100 sequential requests on one connection all succeed",
           "[integration][http]") {
   Gw f;
-  RawConnection c = Open(f.gw.port);
+  RawConnection c = OpenRaw(f.gw.port);
   int ok = 0;
   for (int i = 0; i < 100; ++i) {
     bool chat = i % 2 == 0;
     REQUIRE(
-        c.Send(chat ? Chat(ChatBody("hi " + std::to_string(i))) : BuildRequest("GET", "/healthz")));
+        c.Send(chat ? ChatRequest(ChatBody("hi " + std::to_string(i))) : BuildRequest("GET", "/healthz")));
     auto r = c.ReadResponse(seconds(10));
     if (!r) FAIL("request " << i << ": no response, closed=" << c.closed());
     ok += r->status == 200 ? 1 : 0;
@@ -349,7 +325,7 @@ TEST_CASE("keep-alive: 100 sequential requests on one connection all succeed",
 
 TEST_CASE("Expect: 100-continue gets 100 Continue, then the answer", "[integration][http]") {
   Gw f;
-  RawConnection c = Open(f.gw.port);
+  RawConnection c = OpenRaw(f.gw.port);
   std::string body = ChatBody("hi");
   REQUIRE(
       c.Send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -373,7 +349,7 @@ TEST_CASE(
   // before uploading must not be told to send a body that will be thrown away.
   for (std::string target : {"/v1/chat/completions", "/v1/nope"}) {
     INFO(target);
-    RawConnection c = Open(f.gw.port);
+    RawConnection c = OpenRaw(f.gw.port);
     REQUIRE(c.Send("POST " + target +
                    " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                    "Expect: 100-continue\r\nContent-Length: 99999999\r\n\r\n"));

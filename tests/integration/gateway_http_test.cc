@@ -49,31 +49,6 @@ struct Gw {
   }
 };
 
-RawConnection Open(int port) {
-  auto c = RawConnection::Connect(port);
-  REQUIRE(c.ok());
-  return std::move(c).value();
-}
-
-// Sends `bytes` on a fresh connection and returns the first response.
-RawResponse RoundTrip(int port, const std::string& bytes, milliseconds timeout = seconds(10)) {
-  RawConnection c = Open(port);
-  c.Send(bytes);
-  auto r = c.ReadResponse(timeout);
-  if (!r) FAIL("no response; received: " << c.unparsed().substr(0, 300));
-  return *r;
-}
-
-json ErrorOf(const RawResponse& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  return j.is_object() && j.contains("error") ? j["error"] : json();
-}
-
-std::string Chat(const std::string& body, const Headers& extra = {}) {
-  Headers h = {{"Content-Type", "application/json"}};
-  h.insert(h.end(), extra.begin(), extra.end());
-  return BuildRequest("POST", "/v1/chat/completions", h, body);
-}
 
 const std::string kSmuggled = BuildRequest("GET", "/admin/config");
 
@@ -85,7 +60,7 @@ TEST_CASE("A1 malformed JSON is a 400 invalid_json and never reaches an upstream
   for (std::string body :
        {R"({"model":)", "not json", "", "[1,2]", R"({"model":"auto"} trailing)"}) {
     INFO("body: " << body);
-    RawResponse r = RoundTrip(f.gw.port, Chat(body));
+    RawResponse r = RoundTrip(f.gw.port, ChatRequest(body));
     CHECK(ErrorShapeProblem(r, {400}) == "");
     CHECK(ErrorOf(r)["type"] == "invalid_request_error");
     CHECK(ErrorOf(r)["code"] == "invalid_json");
@@ -112,7 +87,7 @@ TEST_CASE("A2 schema violations are 400 with param naming the field", "[integrat
   };
   for (const auto& [body, param] : cases) {
     INFO("body: " << body);
-    RawResponse r = RoundTrip(f.gw.port, Chat(body));
+    RawResponse r = RoundTrip(f.gw.port, ChatRequest(body));
     CHECK(ErrorShapeProblem(r, {400}) == "");
     CHECK(ErrorOf(r)["type"] == "invalid_request_error");
     CHECK(ErrorOf(r)["param"] == param);
@@ -124,7 +99,7 @@ TEST_CASE("A3 an unknown model is 404 model_not_found without internal addresses
           "[integration][http]") {
   Gw f;
   RawResponse r =
-      RoundTrip(f.gw.port, Chat(R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})"));
+      RoundTrip(f.gw.port, ChatRequest(R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})"));
   CHECK(ErrorShapeProblem(r, {404}) == "");
   CHECK(ErrorOf(r)["type"] == "invalid_request_error");
   CHECK(ErrorOf(r)["code"] == "model_not_found");
@@ -138,7 +113,7 @@ TEST_CASE(
     "served",
     "[integration][http]") {
   Gw f;
-  RawConnection c = Open(f.gw.port);
+  RawConnection c = OpenRaw(f.gw.port);
   std::string head =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "Content-Length: 100000\r\n\r\n";
@@ -156,7 +131,7 @@ TEST_CASE("A5 a chunked request body is 411 and closes; a large one leaves RSS f
   Gw f;
   for (std::string te : {"chunked", "gzip, chunked", "Chunked", "identity"}) {
     INFO("Transfer-Encoding: " << te);
-    RawConnection c = Open(f.gw.port);
+    RawConnection c = OpenRaw(f.gw.port);
     c.Send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
            "\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + kSmuggled);
     auto all = c.ReadAll(seconds(5));
@@ -167,7 +142,7 @@ TEST_CASE("A5 a chunked request body is 411 and closes; a large one leaves RSS f
   }
   pid_t pid = f.gw.process->Pid();
   int64_t before = RssKib(pid);
-  RawConnection c = Open(f.gw.port);
+  RawConnection c = OpenRaw(f.gw.port);
   REQUIRE(c.Send(
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
   const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
@@ -188,7 +163,7 @@ TEST_CASE("A5 a chunked request body is 411 and closes; a large one leaves RSS f
 TEST_CASE("A6 a POST without Content-Length is 411 at once, without reading until EOF",
           "[integration][http]") {
   Gw f;
-  RawConnection c = Open(f.gw.port);
+  RawConnection c = OpenRaw(f.gw.port);
   // The write side stays open: a server reading the body until EOF would never answer.
   c.Send(
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n"
@@ -217,7 +192,7 @@ TEST_CASE("A7 a compressed request body is 415 and never inflated", "[integratio
   int64_t before = RssKib(pid);
   for (std::string enc : {"gzip", "br", "deflate"}) {
     INFO("Content-Encoding: " << enc);
-    RawResponse r = RoundTrip(f.gw.port, Chat(bomb, {{"Content-Encoding", enc}}));
+    RawResponse r = RoundTrip(f.gw.port, ChatRequest(bomb, {{"Content-Encoding", enc}}));
     CHECK(ErrorShapeProblem(r, {415}) == "");
   }
   CHECK(RssKib(pid) - before < 10 * 1024);
@@ -229,7 +204,7 @@ TEST_CASE("A8 slowloris: dripping connections are closed after timeouts.header, 
   Gw f;
   constexpr int kDrippers = 300;
   std::vector<RawConnection> drips;
-  for (int i = 0; i < kDrippers; ++i) drips.push_back(Open(f.gw.port));
+  for (int i = 0; i < kDrippers; ++i) drips.push_back(OpenRaw(f.gw.port));
   const std::string head =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(200, 'z');
   std::atomic<bool> stop{false};
@@ -266,7 +241,7 @@ TEST_CASE("A9 a 100 KB header line and 200000 headers are refused with bounded m
   pid_t pid = f.gw.process->Pid();
   int64_t before = RssKib(pid);
   {
-    RawConnection c = Open(f.gw.port);
+    RawConnection c = OpenRaw(f.gw.port);
     c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100 * 1024, 'a') +
            "\r\n\r\n");
     auto all = c.ReadAll(seconds(5));
@@ -278,7 +253,7 @@ TEST_CASE("A9 a 100 KB header line and 200000 headers are refused with bounded m
     std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
     for (int i = 0; i < 200000; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
     many += "\r\n";
-    RawConnection c = Open(f.gw.port);
+    RawConnection c = OpenRaw(f.gw.port);
     c.Send(many, seconds(5));
     auto all = c.ReadAll(seconds(5));
     CHECK(c.closed());
@@ -314,7 +289,7 @@ TEST_CASE(
   };
   for (const auto& [name, framing] : cases) {
     INFO(name);
-    RawConnection c = Open(f.gw.port);
+    RawConnection c = OpenRaw(f.gw.port);
     c.Send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + framing + "\r\n" + body +
            kSmuggled);
     auto all = c.ReadAll(seconds(5));
@@ -334,7 +309,7 @@ TEST_CASE("A11 a client header named like an internal one (REMOTE_ADDR) is 400",
     INFO(name);
     RawResponse get = RoundTrip(f.gw.port, BuildRequest("GET", "/healthz", {{name, "10.0.0.1"}}));
     CHECK(ErrorShapeProblem(get, {400}) == "");
-    RawResponse post = RoundTrip(f.gw.port, Chat(ChatBody("hi"), {{name, "10.0.0.1"}}));
+    RawResponse post = RoundTrip(f.gw.port, ChatRequest(ChatBody("hi"), {{name, "10.0.0.1"}}));
     CHECK(ErrorShapeProblem(post, {400}) == "");
   }
   CHECK(f.UpstreamRequests() == 0);
@@ -350,7 +325,7 @@ TEST_CASE("A12 Range never slices a response: full JSON, no 206/416, no Content-
        {"bytes=0-3", "bytes=-2", many.c_str(), "bytes=9-3", "bytes=abc", "bytes=0-3,9-3"}) {
     INFO("Range: " << range.substr(0, 40));
     f.small.ResetStats();
-    RawResponse ok = RoundTrip(f.gw.port, Chat(ChatBody("hi"), {{"Range", range}}));
+    RawResponse ok = RoundTrip(f.gw.port, ChatRequest(ChatBody("hi"), {{"Range", range}}));
     CHECK(ok.status == 200);
     CHECK_FALSE(ok.Has("Content-Range"));
     auto j = json::parse(ok.body, nullptr, false);
@@ -359,7 +334,7 @@ TEST_CASE("A12 Range never slices a response: full JSON, no 206/416, no Content-
     json up = f.small.LastRequest();
     if (up.is_object())
       CHECK_FALSE((up["headers"].contains("range") || up["headers"].contains("Range")));
-    RawResponse err = RoundTrip(f.gw.port, Chat("{", {{"Range", range}}));
+    RawResponse err = RoundTrip(f.gw.port, ChatRequest("{", {{"Range", range}}));
     CHECK(ErrorShapeProblem(err, {400}) == "");
     CHECK_FALSE(err.Has("Content-Range"));
   }

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 namespace switchyard::testing {
@@ -330,6 +331,32 @@ int64_t RssKib(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
   }
   return -1;
+}
+
+RawConnection OpenRaw(int port) {
+  auto c = RawConnection::Connect(port);
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+RawResponse RoundTrip(int port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  RawConnection c = OpenRaw(port);
+  c.Send(bytes);
+  auto r = c.ReadResponse(timeout);
+  if (!r) FAIL("no response; received: " << c.unparsed().substr(0, 300));
+  return *r;
+}
+
+nlohmann::json ErrorOf(const RawResponse& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  return j.is_object() && j.contains("error") ? j["error"] : nlohmann::json();
+}
+
+std::string ChatRequest(const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::pair<std::string, std::string>> h = {{"Content-Type", "application/json"}};
+  h.insert(h.end(), extra.begin(), extra.end());
+  return BuildRequest("POST", "/v1/chat/completions", h, body);
 }
 
 }  // namespace switchyard::testing

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 
 namespace switchyard::testing {
@@ -102,6 +104,21 @@ std::string BuildRequest(std::string_view method, std::string_view target,
 // application/json, an x-request-id, {"error":{"message":str,"type":str,"param":str|null,
 // "code":str|null}}, no HTML, no exception text. Otherwise what is wrong, and the response.
 std::string ErrorShapeProblem(const RawResponse& r, std::initializer_list<int> statuses);
+
+// A connection to 127.0.0.1:`port`; fails the test when it cannot connect.
+RawConnection OpenRaw(int port);
+
+// Sends `bytes` on a fresh connection and returns the first response; fails the test
+// when none arrives within `timeout`.
+RawResponse RoundTrip(int port, const std::string& bytes,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The `error` object of an OpenAI-shaped error body; null for anything else.
+nlohmann::json ErrorOf(const RawResponse& r);
+
+// POST /v1/chat/completions with Content-Type: application/json, `extra` headers and `body`.
+std::string ChatRequest(const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 // Resident set size of process `pid` in KiB (VmRSS of /proc/PID/status); -1 if unknown.
 int64_t RssKib(pid_t pid);

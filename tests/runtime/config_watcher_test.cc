@@ -21,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/loader.h"
+#include "testing/temp_dir.h"
 
 namespace switchyard {
 namespace {
@@ -28,24 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-// A fresh directory under /tmp, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/switchyard_watcher_XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using switchyard::testing::TempDir;
 
 // In-place truncate-and-write, the way `echo x > file` or a naive program saves.
 void WriteInPlace(const std::string& path, const std::string& content) {
