@@ -116,21 +116,13 @@ for round in $(seq 1 "$ROUNDS"); do
       wait_applied "$dir"
       after=$(rows "$dir")
       WRK_OUT="$out" python3 - "$name" "$c" "$round" "$((after - before))" >> "$RESULTS" <<'PY'
-import os, re, sys
+import os, sys
+sys.path.insert(0, "bench")
+from wrk_summary import parse
 name, conns, rnd, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-out = os.environ["WRK_OUT"]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
-reqs = int(m.group(1))
-secs = float(m.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[m.group(3)]
-def lat(p):
-    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % p, out)
-    if not m: return float("nan")
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+w = parse(os.environ["WRK_OUT"])
+rps, reqs, secs, errors = w.rps, w.requests, w.seconds, w.errors
+lat = {50: w.p50_ms, 99: w.p99_ms}.get
 print(f"{name}\t{conns}\t{rnd}\t{rps:.0f}\t{lat(50):.2f}\t{lat(99):.2f}\t{rows / secs:.0f}\t{rows / reqs if reqs else 0:.3f}\t{errors}")
 PY
     done

@@ -105,21 +105,13 @@ for round in $(seq 1 "$ROUNDS"); do
       out=$(WRK_MODEL=bench-model wrk -t2 -c"$c" -d"$DUR" --latency -s bench/wrk/chat.lua "http://127.0.0.1:$port" 2>&1)
       after=$(cpu_ticks $cpids)
       WRK_OUT="$out" python3 - "$name" "$c" "$round" "$((after - before))" "$HZ" >> "$RESULTS" <<'PY'
-import os, re, sys
+import os, sys
+sys.path.insert(0, "bench")
+from wrk_summary import parse
 name, conns, rnd, ticks, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-out = os.environ["WRK_OUT"]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-reqs = int(re.search(r"(\d+) requests in", out).group(1))
-def lat(p):
-    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % p, out)
-    if not m: return float("nan")
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-mx = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
-maxl = float(mx.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[mx.group(2)] if mx else float("nan")
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+w = parse(os.environ["WRK_OUT"])
+rps, reqs, maxl, errors = w.rps, w.requests, w.max_ms, w.errors
+lat = {50: w.p50_ms, 99: w.p99_ms}.get
 cpu_us = ticks * 1e6 / hz / reqs if reqs and ticks else float("nan")
 print(f"{name}\t{conns}\t{rnd}\t{rps:.0f}\t{lat(50):.2f}\t{lat(99):.2f}\t{maxl:.1f}\t{errors}\t{cpu_us:.0f}")
 PY

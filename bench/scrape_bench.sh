@@ -132,19 +132,13 @@ for round in $(seq 1 "$ROUNDS"); do
       echo "0 0 nan nan nan" > "$stats"
     fi
     WRK_OUT="$out" python3 - "$mode" "$round" "$((after - before))" "$HZ" "$(cat "$stats")" >> "$RESULTS" <<'PY'
-import os, re, sys
+import os, sys
+sys.path.insert(0, "bench")
+from wrk_summary import parse
 mode, rnd, ticks, hz, scr = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-out = os.environ["WRK_OUT"]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-reqs = int(re.search(r"(\d+) requests in", out).group(1))
-def lat(p):
-    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, out)
-    if not m: return float("nan")
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+w = parse(os.environ["WRK_OUT"])
+rps, reqs, errors = w.rps, w.requests, w.errors
+lat = {50: w.p50_ms, 99: w.p99_ms}.get
 cpu_us = ticks * 1e6 / hz / reqs if reqs else float("nan")
 print("\t".join([mode, rnd, f"{rps:.0f}", f"{lat(50):.2f}", f"{lat(99):.2f}", str(errors), f"{cpu_us:.1f}"] + scr.split()))
 PY
