@@ -39,14 +39,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    size_t n = Utf8SeqLen(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    } else {
-      out.append(s.data() + i, n);
-      i += n;
-    }
+    i += AppendUtf8Seq(out, s, i);
   }
   out += '"';
 }

@@ -41,19 +41,20 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+size_t AppendUtf8Seq(std::string& out, std::string_view s, size_t i) {
+  size_t n = Utf8SeqLen(s, i);
+  if (n == 0) {
+    out += "\xEF\xBF\xBD";  // U+FFFD
+    return 1;
+  }
+  out.append(s.data() + i, n);
+  return n;
+}
+
 std::string SanitizeUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t n = Utf8SeqLen(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    } else {
-      out.append(s.data() + i, n);
-      i += n;
-    }
-  }
+  for (size_t i = 0; i < s.size();) i += AppendUtf8Seq(out, s, i);
   return out;
 }
 

@@ -14,6 +14,10 @@ size_t Utf8SeqLen(std::string_view s, size_t i);
 
 bool IsValidUtf8(std::string_view s);
 
+// Appends the sequence that starts at s[i] to `out`, or U+FFFD for an invalid byte, and
+// returns how many bytes of `s` it consumed. REQUIRES: i < s.size().
+size_t AppendUtf8Seq(std::string& out, std::string_view s, size_t i);
+
 // `s` with each byte that does not start a valid sequence replaced by U+FFFD.
 std::string SanitizeUtf8(std::string_view s);
 

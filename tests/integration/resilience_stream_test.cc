@@ -33,6 +33,18 @@ SseResponse Stream(const RunningGateway& gw, const std::string& id, httplib::Hea
   return PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hello", true), h, nullptr, read_timeout);
 }
 
+// A stream committed by `: ping` heartbeats whose upstream then failed: 200, the pings
+// first, exactly one event (the gateway's error), no [DONE].
+void CheckPingsThenOneErrorEvent(const SseResponse& r) {
+  CHECK(r.status == 200);
+  CHECK(r.raw.rfind(": ping", 0) == 0);
+  CHECK_FALSE(r.Done());
+  REQUIRE(r.events.size() == 1);
+  auto err = json::parse(r.events[0], nullptr, false);
+  REQUIRE(err.is_object());
+  CHECK(err.contains("error"));
+}
+
 }  // namespace
 
 TEST_CASE("stream: an error as the first event, or no event at all, falls back before commit",
@@ -202,13 +214,7 @@ TEST_CASE("sse_heartbeat: once a ping committed the stream there is no fallback;
   std::string id = NextId("hb-fail");
   auto r = Stream(p.gw, id);
   INFO("raw: " << r.raw);
-  CHECK(r.status == 200);
-  CHECK(r.raw.rfind(": ping", 0) == 0);
-  CHECK_FALSE(r.Done());
-  REQUIRE(r.events.size() == 1);
-  auto err = json::parse(r.events[0], nullptr, false);
-  REQUIRE(err.is_object());
-  CHECK(err.contains("error"));
+  CheckPingsThenOneErrorEvent(r);
   CHECK(Counter(p.large, "requests") == 0);  // committed by the ping: no fallback
   CHECK(p.small.WaitForCounter("client_disconnects", 1));
   CHECK(ErrorOf(AccessLine(p.gw, id)) != "");
@@ -222,13 +228,7 @@ TEST_CASE("sse_heartbeat: an upstream that fails before its first event after a 
     std::string id = NextId("hb-late-fail");
     auto r = Stream(p.gw, id, {{"x-mock-fault", fault}, {"x-mock-latency-ms", "1500"}});
     INFO("raw: " << r.raw);
-    CHECK(r.status == 200);
-    CHECK(r.raw.rfind(": ping", 0) == 0);
-    CHECK_FALSE(r.Done());
-    REQUIRE(r.events.size() == 1);
-    auto err = json::parse(r.events[0], nullptr, false);
-    REQUIRE(err.is_object());
-    CHECK(err.contains("error"));
+    CheckPingsThenOneErrorEvent(r);
     CHECK(ErrorOf(AccessLine(p.gw, id)) != "");
   }
   CHECK(Counter(p.large, "requests") == 0);  // committed by the ping: no fallback
