@@ -225,7 +225,13 @@ std::optional<int> Process::TryReap() {
 
 int Process::Wait() {
   while (true) {
-    if (auto code = TryReap()) return *code;
+    if (auto code = TryReap()) {
+      // The child is gone, but its last output may still be in the pipes: let the readers
+      // drain them (bounded: a grandchild may hold a pipe open).
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(5), [&] { return closed_[0] && closed_[1]; });
+      return *code;
+    }
     // Block until the child exits without reaping it (WNOWAIT), so Signal() from another
     // thread is never stuck behind this wait; TryReap() then reaps under the lock.
     siginfo_t info{};

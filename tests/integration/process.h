@@ -61,7 +61,8 @@ class Process {
   bool Signal(int sig);
   void Kill() { Signal(SIGKILL); }
 
-  // Reaps the child: its exit code, or 128 + the signal that ended it.
+  // Reaps the child: its exit code, or 128 + the signal that ended it. Returns once its
+  // output has been read to the end (at most 5 s after the exit), so Lines() is complete.
   int Wait();
   // Same, giving up after `timeout` (nullopt: still running).
   std::optional<int> WaitFor(std::chrono::milliseconds timeout);
