@@ -1,18 +1,16 @@
 #include "budget/ledger.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <stdio.h>
-
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <system_error>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -246,33 +244,42 @@ StatusOr<std::vector<bool>> Ledger::Append(std::span<const AttemptRecord> record
   std::vector<bool> appended(records.size(), false);
   if (records.empty()) return appended;
 
-  std::string lines;
-  lines.reserve(160 * records.size());
+  // Keys and spool lines are made before taking the lock, assuming (as is almost always
+  // true) that no record is a duplicate; the lock only covers the checks and the write.
   std::vector<std::string> keys;
   keys.reserve(records.size());
+  std::string lines;
+  lines.reserve(160 * records.size());
+  for (const AttemptRecord& r : records) {
+    keys.push_back(RecordKey(r));
+    EncodeSpoolLine(r, &lines);
+  }
   std::unique_lock<std::mutex> lock(spool_mu_);
+  size_t fresh = 0;
   for (size_t i = 0; i < records.size(); ++i) {
-    std::string key = RecordKey(records[i]);
-    if (unapplied_.count(key) > 0 ||
-        std::find(keys.begin(), keys.end(), key) != keys.end()) {
-      continue;
+    appended[i] = unapplied_.count(keys[i]) == 0 &&
+                  std::find(keys.begin(), keys.begin() + i, keys[i]) == keys.begin() + i;
+    fresh += appended[i] ? 1 : 0;
+  }
+  if (fresh < records.size()) {  // duplicates: spool only the others
+    lines.clear();
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (appended[i]) EncodeSpoolLine(records[i], &lines);
     }
-    appended[i] = true;
-    keys.push_back(std::move(key));
-    EncodeSpoolLine(records[i], &lines);
   }
   if (!lines.empty()) {
     Status s = spool_.Append(lines);
     if (!s.ok()) return s;
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    if (appended[i]) pending_.push_back(records[i]);
+    if (!appended[i]) continue;
+    pending_.push_back(records[i]);
+    unapplied_.insert(std::move(keys[i]));
   }
-  for (std::string& key : keys) unapplied_.insert(std::move(key));
-  stats_.records_inserted += static_cast<int64_t>(keys.size());
-  stats_.records_ignored += static_cast<int64_t>(records.size() - keys.size());
+  stats_.records_inserted += static_cast<int64_t>(fresh);
+  stats_.records_ignored += static_cast<int64_t>(records.size() - fresh);
   const bool wake = pending_.size() >= options_.apply_batch &&
-                    pending_.size() - keys.size() < options_.apply_batch;
+                    pending_.size() - fresh < options_.apply_batch;
   lock.unlock();
   if (wake) apply_cv_.notify_one();
   return appended;

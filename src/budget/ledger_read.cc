@@ -22,6 +22,18 @@ constexpr const char* kSumTemplate =
     "SELECT {0}, SUM(CASE WHEN ts_ms >= ?1 AND ts_ms < ?2 THEN cost_nusd ELSE 0 END), "
     "SUM(cost_nusd) FROM attempts WHERE ts_ms >= ?3 AND ts_ms < ?4 GROUP BY {0}";
 
+// Adds a record that SQLite does not hold yet to the sums of its key and backend.
+void AddToWindows(const AttemptRecord& r, const WindowBounds& day, const WindowBounds& month,
+                  WindowSums* sums) {
+  if (r.ts_ms < month.begin_ms || r.ts_ms >= month.end_ms) return;
+  const int64_t nusd = ToNanoUsd(r.cost_usd);
+  const bool today = r.ts_ms >= day.begin_ms && r.ts_ms < day.end_ms;
+  for (WindowTotals* t : {&sums->keys[r.key_id], &sums->backends[r.backend]}) {
+    t->month_nano_usd += nusd;
+    if (today) t->day_nano_usd += nusd;
+  }
+}
+
 }  // namespace
 
 StatusOr<std::vector<AttemptRecord>> Ledger::Unapplied(sqlite3* db) const {
@@ -102,15 +114,7 @@ StatusOr<WindowSums> Ledger::SumWindows(int64_t at_ms) const {
   }
   (void)ExecSql(db, "COMMIT", what);
   if (!s.ok()) return s;
-  for (const AttemptRecord& r : unapplied) {
-    if (r.ts_ms < month.begin_ms || r.ts_ms >= month.end_ms) continue;
-    const int64_t nusd = ToNanoUsd(r.cost_usd);
-    const bool today = r.ts_ms >= day.begin_ms && r.ts_ms < day.end_ms;
-    for (WindowTotals* t : {&sums.keys[r.key_id], &sums.backends[r.backend]}) {
-      t->month_nano_usd += nusd;
-      if (today) t->day_nano_usd += nusd;
-    }
-  }
+  for (const AttemptRecord& r : unapplied) AddToWindows(r, day, month, &sums);
   return sums;
 }
 

@@ -158,56 +158,8 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   if (relay.first_event_at()) {
     result_.ttft_ms = std::chrono::duration<double, std::milli>(*relay.first_event_at() - in_.start).count();
   }
-  if (in_.ex->committed()) {
-    // The client has the stream: no fallback from here, whatever happens.
-    // Committed by a heartbeat, the upstream may still have failed before its first
-    // event (an error status, a non-SSE body, an error first event, no events at all):
-    // that is an interrupted stream too, never a clean empty one.
-    const int status = relay.head().status;
-    const bool streamed = status >= 200 && status < 300 && !relay.not_sse() && relay.events() > 0 &&
-                          !relay.first_event_error();
-    result_.backend = b.cfg->name;
-    result_.status = 200;
-    Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed);
-    if (relay.client_gone() || r.error == CallError::kClientGone) {
-      log.outcome = "client_gone";
-      result_.error = "client_gone";
-      Settle();
-      in_.ex->StreamAbort();
-      return Verdict::kClientGone;
-    }
-    bool clean = streamed &&
-                 (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
-                 !relay.malformed() && !relay.error_event();
-    if (clean) {
-      log.outcome = "ok";
-      Healthy(b);
-      Settle();
-      relay.FinishOk();
-      return Verdict::kDone;
-    }
-    Unhealthy(b);
-    log.status = status;
-    std::string why = r.error != CallError::kNone && r.error != CallError::kStopped
-                          ? std::string(CallErrorName(r.error))
-                      : status != 0 && (status < 200 || status >= 300) ? fmt::format("HTTP {}", status)
-                      : relay.not_sse()                                ? "not an event stream"
-                      : relay.malformed()                              ? "sent a malformed event"
-                      : relay.error_event() || relay.first_event_error() ? "sent an error event"
-                      : relay.events() == 0                            ? "sent no events"
-                                                                       : "ended without completing";
-    if (relay.error_event()) {
-      Log(LogLevel::kWarn, "upstream error event mid-stream").Field("request_id", in_.request_id)
-          .Field("backend", b.cfg->name).Field("upstream_message", relay.error_message());
-    }
-    log.outcome = "stream_interrupted";
-    result_.error = "upstream_stream_interrupted";
-    Settle();
-    relay.FinishWithError(fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
-                                      "{} events; the answer is incomplete.", b.cfg->name, why, relay.events()),
-                          "upstream_stream_interrupted");
-    return Verdict::kDone;
-  }
+  // The client has the stream: no fallback from here, whatever happens.
+  if (in_.ex->committed()) return FinishCommittedStream(b, relay, r, log);
   if (r.error == CallError::kClientGone || relay.client_gone()) {
     log.outcome = "client_gone";
     Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);
@@ -239,6 +191,59 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   Unhealthy(b);
   failures_.push_back({b.cfg->name, "the stream ended before any event", "upstream_error", 502, 0});
   return Verdict::kRetry;
+}
+
+// Ends a stream the client already has (committed at its first event, or by a `: ping`
+// heartbeat): [DONE] after a clean end, else one in-band error event. Committed by a
+// heartbeat, the upstream may still have failed before its first event (an error status,
+// a non-SSE body, an error first event, no events at all): that is an interrupted stream
+// too, never a clean empty one.
+ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, SseRelay& relay,
+                                                    const CallResult& r, AttemptLog& log) {
+  const int status = relay.head().status;
+  const bool streamed = status >= 200 && status < 300 && !relay.not_sse() && relay.events() > 0 &&
+                        !relay.first_event_error();
+  result_.backend = b.cfg->name;
+  result_.status = 200;
+  Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed);
+  if (relay.client_gone() || r.error == CallError::kClientGone) {
+    log.outcome = "client_gone";
+    result_.error = "client_gone";
+    Settle();
+    in_.ex->StreamAbort();
+    return Verdict::kClientGone;
+  }
+  bool clean = streamed &&
+               (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
+               !relay.malformed() && !relay.error_event();
+  if (clean) {
+    log.outcome = "ok";
+    Healthy(b);
+    Settle();
+    relay.FinishOk();
+    return Verdict::kDone;
+  }
+  Unhealthy(b);
+  log.status = status;
+  std::string why = r.error != CallError::kNone && r.error != CallError::kStopped
+                        ? std::string(CallErrorName(r.error))
+                    : status != 0 && (status < 200 || status >= 300) ? fmt::format("HTTP {}", status)
+                    : relay.not_sse()                                ? "not an event stream"
+                    : relay.malformed()                              ? "sent a malformed event"
+                    : relay.error_event() || relay.first_event_error() ? "sent an error event"
+                    : relay.events() == 0                            ? "sent no events"
+                                                                     : "ended without completing";
+  if (relay.error_event()) {
+    Log(LogLevel::kWarn, "upstream error event mid-stream").Field("request_id", in_.request_id)
+        .Field("backend", b.cfg->name).Field("upstream_message", relay.error_message());
+  }
+  log.outcome = "stream_interrupted";
+  result_.error = "upstream_stream_interrupted";
+  Settle();
+  relay.FinishWithError(fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
+                                    "{} events; the answer is incomplete.", b.cfg->name, why, relay.events()),
+                        "upstream_stream_interrupted");
+  return Verdict::kDone;
 }
 
 }  // namespace switchyard

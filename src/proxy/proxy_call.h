@@ -24,6 +24,8 @@
 
 namespace switchyard {
 
+class SseRelay;
+
 namespace metrics {
 struct GatewayMetrics;
 }
@@ -113,6 +115,8 @@ class ProxyCall {
   bool TryDespiteCircuits();
   Verdict AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
   Verdict AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
+  Verdict FinishCommittedStream(const SnapshotBackend& b, SseRelay& relay, const CallResult& r,
+                                AttemptLog& log);
   Verdict ClassifyStatus(const SnapshotBackend& b, int status, int retry_after_s,
                          std::string_view body, AttemptLog& log);
   Verdict ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log);
