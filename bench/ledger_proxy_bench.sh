@@ -132,11 +132,10 @@ done
 echo "ledger on disk: $DISK ($DISK_FS); on tmpfs: $SHM ($SHM_FS); $ROUNDS rounds of $DUR, wrk -t2, $(nproc) CPUs," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)${WRK_STREAM:+, streamed}"
 python3 - "$RESULTS" <<'PY'
-import sys, statistics as st, collections
-rows = [l.split("\t") for l in open(sys.argv[1]).read().strip().splitlines()]
-by = collections.defaultdict(list)
-for r in rows: by[(r[0], int(r[1]))].append(r)
-conns = sorted({int(r[1]) for r in rows})
+import sys, statistics as st
+sys.path.insert(0, "bench")
+from wrk_summary import load_rounds
+by, conns = load_rounds(sys.argv[1])
 print("| ledger | conns | req/s (median) | req/s (min-max) | p50 ms | p99 ms | settled rows/s | rows per request | errors | vs no ledger |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for c in conns:

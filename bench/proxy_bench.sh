@@ -120,11 +120,10 @@ PY
 done
 
 python3 - "$RESULTS" <<'PY'
-import sys, statistics as st, collections
-rows = [l.split("\t") for l in open(sys.argv[1]).read().strip().splitlines()]
-by = collections.defaultdict(list)
-for r in rows: by[(r[0], int(r[1]))].append(r)
-conns = sorted({int(r[1]) for r in rows})
+import sys, statistics as st
+sys.path.insert(0, "bench")
+from wrk_summary import load_rounds
+by, conns = load_rounds(sys.argv[1])
 print("| target | conns | req/s (median) | p50 ms | p99 ms | max ms | errors | CPU µs/req | vs nginx |")
 print("|---|---|---|---|---|---|---|---|---|")
 for c in conns:

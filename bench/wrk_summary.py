@@ -36,3 +36,14 @@ def parse(out):
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
     return WrkSummary(rps, requests, seconds, _latency(out, 50), _latency(out, 99), max_ms, errors)
+
+
+def load_rounds(path):
+    """Reads a results file of tab-separated rounds (target, conns, round, ...): returns
+    the rows grouped by (target, conns) and the sorted connection counts."""
+    import collections
+    rows = [l.split("\t") for l in open(path).read().strip().splitlines()]
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[(r[0], int(r[1]))].append(r)
+    return by, sorted({int(r[1]) for r in rows})
