@@ -1,4 +1,4 @@
-# switchyard — the two commands a new user needs are `make run` and `make test`.
+# signalbox — the two commands a new user needs are `make run` and `make test`.
 JOBS    ?= $(shell nproc)
 BUILD   ?= build
 CMAKE_FLAGS ?=
@@ -18,9 +18,9 @@ build: deps $(BUILD)/Makefile
 
 release: deps
 	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-release -j $(JOBS) --target switchyard switchyard-mock
+	@cmake --build build-release -j $(JOBS) --target signalbox signalbox-mock
 
-# Two local mock models and the gateway on config/switchyard.yaml; Ctrl-C stops all three.
+# Two local mock models and the gateway on config/signalbox.yaml; Ctrl-C stops all three.
 run: release
 	@./scripts/run-demo build-release
 
@@ -29,13 +29,13 @@ test: build
 
 # The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSWITCHYARD_SANITIZE=address >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSIGNALBOX_SANITIZE=address >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j $(JOBS) --output-on-failure --timeout 600
 
 # The whole test suite under ThreadSanitizer.
 tsan: deps
-	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_SANITIZE=thread >/dev/null
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNALBOX_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tsan.supp" ctest -j $(JOBS) --output-on-failure --timeout 900
 

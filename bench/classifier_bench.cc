@@ -33,7 +33,7 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 // Prose, code, math and a list, as real prompts mix them.
@@ -129,6 +129,6 @@ void BM_ClassifyBatch(benchmark::State& state) {
 BENCHMARK(BM_ClassifyBatch)->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify
 
 BENCHMARK_MAIN();

@@ -21,7 +21,7 @@
 #include "budget/spend_tracker.h"
 #include "common/clock.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 // One ledger and tracker shared by every thread of one benchmark run.
@@ -36,7 +36,7 @@ std::atomic<int64_t> g_run{0};
 std::string MakeTempDir() {
   const char* tmp = getenv("TMPDIR");
   std::string base = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                     "/switchyard-ledger-bench-XXXXXX";
+                     "/signalbox-ledger-bench-XXXXXX";
   if (mkdtemp(base.data()) == nullptr) abort();
   return base;
 }
@@ -180,6 +180,6 @@ void BM_RebuildFromLedger(benchmark::State& state) {
 BENCHMARK(BM_RebuildFromLedger)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget
 
 BENCHMARK_MAIN();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the durable spend ledger costs the proxy path: wrk (bench/wrk/chat.lua, ~1 KB chat
-# body) against switchyard in front of switchyard-mock, with the ledger file (a) on a
+# body) against signalbox in front of signalbox-mock, with the ledger file (a) on a
 # disk-backed directory, (b) on tmpfs (/dev/shm), and (c) no ledger at all
 # (`serve --no-ledger`: spend tracked in memory only), the baseline of the "cost" column.
 # Every request settles one ledger row before its answer is sent; the script counts the
@@ -25,13 +25,13 @@ GW_DISK_PORT=${GW_DISK_PORT:-19012}
 GW_SHM_PORT=${GW_SHM_PORT:-19013}
 GW_MEM_PORT=${GW_MEM_PORT:-19014}
 for t in wrk sqlite3 curl python3; do command -v $t >/dev/null || { echo "missing $t (scripts/install-deps)"; exit 1; }; done
-[ -x "$BUILD/switchyard" ] || { echo "build first: make release (or pass the build dir)"; exit 1; }
+[ -x "$BUILD/signalbox" ] || { echo "build first: make release (or pass the build dir)"; exit 1; }
 [ -d /dev/shm ] || { echo "no /dev/shm on this machine"; exit 1; }
 
-WORK=$(mktemp -d /tmp/switchyard-ledger-bench-XXXXXX)
+WORK=$(mktemp -d /tmp/signalbox-ledger-bench-XXXXXX)
 DISK_DIR=${DISK_DIR:-$PWD/$BUILD}
 DISK=$(mktemp -d "$DISK_DIR/ledger-bench-XXXXXX")
-SHM=$(mktemp -d /dev/shm/switchyard-ledger-bench-XXXXXX)
+SHM=$(mktemp -d /dev/shm/signalbox-ledger-bench-XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -44,7 +44,7 @@ DISK_FS=$(stat -f -c %T "$DISK")
 SHM_FS=$(stat -f -c %T "$SHM")
 if [ "$DISK_FS" = tmpfs ]; then echo "warning: DISK_DIR $DISK_DIR is on tmpfs; set DISK_DIR to a disk path" >&2; fi
 
-"$BUILD/tools/mock/switchyard-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
+"$BUILD/tools/mock/signalbox-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
 pids+=($!)
 
 start_gateway() {  # name port ledger_dir [serve flags] -> pid on stdout
@@ -67,7 +67,7 @@ router:
     - name: default
       route: [mock]
 YAML
-  "$BUILD/switchyard" serve --config "$WORK/$name.yaml" "$@" 2>"$WORK/$name.err" >/dev/null &
+  "$BUILD/signalbox" serve --config "$WORK/$name.yaml" "$@" 2>"$WORK/$name.err" >/dev/null &
   echo $!
 }
 DISK_PID=$(start_gateway disk $GW_DISK_PORT "$DISK")
@@ -83,7 +83,7 @@ for p in $MOCK_PORT $GW_DISK_PORT $GW_SHM_PORT $GW_MEM_PORT; do
   [ $ok = 1 ] || { echo "port $p did not come up"; cat "$WORK"/*.err; exit 1; }
 done
 
-inflight() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^switchyard_inflight_requests[ {]/{print $NF}'; }
+inflight() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^signalbox_inflight_requests[ {]/{print $NF}'; }
 wait_idle() { for _ in $(seq 1 200); do [ "$(inflight "$1")" = 0 ] && return; sleep 0.05; done; echo "port $1 still busy" >&2; }
 wait_applied() {  # until the applier emptied the spool (it commits every 200 ms)
   for _ in $(seq 1 100); do

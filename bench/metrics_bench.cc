@@ -10,7 +10,7 @@
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 // One registry for all benchmarks, so multi-threaded runs share their series.
@@ -121,6 +121,6 @@ void BM_FormatAccessRecord(benchmark::State& state) {
 BENCHMARK(BM_FormatAccessRecord);
 
 }  // namespace
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics
 
 BENCHMARK_MAIN();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Proxy throughput: wrk with a ~1 KB chat body against (a) switchyard-mock directly,
-# (b) nginx proxy_pass in front of the mock, (c) switchyard in front of the mock, at
+# Proxy throughput: wrk with a ~1 KB chat body against (a) signalbox-mock directly,
+# (b) nginx proxy_pass in front of the mock, (c) signalbox in front of the mock, at
 # several connection counts, in alternating rounds. Prints a markdown table with
 # requests/s, latency, errors, CPU per request and the ratio to nginx.
 #
@@ -15,14 +15,14 @@ MOCK_PORT=${MOCK_PORT:-19001}
 NGINX_PORT=${NGINX_PORT:-19002}
 GW_PORT=${GW_PORT:-19003}
 for t in wrk nginx; do command -v $t >/dev/null || { echo "missing $t (scripts/install-deps)"; exit 1; }; done
-[ -x "$BUILD/switchyard" ] || { echo "build first: make release"; exit 1; }
+[ -x "$BUILD/signalbox" ] || { echo "build first: make release"; exit 1; }
 
-WORK=$(mktemp -d /tmp/switchyard-bench-XXXXXX)
+WORK=$(mktemp -d /tmp/signalbox-bench-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BUILD/tools/mock/switchyard-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
+"$BUILD/tools/mock/signalbox-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
 pids+=($!)
 
 cat > "$WORK/nginx.conf" <<NGINX
@@ -50,7 +50,7 @@ nginx -c "$WORK/nginx.conf" -p "$WORK" -g 'daemon off;' &
 pids+=($!)
 NGINX_MASTER=$!
 
-cat > "$WORK/switchyard.yaml" <<YAML
+cat > "$WORK/signalbox.yaml" <<YAML
 server:
   listen: 127.0.0.1:$GW_PORT
   access_log: $WORK/access.log
@@ -67,7 +67,7 @@ router:
     - name: default
       route: [mock]
 YAML
-"$BUILD/switchyard" serve --config "$WORK/switchyard.yaml" 2>"$WORK/gw.err" &
+"$BUILD/signalbox" serve --config "$WORK/signalbox.yaml" 2>"$WORK/gw.err" &
 GW_PID=$!
 pids+=($GW_PID)
 
@@ -91,13 +91,13 @@ RESULTS="$WORK/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
     # Alternate the order every round so drift (thermal, noise) does not favour one target.
-    targets=("direct $MOCK_PORT" "nginx $NGINX_PORT" "switchyard $GW_PORT")
-    if [ $((round % 2)) -eq 0 ]; then targets=("switchyard $GW_PORT" "nginx $NGINX_PORT" "direct $MOCK_PORT"); fi
+    targets=("direct $MOCK_PORT" "nginx $NGINX_PORT" "signalbox $GW_PORT")
+    if [ $((round % 2)) -eq 0 ]; then targets=("signalbox $GW_PORT" "nginx $NGINX_PORT" "direct $MOCK_PORT"); fi
     for t in "${targets[@]}"; do
       set -- $t
       name=$1; port=$2
       case $name in
-        switchyard) cpids="$GW_PID" ;;
+        signalbox) cpids="$GW_PID" ;;
         nginx) cpids=$(nginx_pids) ;;
         *) cpids="" ;;
       esac
@@ -128,7 +128,7 @@ print("| target | conns | req/s (median) | p50 ms | p99 ms | max ms | errors | C
 print("|---|---|---|---|---|---|---|---|---|")
 for c in conns:
     ng = st.median(float(r[3]) for r in by[("nginx", c)])
-    for name in ("direct", "nginx", "switchyard"):
+    for name in ("direct", "nginx", "signalbox"):
         rs = by[(name, c)]
         rps = st.median(float(r[3]) for r in rs)
         p50 = st.median(float(r[4]) for r in rs); p99 = st.median(float(r[5]) for r in rs)

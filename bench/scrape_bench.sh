@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does scraping /metrics slow the gateway down? wrk load (bench/wrk/chat.lua, non-streaming
-# chat through the gateway to switchyard-mock) with no scraper, with a scraper hitting
+# chat through the gateway to signalbox-mock) with no scraper, with a scraper hitting
 # /metrics every second (Prometheus-like) and every 50 ms (a hard case), in alternating
 # rounds. Prints a markdown table: requests/s and p99 latency per mode (median over the
 # rounds), their ratio to the no-scraper rounds, the gateway's CPU per request, and what
@@ -20,14 +20,14 @@ CONNS=${4:-64}
 MOCK_PORT=${MOCK_PORT:-19011}
 GW_PORT=${GW_PORT:-19013}
 for t in wrk python3 curl; do command -v $t >/dev/null || { echo "missing $t (scripts/install-deps)"; exit 1; }; done
-[ -x "$BUILD/switchyard" ] || { echo "build first: make release (or pass a build dir)"; exit 1; }
+[ -x "$BUILD/signalbox" ] || { echo "build first: make release (or pass a build dir)"; exit 1; }
 
-WORK=$(mktemp -d /tmp/switchyard-scrape-bench-XXXXXX)
+WORK=$(mktemp -d /tmp/signalbox-scrape-bench-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BUILD/tools/mock/switchyard-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
+"$BUILD/tools/mock/signalbox-mock" --listen 127.0.0.1:$MOCK_PORT --model bench-model --threads 600 --quiet >/dev/null &
 pids+=($!)
 
 KEY=sk-bench-key-0000
@@ -64,8 +64,8 @@ router:
     - name: default
       route: [b0, b1]
 YAML
-} > "$WORK/switchyard.yaml"
-"$BUILD/switchyard" serve --config "$WORK/switchyard.yaml" 2>"$WORK/gw.err" &
+} > "$WORK/signalbox.yaml"
+"$BUILD/signalbox" serve --config "$WORK/signalbox.yaml" 2>"$WORK/gw.err" &
 GW_PID=$!
 pids+=($GW_PID)
 
@@ -163,7 +163,7 @@ PY
 )
 
 echo
-echo "gateway: $BUILD/switchyard, wrk -t2 -c$CONNS -d$DUR, $ROUNDS rounds, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "gateway: $BUILD/signalbox, wrk -t2 -c$CONNS -d$DUR, $ROUNDS rounds, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$SCRAPE_SUMMARY"
 python3 - "$RESULTS" <<'PY'
 import sys, statistics as st, collections

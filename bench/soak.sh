@@ -3,7 +3,7 @@
 #
 #   bench/soak.sh [BUILD_DIR] [REQUESTS=100000] [CONCURRENCY=64]
 #
-# Starts two switchyard-mock upstreams and the gateway from BUILD_DIR (default: build,
+# Starts two signalbox-mock upstreams and the gateway from BUILD_DIR (default: build,
 # an optimised RelWithDebInfo/Release build), then sends REQUESTS chat completions from
 # CONCURRENCY connections through bench/soak_client.py: plain and streamed, most without
 # a fault, the rest with a random upstream fault (500, 503, 429, reset, cut:N, stall:N,
@@ -26,17 +26,17 @@ build="${1:-$root/build}"
 requests="${2:-100000}"
 concurrency="${3:-64}"
 seed="${SOAK_SEED:-1}"
-gw_bin="$build/switchyard"
-mock_bin="$build/tools/mock/switchyard-mock"
-[[ -x "$mock_bin" ]] || mock_bin="$build/switchyard-mock"
+gw_bin="$build/signalbox"
+mock_bin="$build/tools/mock/signalbox-mock"
+[[ -x "$mock_bin" ]] || mock_bin="$build/signalbox-mock"
 for b in "$gw_bin" "$mock_bin"; do
-  [[ -x "$b" ]] || { echo "soak: $b not found (build the switchyard and switchyard-mock targets)" >&2; exit 2; }
+  [[ -x "$b" ]] || { echo "soak: $b not found (build the signalbox and signalbox-mock targets)" >&2; exit 2; }
 done
 if grep -q '^CMAKE_BUILD_TYPE:STRING=Debug' "$build/CMakeCache.txt" 2>/dev/null; then
   echo "soak: warning: $build is a Debug build; numbers will not be representative" >&2
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-soak-XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/signalbox-soak-XXXXXX")"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -93,7 +93,7 @@ router:
       route: [small, large]
 EOF
 
-SWITCHYARD_STATE_DIR="$work/state" "$gw_bin" serve --config "$work/config.yaml" --listen 127.0.0.1:0 \
+SIGNALBOX_STATE_DIR="$work/state" "$gw_bin" serve --config "$work/config.yaml" --listen 127.0.0.1:0 \
   >"$work/gateway.out" 2>"$work/gateway.err" &
 gw_pid=$!
 pids+=("$gw_pid")

@@ -1,4 +1,4 @@
-// switchyard: the command line. Parses the verb and hands over to app/.
+// signalbox: the command line. Parses the verb and hands over to app/.
 #include "app/cli.h"
 
-int main(int argc, char** argv) { return switchyard::RunCli(argc, argv); }
+int main(int argc, char** argv) { return signalbox::RunCli(argc, argv); }

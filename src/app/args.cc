@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-namespace switchyard::app {
+namespace signalbox::app {
 
 std::optional<std::string> Args::Get(const std::string& f) const {
   auto it = flags.find(f);
@@ -19,8 +19,8 @@ std::vector<std::string> Args::GetAll(const std::string& f) const {
 
 std::string Args::ConfigPath() const {
   if (auto c = Get("config")) return *c;
-  if (const char* env = std::getenv("SWITCHYARD_CONFIG"); env != nullptr && *env != '\0') return env;
-  return "config/switchyard.yaml";
+  if (const char* env = std::getenv("SIGNALBOX_CONFIG"); env != nullptr && *env != '\0') return env;
+  return "config/signalbox.yaml";
 }
 
 std::optional<Args> ParseArgs(int argc, char** argv, int first, const std::vector<FlagSpec>& spec,
@@ -70,4 +70,4 @@ std::optional<Args> ParseArgs(int argc, char** argv, int first, const std::vecto
   return a;
 }
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

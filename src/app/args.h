@@ -1,4 +1,4 @@
-// Command-line parsing shared by the verbs: `switchyard VERB [flags] [args]`.
+// Command-line parsing shared by the verbs: `signalbox VERB [flags] [args]`.
 #pragma once
 
 #include <map>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace switchyard::app {
+namespace signalbox::app {
 
 struct FlagSpec {
   std::string name;   // without dashes, e.g. "config"
@@ -23,7 +23,7 @@ struct Args {
   bool Has(const std::string& f) const { return flags.count(f) > 0; }
   std::optional<std::string> Get(const std::string& f) const;
   std::vector<std::string> GetAll(const std::string& f) const;
-  // --config, else $SWITCHYARD_CONFIG, else config/switchyard.yaml.
+  // --config, else $SIGNALBOX_CONFIG, else config/signalbox.yaml.
   std::string ConfigPath() const;
 };
 
@@ -31,4 +31,4 @@ struct Args {
 std::optional<Args> ParseArgs(int argc, char** argv, int first, const std::vector<FlagSpec>& spec,
                               std::string* error);
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

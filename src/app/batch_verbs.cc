@@ -14,7 +14,7 @@
 #include "config/loader.h"
 #include "routing/request_facts.h"
 
-namespace switchyard::app {
+namespace signalbox::app {
 namespace {
 
 // Calls fn(line_number, line) for every non-blank line of --input or stdin. Returns
@@ -26,7 +26,7 @@ bool ForEachLine(const Args& args, const char* verb, Fn fn) {
   if (auto path = args.Get("input"); path && *path != "-") {
     file.open(*path);
     if (!file) {
-      std::fprintf(stderr, "switchyard %s: cannot read %s\n", verb, path->c_str());
+      std::fprintf(stderr, "signalbox %s: cannot read %s\n", verb, path->c_str());
       return false;
     }
     in = &file;
@@ -97,13 +97,13 @@ int RunScore(const Args& args) {
 int RunCalibrate(const Args& args) {
   auto share_s = args.Get("strong-share");
   if (!args.Get("input") || !share_s) {
-    std::fprintf(stderr, "switchyard calibrate: --input FILE and --strong-share X are required\n");
+    std::fprintf(stderr, "signalbox calibrate: --input FILE and --strong-share X are required\n");
     return 2;
   }
   char* end = nullptr;
   double share = std::strtod(share_s->c_str(), &end);
   if (end == share_s->c_str() || *end != '\0' || !(share > 0 && share <= 1)) {
-    std::fprintf(stderr, "switchyard calibrate: --strong-share must be a number in (0, 1]\n");
+    std::fprintf(stderr, "signalbox calibrate: --strong-share must be a number in (0, 1]\n");
     return 2;
   }
   auto routing = LoadOffline(args);
@@ -112,11 +112,11 @@ int RunCalibrate(const Args& args) {
   std::string tier = args.Get("tier").value_or(tiers.back().first);
   auto it = std::find_if(tiers.begin(), tiers.end(), [&](const auto& t) { return t.first == tier; });
   if (it == tiers.end()) {
-    std::fprintf(stderr, "switchyard calibrate: unknown tier '%s'\n", tier.c_str());
+    std::fprintf(stderr, "signalbox calibrate: unknown tier '%s'\n", tier.c_str());
     return 1;
   }
   if (it == tiers.begin()) {
-    std::fprintf(stderr, "switchyard calibrate: '%s' is the lowest tier; its bound is always 0\n", tier.c_str());
+    std::fprintf(stderr, "signalbox calibrate: '%s' is the lowest tier; its bound is always 0\n", tier.c_str());
     return 1;
   }
   std::vector<double> scores;
@@ -133,7 +133,7 @@ int RunCalibrate(const Args& args) {
   });
   if (!ok) return 1;
   if (scores.empty()) {
-    std::fprintf(stderr, "switchyard calibrate: no prompts in the input\n");
+    std::fprintf(stderr, "signalbox calibrate: no prompts in the input\n");
     return 1;
   }
   // Quantile method: the k-th highest score, k = ceil(share x n), is the lowest bound
@@ -196,7 +196,7 @@ std::string Summary(const routing::Decision& d) {
 
 int RunReplay(const Args& args) {
   if (!args.Get("input")) {
-    std::fprintf(stderr, "switchyard replay: --input FILE is required\n");
+    std::fprintf(stderr, "signalbox replay: --input FILE is required\n");
     return 2;
   }
   auto routing = LoadOffline(args);
@@ -244,4 +244,4 @@ int RunReplay(const Args& args) {
   return errors ? 1 : 0;
 }
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

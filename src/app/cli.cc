@@ -8,7 +8,7 @@
 #include "app/args.h"
 #include "app/verbs.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using app::Args;
@@ -26,7 +26,7 @@ const FlagSpec kConfig{"config", true};
 const std::vector<Verb>& Verbs() {
   static const std::vector<Verb> verbs = {
       {"serve",
-       "usage: switchyard serve [--config FILE] [--listen HOST:PORT] [--log-level debug|info|warn|error]\n"
+       "usage: signalbox serve [--config FILE] [--listen HOST:PORT] [--log-level debug|info|warn|error]\n"
        "                        [--no-ledger]\n"
        "  Runs the gateway. SIGHUP reloads the config, SIGUSR1 reopens the access log,\n"
        "  SIGTERM/SIGINT drain in-flight requests (up to server.timeouts.drain) and exit.\n"
@@ -35,38 +35,38 @@ const std::vector<Verb>& Verbs() {
        {kConfig, {"listen", true}, {"log-level", true}, {"no-ledger", false}},
        app::RunServe},
       {"check",
-       "usage: switchyard check [--config FILE]\n"
+       "usage: signalbox check [--config FILE]\n"
        "  Validates the config: prints `ok`, or every problem as FILE:LINE:COL: path: message\n"
        "  and exits 1. Warnings go to stderr.\n",
        {kConfig},
        app::RunCheck},
       {"explain",
-       "usage: switchyard explain [PROMPT] [--config FILE] [--key ID] [--header NAME:VALUE]...\n"
+       "usage: signalbox explain [PROMPT] [--config FILE] [--key ID] [--header NAME:VALUE]...\n"
        "  Prints the routing decision JSON for PROMPT (one user message), or for stdin: plain\n"
        "  text, or a whole chat-completions JSON body when it starts with '{'.\n",
        {kConfig, {"key", true}, {"header", true, true}},
        app::RunExplain},
       {"score",
-       "usage: switchyard score [--config FILE] [--input FILE]\n"
+       "usage: signalbox score [--config FILE] [--input FILE]\n"
        "  Reads JSON lines {\"id\", \"prompt\"} or {\"id\", \"messages\"} (FILE or stdin) and writes\n"
        "  {\"id\", \"score\", \"tier\", \"backend\", \"rule\"} per line, in input order.\n",
        {kConfig, {"input", true}},
        app::RunScore},
       {"calibrate",
-       "usage: switchyard calibrate --input FILE --strong-share X [--tier NAME] [--config FILE]\n"
+       "usage: signalbox calibrate --input FILE --strong-share X [--tier NAME] [--config FILE]\n"
        "  Prints the lower bound for tier NAME (default: the highest) that sends share X of\n"
        "  the prompts in FILE to that tier or above, and the YAML line to paste.\n",
        {kConfig, {"input", true}, {"strong-share", true}, {"tier", true}},
        app::RunCalibrate},
       {"replay",
-       "usage: switchyard replay --input FILE [--against OTHER_CONFIG] [--config FILE]\n"
+       "usage: signalbox replay --input FILE [--against OTHER_CONFIG] [--config FILE]\n"
        "  Routes recorded requests (JSON lines as `score` reads, with optional \"key\" and\n"
        "  \"headers\") offline: share per tier and backend, estimated cost, and with --against\n"
        "  every request whose decision changes between the two configs.\n",
        {kConfig, {"input", true}, {"against", true}},
        app::RunReplay},
       {"spend",
-       "usage: switchyard spend [--json] [--config FILE]\n"
+       "usage: signalbox spend [--json] [--config FILE]\n"
        "  Prints spend per key and backend for today and this month from the ledger file\n"
        "  (budgets.ledger_path); no running server needed.\n",
        {kConfig, {"json", false}},
@@ -77,7 +77,7 @@ const std::vector<Verb>& Verbs() {
 
 void PrintMainUsage(FILE* f) {
   std::fprintf(f,
-               "usage: switchyard VERB [flags]   (every verb takes --config FILE and --help)\n\n"
+               "usage: signalbox VERB [flags]   (every verb takes --config FILE and --help)\n\n"
                "verbs:\n"
                "  serve      run the gateway\n"
                "  check      validate the config\n"
@@ -102,7 +102,7 @@ int RunCli(int argc, char** argv) {
     return 0;
   }
   if (verb == "--version" || verb == "version") {
-    std::printf("switchyard %s\n", SWITCHYARD_VERSION);
+    std::printf("signalbox %s\n", SIGNALBOX_VERSION);
     return 0;
   }
   for (const auto& v : Verbs()) {
@@ -110,7 +110,7 @@ int RunCli(int argc, char** argv) {
     std::string error;
     auto args = app::ParseArgs(argc, argv, 2, v.flags, &error);
     if (!args) {
-      std::fprintf(stderr, "switchyard %s: %s\n%s", v.name, error.c_str(), v.usage);
+      std::fprintf(stderr, "signalbox %s: %s\n%s", v.name, error.c_str(), v.usage);
       return 2;
     }
     if (args->help) {
@@ -120,9 +120,9 @@ int RunCli(int argc, char** argv) {
     args->verb = verb;
     return v.run(*args);
   }
-  std::fprintf(stderr, "switchyard: unknown verb '%s'\n", verb.c_str());
+  std::fprintf(stderr, "signalbox: unknown verb '%s'\n", verb.c_str());
   PrintMainUsage(stderr);
   return 2;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

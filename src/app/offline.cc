@@ -5,7 +5,7 @@
 #include "config/loader.h"
 #include "routing/request_facts.h"
 
-namespace switchyard::app {
+namespace signalbox::app {
 
 std::optional<OfflineRouting> LoadOffline(const Args& args) {
   LoadResult lr = LoadConfigFile(args.ConfigPath());
@@ -73,4 +73,4 @@ routing::Decision DecideOffline(const OfflineRouting& r, const OfflineRequest& q
   return r.router->Decide(routing::FactsFromRequest(q.req, q.key_id, header), budget);
 }
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

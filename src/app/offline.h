@@ -14,7 +14,7 @@
 #include "openai/request.h"
 #include "routing/router.h"
 
-namespace switchyard::app {
+namespace signalbox::app {
 
 struct OfflineRouting {
   Config cfg;
@@ -44,4 +44,4 @@ void RequestFromPrompt(const std::string& prompt, const Config& cfg, OfflineRequ
 routing::Decision DecideOffline(const OfflineRouting& r, const OfflineRequest& q,
                                 const routing::BudgetView& budget);
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

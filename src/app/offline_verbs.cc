@@ -12,7 +12,7 @@
 #include "routing/decision_json.h"
 #include "routing/request_facts.h"
 
-namespace switchyard::app {
+namespace signalbox::app {
 namespace {
 
 std::string ReadAll(std::istream& in) {
@@ -28,7 +28,7 @@ int64_t NowMs() {
 
 int RunCheck(const Args& args) {
   if (!args.positional.empty()) {
-    std::fprintf(stderr, "switchyard check: unexpected argument '%s'\n", args.positional[0].c_str());
+    std::fprintf(stderr, "signalbox check: unexpected argument '%s'\n", args.positional[0].c_str());
     return 2;
   }
   LoadResult lr = LoadConfigFile(args.ConfigPath());
@@ -43,7 +43,7 @@ int RunCheck(const Args& args) {
 
 int RunExplain(const Args& args) {
   if (args.positional.size() > 1) {
-    std::fprintf(stderr, "switchyard explain: give one PROMPT (quote it) or use stdin\n");
+    std::fprintf(stderr, "signalbox explain: give one PROMPT (quote it) or use stdin\n");
     return 2;
   }
   auto routing = LoadOffline(args);
@@ -54,17 +54,17 @@ int RunExplain(const Args& args) {
   if (args.positional.empty() && first != std::string::npos && text[first] == '{') {
     nlohmann::json body = nlohmann::json::parse(text, nullptr, false);
     if (body.is_discarded()) {
-      std::fprintf(stderr, "switchyard explain: stdin starts with '{' but is not valid JSON\n");
+      std::fprintf(stderr, "signalbox explain: stdin starts with '{' but is not valid JSON\n");
       return 1;
     }
     if (!body.contains("model")) body["model"] = routing->cfg.router.virtual_models.front();
     if (auto e = ParseChatDocument(std::move(body), &q.req)) {
-      std::fprintf(stderr, "switchyard explain: %s\n", e->message.c_str());
+      std::fprintf(stderr, "signalbox explain: %s\n", e->message.c_str());
       return 1;
     }
   } else {
     if (first == std::string::npos) {
-      std::fprintf(stderr, "switchyard explain: the prompt is empty\n");
+      std::fprintf(stderr, "signalbox explain: the prompt is empty\n");
       return 1;
     }
     RequestFromPrompt(text, routing->cfg, &q);
@@ -72,7 +72,7 @@ int RunExplain(const Args& args) {
   for (const auto& h : args.GetAll("header")) {
     auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0) {
-      std::fprintf(stderr, "switchyard explain: --header must be NAME:VALUE\n");
+      std::fprintf(stderr, "signalbox explain: --header must be NAME:VALUE\n");
       return 2;
     }
     std::string name = h.substr(0, colon), value = h.substr(colon + 1);
@@ -81,9 +81,9 @@ int RunExplain(const Args& args) {
     q.headers[name] = value;
   }
   routing::BudgetView budget = routing::BaseBudget(routing->cfg);
-  if (auto h = q.headers.find("x-switchyard-max-cost-usd");
+  if (auto h = q.headers.find("x-signalbox-max-cost-usd");
       h != q.headers.end() && !routing::ApplyCostCapHeader(h->second, &budget)) {
-    std::fprintf(stderr, "switchyard explain: x-switchyard-max-cost-usd must be a non-negative number of USD\n");
+    std::fprintf(stderr, "signalbox explain: x-signalbox-max-cost-usd must be a non-negative number of USD\n");
     return 1;
   }
   std::optional<routing::BudgetInfo> info;
@@ -94,7 +94,7 @@ int RunExplain(const Args& args) {
       if (k.id == *key) kc = &k;
     }
     if (kc == nullptr) {
-      std::fprintf(stderr, "switchyard explain: unknown key id '%s' (see budgets.keys)\n", key->c_str());
+      std::fprintf(stderr, "signalbox explain: unknown key id '%s' (see budgets.keys)\n", key->c_str());
       return 1;
     }
     // Remaining budget from the ledger file (what has been settled; no server needed).
@@ -118,7 +118,7 @@ int RunExplain(const Args& args) {
 
 int RunSpend(const Args& args) {
   if (!args.positional.empty()) {
-    std::fprintf(stderr, "switchyard spend: unexpected argument '%s'\n", args.positional[0].c_str());
+    std::fprintf(stderr, "signalbox spend: unexpected argument '%s'\n", args.positional[0].c_str());
     return 2;
   }
   LoadResult lr = LoadConfigFile(args.ConfigPath());
@@ -129,7 +129,7 @@ int RunSpend(const Args& args) {
   auto rep = budget::SpendReportFromLedgerFile(lr.config->budgets.ledger_path, NowMs(),
                                                budget::LimitsFromConfig(lr.config->budgets.keys));
   if (!rep.ok()) {
-    std::fprintf(stderr, "switchyard spend: %s\n", rep.status().message().c_str());
+    std::fprintf(stderr, "signalbox spend: %s\n", rep.status().message().c_str());
     return 1;
   }
   if (args.Has("json")) {
@@ -140,4 +140,4 @@ int RunSpend(const Args& args) {
   return 0;
 }
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

@@ -1,4 +1,4 @@
-// `switchyard serve`: the composition root of the running gateway.
+// `signalbox serve`: the composition root of the running gateway.
 #include <pthread.h>
 #include <signal.h>
 
@@ -21,7 +21,7 @@
 #include "runtime/reloader.h"
 #include "server/http_server.h"
 
-namespace switchyard::app {
+namespace signalbox::app {
 namespace {
 
 ServerLimits LimitsFor(const ServerConfig& s) {
@@ -65,7 +65,7 @@ int RunServe(const Args& args) {
   if (auto lvl = args.Get("log-level")) {
     LogLevel l;
     if (!ParseLogLevel(*lvl, &l)) {
-      std::fprintf(stderr, "switchyard serve: --log-level must be debug, info, warn or error\n");
+      std::fprintf(stderr, "signalbox serve: --log-level must be debug, info, warn or error\n");
       return 2;
     }
     SetLogLevel(l);
@@ -159,7 +159,7 @@ int RunServe(const Args& args) {
   std::string host;
   int port = 0;
   if (!config_internal::SplitHostPort(listen, &host, &port)) {
-    std::fprintf(stderr, "switchyard serve: --listen must be HOST:PORT\n");
+    std::fprintf(stderr, "signalbox serve: --listen must be HOST:PORT\n");
     return 2;
   }
   HttpServer server(LimitsFor(snap->config->server));
@@ -169,7 +169,7 @@ int RunServe(const Args& args) {
     return 1;
   }
   Log(LogLevel::kInfo, "listening").Field("address", fmt::format("{}:{}", host, server.port()))
-      .Field("version", SWITCHYARD_VERSION).Field("config_version", static_cast<int64_t>(snap->version));
+      .Field("version", SIGNALBOX_VERSION).Field("config_version", static_cast<int64_t>(snap->version));
   std::thread server_thread([&server] { server.Run(); });
 
   // Signals: SIGHUP reloads, SIGUSR1 reopens the access log, SIGTERM/SIGINT drain (a
@@ -215,4 +215,4 @@ int RunServe(const Args& args) {
   std::_Exit(0);  // detached helper threads may still wait; nothing is left to flush
 }
 
-}  // namespace switchyard::app
+}  // namespace signalbox::app

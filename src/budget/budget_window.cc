@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 constexpr int64_t kMsPerDay = 86'400'000;
@@ -55,4 +55,4 @@ std::string MonthLabel(int64_t ts_ms) {
                      static_cast<unsigned>(ymd.month()));
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

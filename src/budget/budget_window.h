@@ -2,14 +2,14 @@
 //
 // Pure functions, thread-safe. Budgets reset at 00:00 UTC (daily) and on the first of
 // the month at 00:00 UTC (monthly), whatever the server's local time zone, so that the
-// live server, `switchyard spend` on another machine and the ledger agree on which
+// live server, `signalbox spend` on another machine and the ledger agree on which
 // window a record belongs to.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 // A half-open range of wall-clock milliseconds since the Unix epoch: [begin_ms, end_ms).
 struct WindowBounds {
@@ -29,4 +29,4 @@ WindowBounds MonthBounds(int64_t ts_ms);
 std::string DayLabel(int64_t ts_ms);
 std::string MonthLabel(int64_t ts_ms);
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -19,7 +19,7 @@
 #include "budget/money.h"
 #include "common/log.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using internal::BindText;
@@ -134,7 +134,7 @@ Status Ledger::OpenConnections() {
     }
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       return FailedPrecondition(fmt::format(
-          "{}: in use by another switchyard process (only one server may write a ledger)", what));
+          "{}: in use by another signalbox process (only one server may write a ledger)", what));
     }
     auto db = OpenSqlite(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                          options_.busy_timeout);
@@ -189,7 +189,7 @@ Status Ledger::Recover() {
 Status Ledger::CreateSchema() {
   sqlite3* db = write_db_.get();
   const std::string what = fmt::format("ledger {}: create schema", path_);
-  // WAL: readers (`switchyard spend`) never block the writer. NORMAL: a commit appends
+  // WAL: readers (`signalbox spend`) never block the writer. NORMAL: a commit appends
   // to the WAL without fsync; committed data survives a process crash.
   auto mode = PrepareSql(db, "PRAGMA journal_mode=WAL", what);
   if (!mode.ok()) return mode.status();
@@ -208,7 +208,7 @@ Status Ledger::CreateSchema() {
     s = version.status();
   } else if (*version > kSchemaVersion) {
     s = FailedPrecondition(
-        fmt::format("{}: written by a newer switchyard (schema {})", what, *version));
+        fmt::format("{}: written by a newer signalbox (schema {})", what, *version));
   } else {
     s = ExecSql(db, kSchema, what);
     if (s.ok()) s = ExecSql(db, "PRAGMA user_version=1", what);
@@ -223,12 +223,12 @@ Status Ledger::CheckSchema(sqlite3* db) const {
   auto tables = QueryInt(
       db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='attempts'", what);
   if (!tables.ok()) return tables.status();
-  if (*tables == 0) return FailedPrecondition(what + ": not a switchyard ledger");
+  if (*tables == 0) return FailedPrecondition(what + ": not a signalbox ledger");
   auto version = QueryInt(db, "PRAGMA user_version", what);
   if (!version.ok()) return version.status();
   if (*version > kSchemaVersion) {
     return FailedPrecondition(
-        fmt::format("{}: written by a newer switchyard (schema {})", what, *version));
+        fmt::format("{}: written by a newer signalbox (schema {})", what, *version));
   }
   return Status::Ok();
 }
@@ -418,4 +418,4 @@ LedgerStats Ledger::Stats() const {
   return stats;
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -21,7 +21,7 @@
 // duplicate listener, so the caller that counted it can take it back (the SpendTracker
 // does). Nothing is written twice, and the request path never reads SQLite.
 //
-// The read side (window sums for `switchyard spend` and the tracker's start-up) uses its
+// The read side (window sums for `signalbox spend` and the tracker's start-up) uses its
 // own connection, so reads never wait behind the writer; several processes may read the
 // file while one server writes it, and a read-only ledger adds the live server's spooled
 // records to what SQLite holds. Only one process should write a ledger file at a time
@@ -49,7 +49,7 @@
 #include "budget/wal_checkpointer.h"
 #include "common/status.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 // Spend of one key or backend in the day and the month windows, in nano-dollars.
 struct WindowTotals {
@@ -69,7 +69,7 @@ struct WindowSums {
 };
 
 struct LedgerOptions {
-  // Open an existing ledger for reading only (`switchyard spend`): never creates the file,
+  // Open an existing ledger for reading only (`signalbox spend`): never creates the file,
   // never writes; Append() fails with kFailedPrecondition.
   bool read_only = false;
   // How long a statement waits for a lock held by another connection or process.
@@ -190,4 +190,4 @@ class Ledger {
   SqliteDb read_db_;  // GUARDED_BY(read_mu_)
 };
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

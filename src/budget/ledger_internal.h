@@ -10,7 +10,7 @@
 
 #include "budget/ledger_record.h"
 
-namespace switchyard::budget::internal {
+namespace signalbox::budget::internal {
 
 inline void BindText(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
@@ -21,4 +21,4 @@ inline std::string RecordKey(const AttemptRecord& r) {
   return fmt::format("{}\x1f{}", r.request_id, r.attempt);
 }
 
-}  // namespace switchyard::budget::internal
+}  // namespace signalbox::budget::internal

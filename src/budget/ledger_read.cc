@@ -11,7 +11,7 @@
 #include "budget/ledger_internal.h"
 #include "budget/money.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using internal::BindText;
@@ -176,4 +176,4 @@ StatusOr<int64_t> Ledger::CountRecords() const {
   return *count + static_cast<int64_t>(unapplied->size());
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 // One upstream attempt of one request: what it cost and how it ended.
 struct AttemptRecord {
@@ -22,4 +22,4 @@ struct AttemptRecord {
   bool operator==(const AttemptRecord&) const = default;
 };
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 int64_t ToNanoUsd(double usd) {
   // Saturate instead of overflowing: a huge configured limit must stay huge.
@@ -20,4 +20,4 @@ std::string FormatUsd(double usd) {
   return fmt::format("${:.4f}", usd);
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

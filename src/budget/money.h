@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 inline constexpr int64_t kNanoUsdPerUsd = 1'000'000'000;
 
@@ -26,4 +26,4 @@ inline double FromNanoUsd(int64_t nano_usd) {
 // that is nearly gone still shows how much is left).
 std::string FormatUsd(double usd);
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

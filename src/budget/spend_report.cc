@@ -8,7 +8,7 @@
 #include "budget/money.h"
 #include "common/json_writer.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 std::optional<double> RemainingOf(const std::optional<double>& limit, int64_t spent_nano_usd) {
@@ -162,4 +162,4 @@ std::string SpendReportTable(const SpendReport& report) {
   return out;
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

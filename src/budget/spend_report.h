@@ -1,5 +1,5 @@
 // SpendReport: spend per key and backend in the current budget windows, in the shape of
-// GET /admin/spend and `switchyard spend [--json]` (see SPEC.md).
+// GET /admin/spend and `signalbox spend [--json]` (see SPEC.md).
 //
 // Plain immutable value plus pure builders and renderers; thread-safe. The live server
 // builds it from SpendTracker::Totals(), the CLI from the ledger file with
@@ -18,7 +18,7 @@
 #include "common/status.h"
 #include "config/config.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 struct KeySpendLine {
   std::string id;
@@ -62,10 +62,10 @@ SpendReport BuildSpendReport(const WindowSums& sums, const KeyLimitsMap& configu
 StatusOr<SpendReport> SpendReportFromLedgerFile(const std::string& path, int64_t at_ms,
                                                 const KeyLimitsMap& configured);
 
-// The JSON body of GET /admin/spend and `switchyard spend --json` (no trailing newline).
+// The JSON body of GET /admin/spend and `signalbox spend --json` (no trailing newline).
 std::string SpendReportJson(const SpendReport& report);
 
-// The human-readable table of `switchyard spend` (ends with a newline).
+// The human-readable table of `signalbox spend` (ends with a newline).
 std::string SpendReportTable(const SpendReport& report);
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

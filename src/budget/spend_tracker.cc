@@ -9,7 +9,7 @@
 #include "budget/budget_window.h"
 #include "budget/money.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 constexpr double kMaxEstimateUsd = 1e9;
@@ -289,4 +289,4 @@ size_t SpendTracker::Unpersisted() const {
   return unpersisted_.size();
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

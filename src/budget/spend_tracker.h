@@ -30,7 +30,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 // The id that requests without a gateway key are accounted under.
 inline constexpr std::string_view kAnonymousKeyId = "anonymous";
@@ -165,4 +165,4 @@ class SpendTracker {
   std::map<RecordId, PendingRecord> unpersisted_;                  // GUARDED_BY(mu_)
 };
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

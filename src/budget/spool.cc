@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 constexpr std::string_view kVersion = "v1";
@@ -210,4 +210,4 @@ Status SpoolFile::Rotate(const std::string& to) {
   return Status::Ok();
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -26,14 +26,14 @@
 #include "budget/ledger_record.h"
 #include "common/status.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 // Appends the spool line of `r` (with its newline) to `out`.
 void EncodeSpoolLine(const AttemptRecord& r, std::string* out);
 
 struct SpoolContent {
   std::vector<AttemptRecord> records;
-  int bad_lines = 0;  // complete lines that do not parse (never written by switchyard)
+  int bad_lines = 0;  // complete lines that do not parse (never written by signalbox)
 };
 
 // Parses a spool file's bytes. A final line without a newline is not a record.
@@ -78,4 +78,4 @@ class SpoolFile {
   FaultHook fault_;
 };
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

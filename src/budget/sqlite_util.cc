@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 void SqliteCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
@@ -62,4 +62,4 @@ std::string ColumnText(sqlite3_stmt* stmt, int col) {
                      static_cast<size_t>(sqlite3_column_bytes(stmt, col)));
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -17,7 +17,7 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 struct SqliteCloser {
   void operator()(sqlite3* db) const;
@@ -48,4 +48,4 @@ StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql, std::string_view what);
 // Text of column `col` of the current row ("" for NULL).
 std::string ColumnText(sqlite3_stmt* stmt, int col);
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

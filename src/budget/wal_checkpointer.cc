@@ -2,7 +2,7 @@
 
 #include <sqlite3.h>
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(
     const std::string& path, std::chrono::milliseconds busy_timeout) {
@@ -65,4 +65,4 @@ void WalCheckpointer::Run() {
   }
 }
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

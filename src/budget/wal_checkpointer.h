@@ -21,7 +21,7 @@
 #include "budget/sqlite_util.h"
 #include "common/status.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 
 class WalCheckpointer {
  public:
@@ -60,4 +60,4 @@ class WalCheckpointer {
   int64_t checkpoints_ = 0;  // GUARDED_BY(mu_)
 };
 
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

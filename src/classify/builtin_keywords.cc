@@ -1,6 +1,6 @@
 #include "classify/builtin_keywords.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 using SV = std::string_view;
@@ -169,4 +169,4 @@ const std::vector<KeywordGroup>& BuiltinKeywordGroups() {
   return groups;
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

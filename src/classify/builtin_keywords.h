@@ -7,7 +7,7 @@
 
 #include "classify/signals.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // Words and phrases that count towards one keyword class with one strength each.
 struct KeywordGroup {
@@ -20,4 +20,4 @@ struct KeywordGroup {
 // not mined from a benchmark; classify/README.md says how each was checked.
 const std::vector<KeywordGroup>& BuiltinKeywordGroups();
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

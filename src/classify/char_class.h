@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 enum class CharKind : uint8_t {
   kSpace,        // space, tab, other ASCII controls
@@ -188,4 +188,4 @@ inline bool IsGreekLetter(const unsigned char* p, size_t len) {
   return cp >= 0x391 && cp <= 0x3C9;
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -14,7 +14,7 @@
 #include "classify/signal_math.h"
 #include "classify/text_scanner.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 struct Classifier::Impl {
   KeywordTable table;
@@ -81,4 +81,4 @@ Classification Classifier::Classify(const ClassifyInput& in) const {
   return out;
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

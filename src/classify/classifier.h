@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "config/config.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 enum class Role { kSystem, kUser, kAssistant, kTool, kOther };
 
@@ -99,4 +99,4 @@ class Classifier {
   std::vector<std::pair<std::string, double>> tiers_;
 };
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

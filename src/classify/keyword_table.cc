@@ -5,7 +5,7 @@
 
 #include "classify/char_class.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 std::vector<uint64_t> KeywordTable::WordHashes(std::string_view text) {
   std::vector<uint64_t> out;
@@ -84,4 +84,4 @@ void KeywordTable::Build() {
   }
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -21,7 +21,7 @@
 
 #include "classify/signals.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // Hash of one word: the bytes of [p, p + len) with ASCII case folded (each byte OR
 // 0x20, which lowercases ASCII letters and leaves digits alone; '_' and non-ASCII bytes
@@ -125,4 +125,4 @@ class KeywordTable {
   uint64_t filter_[256] = {};  // bit (key >> 50) set for every key in the table
 };
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

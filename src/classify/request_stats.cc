@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 double RoleWeight(Role role) {
@@ -118,4 +118,4 @@ RequestStats GatherRequestStats(const TextScanner& scanner, const ClassifyInput&
   return rs;
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -9,7 +9,7 @@
 #include "classify/classifier.h"
 #include "classify/text_scanner.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // Everything Classify() gathers from one request before it computes the signals.
 struct RequestStats {
@@ -41,4 +41,4 @@ inline constexpr double kWeightOther = 0.1;
 // towards input_tokens).
 RequestStats GatherRequestStats(const TextScanner& scanner, const ClassifyInput& in);
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

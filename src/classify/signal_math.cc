@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 // length: log-scaled so that 10 -> 100 tokens moves the value as much as 100 -> 1000.
@@ -134,4 +134,4 @@ double ScoreFromSum(double sum) {
   return 1.0 / (1.0 + std::exp(-kScoreSlope * (sum - kScoreCenter)));
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

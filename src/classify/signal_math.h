@@ -9,7 +9,7 @@
 #include "classify/request_stats.h"
 #include "classify/signals.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // Strength of a keyword added by classifier.keywords (built-in strong markers are 1 too).
 inline constexpr float kUserKeywordStrength = 1.0f;
@@ -23,4 +23,4 @@ double ScoreFromSum(double sum);
 // 1 - exp(-x / scale): 0 at 0, 0.63 at `scale`, approaching 1. x < 0 gives 0.
 double Saturate(double x, double scale);
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -2,7 +2,7 @@
 
 #include "classify/classifier.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // Default weights: tuned as classify/README.md describes (fitted on one half of the
 // routing benchmarks, checked on the other half) for the text signals; set by judgement
@@ -50,4 +50,4 @@ int KeywordClassOfSignal(int signal) {
   }
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

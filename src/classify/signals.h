@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // The order of KnownSignals() and of Classification::signals.
 enum SignalId : int {
@@ -48,4 +48,4 @@ enum KeywordClass : uint8_t {
 // is not measured from words (length, questions, depth, tools, ...).
 int KeywordClassOfSignal(int signal);
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

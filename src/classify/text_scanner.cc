@@ -4,7 +4,7 @@
 
 #include "classify/char_class.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 void TextStats::AddScaled(const TextStats& o, double w) {
   words += w * o.words;
@@ -433,4 +433,4 @@ int64_t TextScanner::CountTokens(std::string_view text) {
   return Pass(nullptr, text, &unused).Run();
 }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -14,7 +14,7 @@
 #include "classify/keyword_table.h"
 #include "classify/signals.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 // Counts of one text, or a role-weighted sum of several. Doubles because each text is
 // scaled by the weight of its role (the user's last turn 1, tool output much less).
@@ -52,4 +52,4 @@ class TextScanner {
   const KeywordTable& table_;
 };
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -3,8 +3,8 @@
 #include "classify/classifier.h"
 #include "classify/text_scanner.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 
 int64_t EstimateTokens(std::string_view text) { return TextScanner::CountTokens(text); }
 
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -1,10 +1,10 @@
 #include "common/clock.h"
 
-namespace switchyard {
+namespace signalbox {
 
 const Clock& Clock::Real() {
   static const RealClock clock;
   return clock;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace switchyard {
+namespace signalbox {
 
 class Clock {
  public:
@@ -60,4 +60,4 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> wall_ns_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

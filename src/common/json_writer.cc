@@ -6,7 +6,7 @@
 
 #include "common/utf8.h"
 
-namespace switchyard {
+namespace signalbox {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   out.reserve(out.size() + s.size() + 2);
@@ -69,4 +69,4 @@ JsonWriter& JsonWriter::Double(double v) {
   return *this;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

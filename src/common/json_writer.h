@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace switchyard {
+namespace signalbox {
 
 // Appends `s` to `out` as a JSON string literal (quotes included). Invalid UTF-8 bytes
 // are replaced by U+FFFD so the output is always valid JSON.
@@ -57,4 +57,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -83,4 +83,4 @@ LogLine::~LogLine() {
   WriteLine(g_fd.load(std::memory_order_relaxed), buf_);
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -13,7 +13,7 @@
 
 #include "common/json_writer.h"
 
-namespace switchyard {
+namespace signalbox {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };
 
@@ -60,4 +60,4 @@ void WriteLine(int fd, std::string& line);
 // RFC 3339 UTC timestamp with milliseconds, e.g. 2026-11-26T06:12:44.123Z.
 std::string NowRfc3339();
 
-}  // namespace switchyard
+}  // namespace signalbox

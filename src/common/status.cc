@@ -1,6 +1,6 @@
 #include "common/status.h"
 
-namespace switchyard {
+namespace signalbox {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
@@ -27,4 +27,4 @@ std::string Status::ToString() const {
   return s;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -1,4 +1,4 @@
-// Status and StatusOr: the one error type of switchyard (after leveldb/abseil).
+// Status and StatusOr: the one error type of signalbox (after leveldb/abseil).
 //
 // Immutable value types; safe to copy between threads. A Status carries a canonical
 // code and a message written for the person who reads it (no secrets, no URLs of
@@ -13,7 +13,7 @@
 #include <utility>
 #include <variant>
 
-namespace switchyard {
+namespace signalbox {
 
 enum class StatusCode {
   kOk = 0,
@@ -80,4 +80,4 @@ class [[nodiscard]] StatusOr {
   std::variant<Status, T> v_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-namespace switchyard {
+namespace signalbox {
 
 size_t Utf8SeqLen(std::string_view s, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
@@ -58,4 +58,4 @@ std::string SanitizeUtf8(std::string_view s) {
   return out;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace switchyard {
+namespace signalbox {
 
 // Length of the valid UTF-8 sequence that starts at s[i], or 0 when it is invalid.
 // REQUIRES: i < s.size().
@@ -21,4 +21,4 @@ size_t AppendUtf8Seq(std::string& out, std::string_view s, size_t i);
 // `s` with each byte that does not start a valid sequence replaced by U+FFFD.
 std::string SanitizeUtf8(std::string_view s);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace switchyard {
+namespace signalbox {
 
 using Duration = std::chrono::milliseconds;
 
@@ -167,4 +167,4 @@ struct Config {
   RouterConfig router;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include "config/units.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using nlohmann::json;
@@ -118,4 +118,4 @@ json ConfigToJson(const Config& c) {
   return j;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -6,8 +6,8 @@
 
 #include "config/config.h"
 
-namespace switchyard {
+namespace signalbox {
 
 nlohmann::json ConfigToJson(const Config& cfg);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <cstdlib>
 
-namespace switchyard {
+namespace signalbox {
 
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -82,4 +82,4 @@ StatusOr<std::string> ExpandEnv(std::string_view in, const EnvLookup& env) {
   return out;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 
-namespace switchyard {
+namespace signalbox {
 
 // Returns the value of an environment variable, or nullopt when it is unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
@@ -24,4 +24,4 @@ EnvLookup ProcessEnv();
 // unset. A malformed reference (no closing brace, bad name) is an error too.
 StatusOr<std::string> ExpandEnv(std::string_view in, const EnvLookup& env);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -11,7 +11,7 @@
 #include "config/parse_sections.h"
 #include "config/yaml_reader.h"
 
-namespace switchyard {
+namespace signalbox {
 
 using config_internal::CrossValidate;
 using config_internal::ParseBackends;
@@ -83,7 +83,7 @@ LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
       ParseBudgets(r, root["budgets"], top, &cfg.budgets);
     } else {
       // The ledger still records spend without a budgets section.
-      auto def = ExpandEnv("${SWITCHYARD_STATE_DIR:-./state}/ledger.db", env);
+      auto def = ExpandEnv("${SIGNALBOX_STATE_DIR:-./state}/ledger.db", env);
       if (def.ok()) cfg.budgets.ledger_path = *def;
     }
     if (!root["router"].IsDefined() || root["router"].IsNull()) {
@@ -119,4 +119,4 @@ LoadResult LoadConfigFile(const std::string& path, const EnvLookup& env) {
   return LoadConfigText(text, path, env);
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

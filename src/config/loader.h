@@ -1,6 +1,6 @@
 // Loading the YAML config: parse (keeping every node's position) -> validate (collect
 // every problem) -> plain Config structs. The control plane calls this at start-up, on
-// reload and from `switchyard check`; it may be slow and allocate freely.
+// reload and from `signalbox check`; it may be slow and allocate freely.
 #pragma once
 
 #include <optional>
@@ -11,7 +11,7 @@
 #include "config/config.h"
 #include "config/env_expand.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct LoadResult {
   std::optional<Config> config;       // set only when `errors` is empty
@@ -29,4 +29,4 @@ LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
 // Hex SHA-256 of bytes (used for config content hashes and key hashes).
 std::string Sha256Hex(std::string_view bytes);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -10,7 +10,7 @@
 #include "config/env_expand.h"
 #include "config/parse_sections.h"
 
-namespace switchyard::config_internal {
+namespace signalbox::config_internal {
 namespace {
 
 using R = YamlReader;
@@ -159,7 +159,7 @@ void ParseBudgets(R& r, const YAML::Node& n, SourcePos parent, BudgetsConfig* b)
   }
   SourcePos pos = R::PosOf(n, parent);
   if (!r.GetString(n, "ledger_path", p, &b->ledger_path) || b->ledger_path.empty()) {
-    auto def = ExpandEnv("${SWITCHYARD_STATE_DIR:-./state}/ledger.db", ProcessEnv());
+    auto def = ExpandEnv("${SIGNALBOX_STATE_DIR:-./state}/ledger.db", ProcessEnv());
     b->ledger_path = def.ok() ? *def : "./state/ledger.db";
   }
   double v;
@@ -191,4 +191,4 @@ void ParseBudgets(R& r, const YAML::Node& n, SourcePos parent, BudgetsConfig* b)
   }
 }
 
-}  // namespace switchyard::config_internal
+}  // namespace signalbox::config_internal

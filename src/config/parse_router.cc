@@ -7,7 +7,7 @@
 
 #include "config/parse_sections.h"
 
-namespace switchyard::config_internal {
+namespace signalbox::config_internal {
 namespace {
 
 using R = YamlReader;
@@ -188,4 +188,4 @@ void CrossValidate(R& r, const YAML::Node& root, const Config& cfg) {
   }
 }
 
-}  // namespace switchyard::config_internal
+}  // namespace signalbox::config_internal

@@ -7,7 +7,7 @@
 #include "config/config.h"
 #include "config/yaml_reader.h"
 
-namespace switchyard::config_internal {
+namespace signalbox::config_internal {
 
 void ParseServer(YamlReader& r, const YAML::Node& n, SourcePos parent, ServerConfig* out);
 void ParseBackends(YamlReader& r, const YAML::Node& n, SourcePos parent,
@@ -23,4 +23,4 @@ void CrossValidate(YamlReader& r, const YAML::Node& root, const Config& cfg);
 // Splits "host:port" / "[v6]:port"; false if malformed.
 bool SplitHostPort(const std::string& s, std::string* host, int* port);
 
-}  // namespace switchyard::config_internal
+}  // namespace signalbox::config_internal

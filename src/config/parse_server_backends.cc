@@ -7,7 +7,7 @@
 
 #include "config/parse_sections.h"
 
-namespace switchyard::config_internal {
+namespace signalbox::config_internal {
 namespace {
 
 using R = YamlReader;
@@ -294,4 +294,4 @@ void ParseBackends(R& r, const YAML::Node& n, SourcePos parent, std::vector<Back
   }
 }
 
-}  // namespace switchyard::config_internal
+}  // namespace signalbox::config_internal

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 // Reads a non-negative decimal number (digits with an optional fraction) at s[i].
@@ -82,4 +82,4 @@ std::string FormatDuration(Duration d) {
   return fmt::format("{}ms", ms);
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 
-namespace switchyard {
+namespace signalbox {
 
 // "0", "250ms", "2s", "1.5s", "5m", "1h", "1m30s". Units: ms, s, m, h. Negative and
 // unit-less non-zero values are rejected (nullopt).
@@ -20,4 +20,4 @@ std::optional<uint64_t> ParseSize(std::string_view s);
 // Formats a duration the way the config writes it ("2s", "500ms", "0s").
 std::string FormatDuration(Duration d);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -9,7 +9,7 @@
 
 #include "config/units.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -263,4 +263,4 @@ bool YamlReader::GetStringList(const YAML::Node& map, const char* key, const std
   return true;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -19,7 +19,7 @@
 #include "config/config.h"
 #include "config/env_expand.h"
 
-namespace switchyard {
+namespace signalbox {
 
 class YamlReader {
  public:
@@ -76,4 +76,4 @@ class YamlReader {
 // Levenshtein-based "did you mean" among candidates; empty when nothing is close.
 std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates);
 
-}  // namespace switchyard
+}  // namespace signalbox

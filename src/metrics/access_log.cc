@@ -14,7 +14,7 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 constexpr int kStdout = 1;
@@ -127,4 +127,4 @@ Status AccessLog::Reopen() {
   return Status::Ok();
 }
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -22,7 +22,7 @@
 
 #include "common/status.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 // One request's log line before formatting. A plain value, one per request.
 struct AccessRecord {
@@ -84,4 +84,4 @@ class AccessLog {
   int fd_;  // guarded by mu_
 };
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -6,7 +6,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 std::vector<std::string> FamilyBase::Normalize(std::span<const std::string_view> values) const {
   if (values.size() != label_names_.size() &&
@@ -132,4 +132,4 @@ void CallbackGaugeFamily::AppendTo(std::string& out) const {
   }
 }
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -27,7 +27,7 @@
 #include "metrics/metric.h"
 #include "metrics/text_format.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 // Orders label-value tuples lexicographically; transparent so a tuple of string_views
 // finds a stored tuple of strings without building one.
@@ -147,4 +147,4 @@ class CallbackGaugeFamily final : public FamilyBase {
   const GaugeCallback fn_;
 };
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

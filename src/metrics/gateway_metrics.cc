@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 // Assigns a registered family to `*slot`, or keeps the first error.
@@ -20,38 +20,38 @@ void Take(StatusOr<F*> result, F** slot, Status& first_error) {
 StatusOr<GatewayMetrics> GatewayMetrics::Register(Registry& r) {
   GatewayMetrics m;
   Status err;
-  Take(r.AddCounter("switchyard_requests_total",
+  Take(r.AddCounter("signalbox_requests_total",
                     "Requests finished, by backend, tier, routing rule and HTTP status.",
                     {"backend", "tier", "rule", "status"}),
        &m.requests, err);
-  Take(r.AddHistogram("switchyard_request_duration_seconds",
+  Take(r.AddHistogram("signalbox_request_duration_seconds",
                       "Time from accepting a request to sending its last byte.", {"backend"},
                       RequestSecondsBuckets()),
        &m.request_duration, err);
-  Take(r.AddHistogram("switchyard_time_to_first_token_seconds",
+  Take(r.AddHistogram("signalbox_time_to_first_token_seconds",
                       "Time from accepting a streaming request to relaying its first event.",
                       {"backend"}, RequestSecondsBuckets()),
        &m.time_to_first_token, err);
-  Take(r.AddCounter("switchyard_upstream_tokens_total",
+  Take(r.AddCounter("signalbox_upstream_tokens_total",
                     "Tokens reported by upstream usage, by backend and type (input|output).",
                     {"backend", "type"}),
        &m.upstream_tokens, err);
-  Take(r.AddCounter("switchyard_cost_usd_total", "Spend in US dollars, by backend and key.",
+  Take(r.AddCounter("signalbox_cost_usd_total", "Spend in US dollars, by backend and key.",
                     {"backend", "key"}),
        &m.cost_usd, err);
-  Take(r.AddCounter("switchyard_fallbacks_total",
+  Take(r.AddCounter("signalbox_fallbacks_total",
                     "Moves from one backend to the next candidate, by reason.",
                     {"from", "to", "reason"}),
        &m.fallbacks, err);
-  Take(r.AddCounter("switchyard_budget_rejections_total",
+  Take(r.AddCounter("signalbox_budget_rejections_total",
                     "Requests refused because a budget would be exceeded, by key.", {"key"}),
        &m.budget_rejections, err);
-  Take(r.AddGauge("switchyard_inflight_requests", "Requests accepted and not yet finished.", {}),
+  Take(r.AddGauge("signalbox_inflight_requests", "Requests accepted and not yet finished.", {}),
        &m.inflight_requests, err);
-  Take(r.AddCounter("switchyard_config_reloads_total",
+  Take(r.AddCounter("signalbox_config_reloads_total",
                     "Config reload attempts, by result (success|failure).", {"result"}),
        &m.config_reloads, err);
-  Take(r.AddHistogram("switchyard_classifier_seconds", "Time to score one prompt's complexity.", {},
+  Take(r.AddHistogram("signalbox_classifier_seconds", "Time to score one prompt's complexity.", {},
                       ClassifierSecondsBuckets()),
        &m.classifier_seconds, err);
   if (!err.ok()) return err;
@@ -74,9 +74,9 @@ void GatewayMetrics::Precreate(const std::vector<std::string>& backends,
 
 Status RegisterBackendUp(Registry& registry, GaugeCallback fn) {
   return registry.AddGaugeCallback(
-      "switchyard_backend_up",
+      "signalbox_backend_up",
       "Whether a backend may take traffic: 1 when its circuit is not open, else 0.", {"backend"},
       std::move(fn));
 }
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -17,7 +17,7 @@
 #include "metrics/family.h"
 #include "metrics/registry.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 // Label values fixed by the gateway.
 inline constexpr std::string_view kTokenInput = "input";        // upstream_tokens{type}
@@ -27,26 +27,26 @@ inline constexpr std::string_view kReloadFailure = "failure";   // config_reload
 inline constexpr std::string_view kAnonymousKey = "anonymous";  // key label without keys
 
 struct GatewayMetrics {
-  // switchyard_requests_total{backend,tier,rule,status}: requests finished, counted at
+  // signalbox_requests_total{backend,tier,rule,status}: requests finished, counted at
   // the end. `status` is the numeric HTTP status; `tier` is "" for explicit models.
   CounterFamily* requests = nullptr;
-  // switchyard_request_duration_seconds{backend}: accept to last byte.
+  // signalbox_request_duration_seconds{backend}: accept to last byte.
   HistogramFamily* request_duration = nullptr;
-  // switchyard_time_to_first_token_seconds{backend}: streaming requests only.
+  // signalbox_time_to_first_token_seconds{backend}: streaming requests only.
   HistogramFamily* time_to_first_token = nullptr;
-  // switchyard_upstream_tokens_total{backend,type}: type is kTokenInput|kTokenOutput.
+  // signalbox_upstream_tokens_total{backend,type}: type is kTokenInput|kTokenOutput.
   CounterFamily* upstream_tokens = nullptr;
-  // switchyard_cost_usd_total{backend,key}: spend as committed to the ledger.
+  // signalbox_cost_usd_total{backend,key}: spend as committed to the ledger.
   CounterFamily* cost_usd = nullptr;
-  // switchyard_fallbacks_total{from,to,reason}: one per move to the next candidate.
+  // signalbox_fallbacks_total{from,to,reason}: one per move to the next candidate.
   CounterFamily* fallbacks = nullptr;
-  // switchyard_budget_rejections_total{key}: requests refused (429) for budget.
+  // signalbox_budget_rejections_total{key}: requests refused (429) for budget.
   CounterFamily* budget_rejections = nullptr;
-  // switchyard_inflight_requests: requests accepted and not yet finished.
+  // signalbox_inflight_requests: requests accepted and not yet finished.
   GaugeFamily* inflight_requests = nullptr;
-  // switchyard_config_reloads_total{result}: result is kReloadSuccess|kReloadFailure.
+  // signalbox_config_reloads_total{result}: result is kReloadSuccess|kReloadFailure.
   CounterFamily* config_reloads = nullptr;
-  // switchyard_classifier_seconds: time to score one prompt.
+  // signalbox_classifier_seconds: time to score one prompt.
   HistogramFamily* classifier_seconds = nullptr;
 
   // Registers every family above (idempotent) and pre-creates the series whose label
@@ -61,8 +61,8 @@ struct GatewayMetrics {
                  const std::vector<std::string>& keys) const;
 };
 
-// switchyard_backend_up{backend}: 1 when the backend may take traffic (its circuit is
+// signalbox_backend_up{backend}: 1 when the backend may take traffic (its circuit is
 // not open), else 0. `fn` reads the live state at every scrape (see GaugeCallback).
 Status RegisterBackendUp(Registry& registry, GaugeCallback fn);
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 Histogram::Histogram(const Options& options)
     : bounds_(options.bounds),
@@ -51,4 +51,4 @@ std::vector<double> ExponentialBuckets(double start, double factor, int count) {
   return out;
 }
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -16,7 +16,7 @@
 #include <memory>
 #include <vector>
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
@@ -111,4 +111,4 @@ std::vector<double> RequestSecondsBuckets();
 // `count` bounds start, start*factor, ... REQUIRES: start > 0, factor > 1.
 std::vector<double> ExponentialBuckets(double start, double factor, int count);
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -9,7 +9,7 @@
 
 #include "common/utf8.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 // Lower-case snake_case: what Prometheus accepts (minus ':', reserved for recording
@@ -173,4 +173,4 @@ std::string Registry::Scrape() const {
   return out;
 }
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

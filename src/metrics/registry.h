@@ -7,7 +7,7 @@
 // delays recording and delays the creation of a new series by at most that copy.
 //
 //   metrics::Registry registry;
-//   auto requests = registry.AddCounter("switchyard_requests_total", "Requests served.",
+//   auto requests = registry.AddCounter("signalbox_requests_total", "Requests served.",
 //                                       {"backend", "status"});
 //   if (!requests.ok()) return requests.status();
 //   metrics::Counter& ok_small = (*requests)->WithLabels({"small", "200"});  // keep it
@@ -32,7 +32,7 @@
 #include "metrics/metric.h"
 #include "metrics/text_format.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 class Registry {
  public:
@@ -77,4 +77,4 @@ class Registry {
   std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families_;  // guarded by mu_
 };
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 void AppendEscaped(std::string& out, std::string_view s, bool escape_quote) {
@@ -118,4 +118,4 @@ void AppendSeries(std::string& out, std::string_view name, std::string_view labe
 }
 
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

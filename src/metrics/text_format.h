@@ -16,7 +16,7 @@
 
 #include "metrics/metric.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 
 // The Content-Type of GET /metrics.
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -52,4 +52,4 @@ void AppendSeries(std::string& out, std::string_view name, std::string_view labe
 // could be anything: IsValidUtf8 / SanitizeUtf8 (common/utf8.h) replace each invalid
 // byte by U+FFFD.
 
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

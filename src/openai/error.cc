@@ -4,7 +4,7 @@
 
 #include "common/json_writer.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 struct Row {
@@ -89,4 +89,4 @@ ApiError ModelNotFound(std::string_view model) {
   return e;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct ApiError {
   int status = 500;        // HTTP status
@@ -38,4 +38,4 @@ std::string ErrorBody(const ApiError& e);
 ApiError InvalidRequest(std::string message, std::string param = "", std::string code = "");
 ApiError ModelNotFound(std::string_view model);
 
-}  // namespace switchyard
+}  // namespace signalbox

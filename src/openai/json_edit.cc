@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <set>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 bool IsWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -218,4 +218,4 @@ std::string ApplyJsonEdits(std::string_view json, const JsonObjectScan& scan,
   return out;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

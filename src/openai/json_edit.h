@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace switchyard {
+namespace signalbox {
 
 struct JsonMember {
   std::string key;     // decoded key (escapes resolved)
@@ -46,4 +46,4 @@ struct JsonEdit {
 std::string ApplyJsonEdits(std::string_view json, const JsonObjectScan& scan,
                            const std::vector<JsonEdit>& edits);
 
-}  // namespace switchyard
+}  // namespace signalbox

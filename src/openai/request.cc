@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using nlohmann::json;
@@ -325,4 +325,4 @@ classify::ClassifyInput PromptInput(std::string_view prompt) {
   return in;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -16,7 +16,7 @@
 #include "openai/error.h"
 #include "openai/json_edit.h"
 
-namespace switchyard {
+namespace signalbox {
 
 enum class Endpoint { kChat, kCompletions, kEmbeddings };
 
@@ -48,4 +48,4 @@ std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out
 // Builds a ClassifyInput for a plain prompt (one user message), for the CLI.
 classify::ClassifyInput PromptInput(std::string_view prompt);
 
-}  // namespace switchyard
+}  // namespace signalbox

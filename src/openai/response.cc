@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using nlohmann::json;
@@ -237,4 +237,4 @@ int64_t OutputCharsFromBody(std::string_view body) {
   return s.output_chars;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace switchyard {
+namespace signalbox {
 
 struct Usage {
   int64_t prompt_tokens = 0;
@@ -47,4 +47,4 @@ std::optional<Usage> UsageFromBody(std::string_view body);
 // the upstream reports no usage).
 int64_t OutputCharsFromBody(std::string_view body);
 
-}  // namespace switchyard
+}  // namespace signalbox

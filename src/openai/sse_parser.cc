@@ -1,6 +1,6 @@
 #include "openai/sse_parser.h"
 
-namespace switchyard {
+namespace signalbox {
 
 bool SseParser::Feed(std::string_view bytes) {
   if (error_) return false;
@@ -80,4 +80,4 @@ bool SseParser::Dispatch() {
   return ok;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

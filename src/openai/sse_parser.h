@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace switchyard {
+namespace signalbox {
 
 struct SseEvent {
   std::string_view event;  // empty = default "message"
@@ -51,4 +51,4 @@ class SseParser {
   size_t events_ = 0;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -13,7 +13,7 @@
 #include "routing/decision_json.h"
 #include "routing/request_facts.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -99,9 +99,9 @@ std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange
                                             const std::string& key_id, routing::BudgetView* out,
                                             budget::BudgetLimits* limits) const {
   *out = routing::BaseBudget(*snap.config);
-  if (auto h = ex.header("x-switchyard-max-cost-usd"); h && !routing::ApplyCostCapHeader(*h, out)) {
-    return InvalidRequest("x-switchyard-max-cost-usd must be a non-negative number of USD",
-                          "x-switchyard-max-cost-usd", "invalid_header");
+  if (auto h = ex.header("x-signalbox-max-cost-usd"); h && !routing::ApplyCostCapHeader(*h, out)) {
+    return InvalidRequest("x-signalbox-max-cost-usd must be a non-negative number of USD",
+                          "x-signalbox-max-cost-usd", "invalid_header");
   }
   if (const KeyEntry* k = snap.KeyById(key_id)) {
     limits->daily_usd = k->daily_usd;
@@ -165,10 +165,10 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
         std::chrono::duration<double>(SteadyClock::now() - t0).count());
   }
   in.decision = &decision;
-  if (!decision.rule.empty()) in.headers.push_back({"x-switchyard-rule", decision.rule});
+  if (!decision.rule.empty()) in.headers.push_back({"x-signalbox-rule", decision.rule});
   if (decision.classified) {
-    in.headers.push_back({"x-switchyard-tier", decision.classification.tier});
-    in.headers.push_back({"x-switchyard-score", FormatScore(decision.classification.score)});
+    in.headers.push_back({"x-signalbox-tier", decision.classification.tier});
+    in.headers.push_back({"x-signalbox-score", FormatScore(decision.classification.score)});
   }
   switch (decision.kind) {
     case routing::Decision::Kind::kNotFound: {
@@ -289,7 +289,7 @@ void Gateway::HandleModels(Exchange& ex) {
     seen.push_back(id);
     w.BeginObject().Field("id", id).Field("object", "model").Field("created", created).Field("owned_by", owner).EndObject();
   };
-  for (const auto& m : snap->config->router.virtual_models) add(m, "switchyard");
+  for (const auto& m : snap->config->router.virtual_models) add(m, "signalbox");
   if (snap->config->router.allow_explicit_models) {
     for (const auto& b : snap->config->backends) add(b.model, b.name);
   }
@@ -315,4 +315,4 @@ void Gateway::HandleRoute(Exchange& ex) {
   ex.Respond(200, headers, "application/json", routing::DecisionJson(d, req.model, info));
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -1,4 +1,4 @@
-// Gateway: the HTTP API of switchyard — request entry points from admission to the
+// Gateway: the HTTP API of signalbox — request entry points from admission to the
 // access-log line. It owns no long-lived state: it wires the services it is given.
 //
 // Thread-safe: every method may run on many request threads at once.
@@ -22,7 +22,7 @@
 #include "upstream/backends.h"
 #include "upstream/watchdog.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct GatewayDeps {
   const Clock* clock = nullptr;
@@ -51,7 +51,7 @@ class Gateway {
   int active_streams() const { return streams_.load(); }
 
   // A request the HTTP layer refused before it reached a handler: counted in
-  // switchyard_requests_total and written to the access log like any other.
+  // signalbox_requests_total and written to the access log like any other.
   std::vector<Header> OnRefusal(const RequestHead& head, const ApiError& e) const;
 
  private:
@@ -81,4 +81,4 @@ class Gateway {
 // A request id: the client's x-request-id when it is safe to echo, else a new one.
 std::string RequestIdFor(std::optional<std::string_view> client_value);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -7,7 +7,7 @@
 #include "metrics/text_format.h"
 #include "proxy/gateway.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using nlohmann::json;
@@ -119,4 +119,4 @@ void Gateway::HandleAdminSpend(Exchange& ex) {
   ex.Respond(200, {}, "application/json", budget::SpendReportJson(rep));
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

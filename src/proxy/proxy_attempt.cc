@@ -12,7 +12,7 @@
 #include "proxy/relay.h"
 #include "proxy/upstream_errors.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 // A plain upstream answer larger than this is a failure, not something to relay.
@@ -246,4 +246,4 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
   return Verdict::kDone;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -15,7 +15,7 @@
 #include "proxy/relay.h"
 #include "proxy/upstream_errors.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -57,7 +57,7 @@ std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchan
     for (const char* d : kDrop) {
       if (lower == d) return;
     }
-    if (lower.rfind("x-switchyard-", 0) == 0 || lower.rfind("sec-", 0) == 0) return;
+    if (lower.rfind("x-signalbox-", 0) == 0 || lower.rfind("sec-", 0) == 0) return;
     for (char c : lower) {  // a name that is not a token never leaves the gateway
       if (!(std::isalnum(static_cast<unsigned char>(c)) ||
             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
@@ -92,8 +92,8 @@ std::string ProxyCall::UpstreamBody(const BackendConfig& b) const {
 
 std::vector<Header> ProxyCall::ResponseHeaders(const BackendConfig& b, bool with_cost) const {
   std::vector<Header> h = in_.headers;
-  h.push_back({"x-switchyard-backend", b.name});
-  if (with_cost) h.push_back({"x-switchyard-cost-usd", fmt::format("{:.8f}", result_.cost_usd)});
+  h.push_back({"x-signalbox-backend", b.name});
+  if (with_cost) h.push_back({"x-signalbox-cost-usd", fmt::format("{:.8f}", result_.cost_usd)});
   return h;
 }
 
@@ -162,7 +162,7 @@ void ProxyCall::AnswerError(int status, std::string type, std::string code, std:
   e.code = std::move(code);
   e.message = std::move(message);
   std::vector<Header> h = in_.headers;
-  if (!result_.backend.empty()) h.push_back({"x-switchyard-backend", result_.backend});
+  if (!result_.backend.empty()) h.push_back({"x-signalbox-backend", result_.backend});
   if (retry_after_s > 0) h.push_back({"retry-after", std::to_string(retry_after_s)});
   if (no_retry) h.push_back({"x-should-retry", "false"});
   result_.status = status;
@@ -388,4 +388,4 @@ void ProxyCall::AnswerAllFailed() {
   AnswerError(502, "server_error", "upstream_error", fmt::format("The backends failed ({}).", detail), 0, true);
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

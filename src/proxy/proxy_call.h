@@ -22,7 +22,7 @@
 #include "upstream/upstream_call.h"
 #include "upstream/watchdog.h"
 
-namespace switchyard {
+namespace signalbox {
 
 class SseRelay;
 
@@ -50,14 +50,14 @@ struct ProxyInput {
   std::string key_id;  // "anonymous" without keys
   budget::BudgetLimits limits;
   std::chrono::steady_clock::time_point start;
-  std::vector<Header> headers;  // x-request-id, x-switchyard-rule/tier/score
+  std::vector<Header> headers;  // x-request-id, x-signalbox-rule/tier/score
   // Client headers to pass upstream (see ForwardableHeaders()).
   std::vector<std::pair<std::string, std::string>> forward_headers;
 };
 
 // The client's headers that may travel upstream: everything but credentials
 // (Authorization, api-key, cookies), hop-by-hop and framing headers, the gateway's own
-// x-switchyard-* controls, x-request-id (set by the gateway) and values with control
+// x-signalbox-* controls, x-request-id (set by the gateway) and values with control
 // characters.
 std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchange& ex);
 
@@ -144,4 +144,4 @@ class ProxyCall {
   std::string ledger_id_;    // "<x-request-id>@<call id>", made at the first settle
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include "common/json_writer.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
@@ -155,4 +155,4 @@ void SseRelay::FinishWithError(std::string_view message, std::string_view code) 
   ex_.StreamEnd();
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -17,7 +17,7 @@
 #include "server/exchange.h"
 #include "upstream/upstream_call.h"
 
-namespace switchyard {
+namespace signalbox {
 
 // Collects a non-streaming response (bounded).
 class PlainCollector final : public BodyConsumer {
@@ -107,4 +107,4 @@ class SseRelay final : public BodyConsumer {
 // The SSE text of one event (data split into lines, no id: lines).
 std::string FormatSseEvent(std::string_view event, std::string_view data);
 
-}  // namespace switchyard
+}  // namespace signalbox

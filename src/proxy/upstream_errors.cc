@@ -5,7 +5,7 @@
 
 #include "openai/error.h"
 
-namespace switchyard {
+namespace signalbox {
 
 std::string ScrubUrls(std::string_view text) {
   std::string out;
@@ -59,4 +59,4 @@ std::string SanitizedUpstreamError(int status, std::string_view body) {
   return ErrorBody(e);
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -6,11 +6,11 @@
 #include <string>
 #include <string_view>
 
-namespace switchyard {
+namespace signalbox {
 
 std::string SanitizedUpstreamError(int status, std::string_view body);
 
 // Replaces every http:// or https:// URL in `text` with "[url]".
 std::string ScrubUrls(std::string_view text);
 
-}  // namespace switchyard
+}  // namespace signalbox

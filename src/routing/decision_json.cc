@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace switchyard::routing {
+namespace signalbox::routing {
 namespace {
 
 const char* KindName(Decision::Kind k) {
@@ -66,4 +66,4 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
   return pretty ? j.dump(2) : j.dump();
 }
 
-}  // namespace switchyard::routing
+}  // namespace signalbox::routing

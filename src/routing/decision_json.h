@@ -1,4 +1,4 @@
-// The decision JSON of `POST /v1/route` and `switchyard explain` (SPEC: "The decision
+// The decision JSON of `POST /v1/route` and `signalbox explain` (SPEC: "The decision
 // JSON"). One function, so the HTTP dry run and the CLI print the same thing.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "routing/router.h"
 
-namespace switchyard::routing {
+namespace signalbox::routing {
 
 struct BudgetInfo {
   std::string key;
@@ -20,4 +20,4 @@ struct BudgetInfo {
 std::string DecisionJson(const Decision& d, std::string_view requested_model,
                          const std::optional<BudgetInfo>& budget, bool pretty = false);
 
-}  // namespace switchyard::routing
+}  // namespace signalbox::routing

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cmath>
 
-namespace switchyard::routing {
+namespace signalbox::routing {
 
 RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id, HeaderLookup header) {
   RequestFacts f;
@@ -40,4 +40,4 @@ BudgetView BaseBudget(const Config& cfg) {
   return b;
 }
 
-}  // namespace switchyard::routing
+}  // namespace signalbox::routing

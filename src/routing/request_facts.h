@@ -10,7 +10,7 @@
 #include "openai/request.h"
 #include "routing/router.h"
 
-namespace switchyard::routing {
+namespace signalbox::routing {
 
 using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view)>;
 
@@ -20,8 +20,8 @@ RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id,
 // The budget view before any key is considered: the config's per-request cap.
 BudgetView BaseBudget(const Config& cfg);
 
-// Applies an `x-switchyard-max-cost-usd` value: a finite number >= 0 that can lower the
+// Applies an `x-signalbox-max-cost-usd` value: a finite number >= 0 that can lower the
 // view's request cap, never raise it. False (view untouched) when the value is not one.
 bool ApplyCostCapHeader(std::string_view value, BudgetView* view);
 
-}  // namespace switchyard::routing
+}  // namespace signalbox::routing

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::routing {
+namespace signalbox::routing {
 namespace {
 
 // Tokens the chat format adds per message (role markers, separators).
@@ -157,7 +157,7 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
       c.skip_code = "request_cap";
       c.reason = fmt::format("estimated cost {} exceeds the request cap of {}{}", Money(c.estimated_cost_usd),
                              Money(*b.request_cap_usd),
-                             b.request_cap_from_header ? " (x-switchyard-max-cost-usd)" : " (budgets.request_max_usd)");
+                             b.request_cap_from_header ? " (x-signalbox-max-cost-usd)" : " (budgets.request_max_usd)");
     } else if (b.day_remaining_usd && c.estimated_cost_usd > *b.day_remaining_usd) {
       c.skipped = true;
       c.skip_code = "daily_budget";
@@ -239,4 +239,4 @@ Decision Router::Decide(const RequestFacts& f, const BudgetView& b) const {
   return d;
 }
 
-}  // namespace switchyard::routing
+}  // namespace signalbox::routing

@@ -20,7 +20,7 @@
 #include "classify/classifier.h"
 #include "config/config.h"
 
-namespace switchyard::routing {
+namespace signalbox::routing {
 
 // What the rules and the budget check look at in one request.
 struct RequestFacts {
@@ -40,7 +40,7 @@ struct RequestFacts {
 
 // The caller's remaining budget, read before deciding (nullopt = unlimited).
 struct BudgetView {
-  std::optional<double> request_cap_usd;   // x-switchyard-max-cost-usd, else request_max_usd
+  std::optional<double> request_cap_usd;   // x-signalbox-max-cost-usd, else request_max_usd
   bool request_cap_from_header = false;
   std::optional<double> day_remaining_usd;
   std::optional<double> month_remaining_usd;
@@ -124,4 +124,4 @@ class Router {
 // Estimated USD of `in` input and `out` output tokens at `price`.
 double EstimateCost(const PriceConfig& price, int64_t in, int64_t out);
 
-}  // namespace switchyard::routing
+}  // namespace signalbox::routing

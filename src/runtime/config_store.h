@@ -14,7 +14,7 @@
 
 #include "runtime/snapshot.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct ReloadResult {
   bool ok = true;
@@ -46,4 +46,4 @@ class ConfigStore {
   ReloadResult last_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "config/loader.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 namespace fs = std::filesystem;
@@ -350,4 +350,4 @@ StatusOr<std::string> ConfigWatcher::WatchAndHash() {
   return hash;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -20,7 +20,7 @@
 
 #include "common/status.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct ConfigWatcherOptions {
   // Quiet period after the last directory event before the file is re-hashed, so a burst
@@ -114,4 +114,4 @@ class ConfigWatcher {
   std::atomic<uint64_t> queue_overflows_{0};
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

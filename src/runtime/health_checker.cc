@@ -5,7 +5,7 @@
 #include "common/log.h"
 #include "upstream/client_pool.h"
 
-namespace switchyard {
+namespace signalbox {
 
 HealthChecker::HealthChecker(ConfigStore& store, std::chrono::milliseconds tick)
     : store_(store), tick_(tick) {
@@ -67,4 +67,4 @@ void HealthChecker::Run() {
   }
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -17,7 +17,7 @@
 
 #include "runtime/config_store.h"
 
-namespace switchyard {
+namespace signalbox {
 
 class HealthChecker {
  public:
@@ -39,4 +39,4 @@ class HealthChecker {
   std::thread thread_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

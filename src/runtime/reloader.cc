@@ -3,7 +3,7 @@
 #include "common/log.h"
 #include "config/loader.h"
 
-namespace switchyard {
+namespace signalbox {
 
 ReloadResult Reloader::LoadInitial() { return Load("startup", true); }
 ReloadResult Reloader::Reload(const std::string& trigger) { return Load(trigger, false); }
@@ -42,4 +42,4 @@ ReloadResult Reloader::Load(const std::string& trigger, bool initial) {
   return r;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

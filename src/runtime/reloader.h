@@ -13,7 +13,7 @@
 #include "runtime/config_store.h"
 #include "upstream/backends.h"
 
-namespace switchyard {
+namespace signalbox {
 
 class Reloader {
  public:
@@ -45,4 +45,4 @@ class Reloader {
   uint64_t next_version_ = 1;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -3,7 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-namespace switchyard {
+namespace signalbox {
 
 const KeyEntry* Snapshot::FindKey(std::string_view token) const {
   std::array<uint8_t, 32> h{};
@@ -46,4 +46,4 @@ std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& regis
   return s;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

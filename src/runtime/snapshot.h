@@ -18,7 +18,7 @@
 #include "routing/router.h"
 #include "upstream/backends.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct SnapshotBackend {
   const BackendConfig* cfg = nullptr;  // points into Snapshot::config
@@ -52,4 +52,4 @@ struct Snapshot {
 // Compiles a validated Config. Backend state and pools come from the long-lived registry.
 std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry, uint64_t version);
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -224,4 +224,4 @@ void ConnStream::get_local_ip_and_port(std::string& ip, int& port) const {
   port = local_port_;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -20,7 +20,7 @@
 
 #include <httplib.h>
 
-namespace switchyard {
+namespace signalbox {
 
 struct ConnLimits {
   std::chrono::milliseconds read_timeout{30'000};    // per read once a request started
@@ -101,4 +101,4 @@ class ConnStream final : public httplib::Stream {
   std::atomic<bool> broken_{false};
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include <thread>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 thread_local bool t_shed = false;
 }  // namespace
@@ -102,4 +102,4 @@ uint64_t ElasticPool::shed_total() const {
   return shed_total_;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -17,7 +17,7 @@
 
 #include <httplib.h>
 
-namespace switchyard {
+namespace signalbox {
 
 class ElasticPool final : public httplib::TaskQueue {
  public:
@@ -55,4 +55,4 @@ class ElasticPool final : public httplib::TaskQueue {
   bool shutdown_ = false;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

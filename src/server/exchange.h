@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace switchyard {
+namespace signalbox {
 
 struct Header {
   std::string name;
@@ -59,4 +59,4 @@ class Exchange {
                             std::string_view content_type, std::string_view data) = 0;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::server_internal {
+namespace signalbox::server_internal {
 namespace {
 
 const char* Reason(int status) {
@@ -150,4 +150,4 @@ bool ReadBody(ConnStream& conn, size_t len, std::string* out) {
   return true;
 }
 
-}  // namespace switchyard::server_internal
+}  // namespace signalbox::server_internal

@@ -9,7 +9,7 @@
 #include "server/conn_stream.h"
 #include "server/exchange.h"
 
-namespace switchyard::server_internal {
+namespace signalbox::server_internal {
 
 class HttplibExchange final : public Exchange {
  public:
@@ -60,4 +60,4 @@ class HttplibExchange final : public Exchange {
 // leaves.
 bool ReadBody(ConnStream& conn, size_t len, std::string* out);
 
-}  // namespace switchyard::server_internal
+}  // namespace signalbox::server_internal

@@ -17,7 +17,7 @@
 #include "server/elastic_pool.h"
 #include "server/http_exchange.h"
 
-namespace switchyard {
+namespace signalbox {
 
 using server_internal::HttplibExchange;
 using server_internal::ReadBody;
@@ -429,4 +429,4 @@ uint64_t HttpServer::shed_connections() const {
   return p ? p->shed_total() : 0;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -18,7 +18,7 @@
 #include "server/conn_stream.h"
 #include "server/exchange.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct ServerLimits {
   ConnLimits conn;
@@ -74,4 +74,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard {
+namespace signalbox {
 
 std::shared_ptr<BackendState> BackendRegistry::State(const BackendConfig& b) {
   std::lock_guard<std::mutex> lk(mu_);
@@ -34,4 +34,4 @@ bool RetryBudget::TryAcquire() {
   return false;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

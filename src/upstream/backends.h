@@ -18,7 +18,7 @@
 #include "upstream/circuit_breaker.h"
 #include "upstream/client_pool.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct BackendState {
   BackendState(const Clock& clock, const CircuitConfig& c, const std::string& name)
@@ -69,4 +69,4 @@ class RetryBudget {
   std::atomic<int> min_{3};
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

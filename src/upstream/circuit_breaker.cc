@@ -5,7 +5,7 @@
 
 #include "common/log.h"
 
-namespace switchyard {
+namespace signalbox {
 
 std::string_view CircuitStateName(CircuitState s) {
   switch (s) {
@@ -137,4 +137,4 @@ bool CircuitBreaker::Unavailable() const {
   return state_ == CircuitState::kOpen && now < open_until_;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

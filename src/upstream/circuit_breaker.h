@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "config/config.h"
 
-namespace switchyard {
+namespace signalbox {
 
 enum class CircuitState { kClosed, kOpen, kHalfOpen };
 std::string_view CircuitStateName(CircuitState s);
@@ -73,4 +73,4 @@ class CircuitBreaker {
   TimePoint probe_started_{};  // a probe silent for kProbeTimeout is presumed lost
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard {
+namespace signalbox {
 
 ClientSettings ClientSettings::For(const BackendConfig& b) {
   ClientSettings s;
@@ -56,4 +56,4 @@ size_t ClientPool::idle() const {
   return idle_.size();
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

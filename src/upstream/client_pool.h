@@ -15,7 +15,7 @@
 
 #include "config/config.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct ClientSettings {
   std::string scheme_host_port;  // e.g. https://api.openai.com:443
@@ -47,4 +47,4 @@ class ClientPool {
   std::vector<std::unique_ptr<httplib::Client>> idle_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -7,7 +7,7 @@
 
 #include <httplib.h>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 // Aborts a call in progress from the watchdog's thread (httplib's stop() is meant for
@@ -164,4 +164,4 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   return result;
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

@@ -17,7 +17,7 @@
 #include "upstream/client_pool.h"
 #include "upstream/watchdog.h"
 
-namespace switchyard {
+namespace signalbox {
 
 struct UpstreamRequest {
   const BackendConfig* backend = nullptr;
@@ -78,4 +78,4 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
 // Parses a Retry-After value (seconds or an HTTP date); 0 when absent or unparsable.
 int ParseRetryAfter(std::string_view v);
 
-}  // namespace switchyard
+}  // namespace signalbox

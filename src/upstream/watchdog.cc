@@ -4,7 +4,7 @@
 
 #include <vector>
 
-namespace switchyard {
+namespace signalbox {
 
 Watchdog::Watch::~Watch() { wd_->Remove(this); }
 
@@ -97,4 +97,4 @@ void Watchdog::Check() {
   }
 }
 
-}  // namespace switchyard
+}  // namespace signalbox

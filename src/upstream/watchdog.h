@@ -19,7 +19,7 @@
 #include <thread>
 #include <unordered_set>
 
-namespace switchyard {
+namespace signalbox {
 
 enum class WatchReason { kNone = 0, kDeadline, kClientGone };
 
@@ -77,4 +77,4 @@ class Watchdog {
   std::thread thread_;
 };
 
-}  // namespace switchyard
+}  // namespace signalbox

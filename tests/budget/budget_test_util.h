@@ -11,9 +11,9 @@
 #include "budget/ledger.h"
 #include "testing/temp_dir.h"
 
-namespace switchyard::budget::testing {
+namespace signalbox::budget::testing {
 
-using switchyard::testing::TempDir;
+using signalbox::testing::TempDir;
 
 // The wall-clock instant y-m-d h:mi:s UTC.
 inline std::chrono::system_clock::time_point Utc(int y, unsigned m, unsigned d, int h = 0,
@@ -43,4 +43,4 @@ inline AttemptRecord Record(std::string request_id, int attempt, std::string key
   return r;
 }
 
-}  // namespace switchyard::budget::testing
+}  // namespace signalbox::budget::testing

@@ -7,7 +7,7 @@
 #include "budget/budget_window.h"
 #include "budget/money.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using testing::UtcMs;
@@ -77,4 +77,4 @@ TEST_CASE("money is counted in exact nano-dollars", "[budget]") {
 }
 
 }  // namespace
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -21,7 +21,7 @@
 #include "budget/spend_tracker.h"
 #include "common/clock.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using testing::Record;
@@ -143,4 +143,4 @@ TEST_CASE("ledger loses no acknowledged append under kill -9", "[budget]") {
 }
 
 }  // namespace
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

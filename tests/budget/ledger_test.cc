@@ -23,7 +23,7 @@
 #include "budget/money.h"
 #include "budget/spool.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using testing::Record;
@@ -377,7 +377,7 @@ TEST_CASE("ledger admits one writer at a time", "[budget]") {
   auto first = OpenOrDie(path);
   auto second = Ledger::Open(path);
   CHECK(second.status().code() == StatusCode::kFailedPrecondition);
-  CHECK(second.status().message().find("in use by another switchyard process") != std::string::npos);
+  CHECK(second.status().message().find("in use by another signalbox process") != std::string::npos);
   LedgerOptions ro;
   ro.read_only = true;
   CHECK(Ledger::Open(path, ro).ok());  // readers are welcome
@@ -404,4 +404,4 @@ TEST_CASE("spool lines round-trip every field, escapes included", "[budget]") {
 }
 
 }  // namespace
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -6,7 +6,7 @@
 #include "budget/budget_test_util.h"
 #include "budget/money.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using nlohmann::json;
@@ -133,4 +133,4 @@ TEST_CASE("spend report takes limits from the config's keys", "[budget]") {
 }
 
 }  // namespace
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

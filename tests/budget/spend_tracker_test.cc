@@ -18,7 +18,7 @@
 #include "budget/budget_test_util.h"
 #include "budget/money.h"
 
-namespace switchyard::budget {
+namespace signalbox::budget {
 namespace {
 
 using testing::Record;
@@ -315,4 +315,4 @@ TEST_CASE("tracker and ledger agree after concurrent reserve and settle", "[budg
 }
 
 }  // namespace
-}  // namespace switchyard::budget
+}  // namespace signalbox::budget

@@ -13,7 +13,7 @@
 #include "classify/classifier.h"
 #include "classify/classify_test_util.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 using testing::ClassifyPrompt;
@@ -385,4 +385,4 @@ TEST_CASE("Any bytes classify to values in [0,1], deterministically", "[classify
 }
 
 }  // namespace
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

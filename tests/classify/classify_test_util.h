@@ -10,7 +10,7 @@
 #include "classify/classifier.h"
 #include "config/config.h"
 
-namespace switchyard::classify::testing {
+namespace signalbox::classify::testing {
 
 // Owns the texts a ClassifyInput points into. One per test; not thread-safe.
 class InputBuilder {
@@ -62,4 +62,4 @@ inline const Signal& SignalOf(const Classification& c, std::string_view name) {
   return kMissing;
 }
 
-}  // namespace switchyard::classify::testing
+}  // namespace signalbox::classify::testing

@@ -8,7 +8,7 @@
 #include "classify/classifier.h"
 #include "classify/classify_test_util.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 using testing::ClassifyPrompt;
@@ -161,4 +161,4 @@ TEST_CASE("A longer or harder input never scores lower", "[classify]") {
 }
 
 }  // namespace
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -11,7 +11,7 @@
 #include "classify/classifier.h"
 #include "classify/classify_test_util.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
 using testing::DefaultClassifier;
@@ -45,7 +45,7 @@ void Build(const nlohmann::json& j, InputBuilder* b) {
 }
 
 TEST_CASE("Default tiers send a quarter of a mixed workload to complex", "[classify]") {
-  std::ifstream in(SWITCHYARD_SOURCE_DIR "/tests/classify/testdata/mixed_workload.jsonl");
+  std::ifstream in(SIGNALBOX_SOURCE_DIR "/tests/classify/testdata/mixed_workload.jsonl");
   REQUIRE(in.good());
   std::map<std::string, int> tiers;
   int total = 0;
@@ -73,4 +73,4 @@ TEST_CASE("Default tiers send a quarter of a mixed workload to complex", "[class
 }
 
 }  // namespace
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

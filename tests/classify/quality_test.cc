@@ -1,6 +1,6 @@
 // Routing quality on the shared routing benchmarks (GSM8K and MMLU with the outcomes of
 // a weak and a strong model), computed exactly as /work/shared/tools/routing-eval does.
-// Skipped when ../shared is absent. Set SWITCHYARD_CLASSIFY_REPORT=1 to print the table
+// Skipped when ../shared is absent. Set SIGNALBOX_CLASSIFY_REPORT=1 to print the table
 // in classify/README.md: every metric, the held-out splits and the per-signal ablation.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -20,10 +20,10 @@
 
 #include "classify/classifier.h"
 
-namespace switchyard::classify {
+namespace signalbox::classify {
 namespace {
 
-const std::string kBenchDir = SWITCHYARD_SOURCE_DIR "/../shared/data/routing-bench/";
+const std::string kBenchDir = SIGNALBOX_SOURCE_DIR "/../shared/data/routing-bench/";
 
 struct Row {
   std::string id;
@@ -209,7 +209,7 @@ TEST_CASE("Routing quality on the shared benchmarks meets the targets", "[classi
   CHECK(mg.apgr >= 0.62);
   CHECK(mm.apgr >= 0.58);
 
-  if (const char* e = std::getenv("SWITCHYARD_CLASSIFY_REPORT"); e != nullptr && *e == '1') {
+  if (const char* e = std::getenv("SIGNALBOX_CLASSIFY_REPORT"); e != nullptr && *e == '1') {
     std::printf("| set | scorer | APGR | CPT50 | CPT80 | strong share at 95%% |\n");
     PrintReport("gsm8k", g);
     PrintReport("mmlu-dev", m);
@@ -217,4 +217,4 @@ TEST_CASE("Routing quality on the shared benchmarks meets the targets", "[classi
 }
 
 }  // namespace
-}  // namespace switchyard::classify
+}  // namespace signalbox::classify

@@ -3,8 +3,8 @@
 
 #include "common/json_writer.h"
 
-using switchyard::AppendJsonString;
-using switchyard::JsonWriter;
+using signalbox::AppendJsonString;
+using signalbox::JsonWriter;
 
 TEST_CASE("AppendJsonString escapes and stays valid UTF-8", "[common]") {
   struct Case {

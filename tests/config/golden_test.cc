@@ -10,7 +10,7 @@
 #include "config/loader.h"
 
 namespace fs = std::filesystem;
-using switchyard::LoadConfigFile;
+using signalbox::LoadConfigFile;
 
 namespace {
 
@@ -28,7 +28,7 @@ std::vector<std::string> Expectations(const fs::path& file) {
 }  // namespace
 
 TEST_CASE("every golden invalid config fails with its expected line:col messages", "[config]") {
-  fs::path dir = fs::path(SWITCHYARD_SOURCE_DIR) / "tests/testdata/config/invalid";
+  fs::path dir = fs::path(SIGNALBOX_SOURCE_DIR) / "tests/testdata/config/invalid";
   int files = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() != ".yaml") continue;
@@ -55,7 +55,7 @@ TEST_CASE("every golden invalid config fails with its expected line:col messages
 
 TEST_CASE("the shipped example config is valid without any environment variable", "[config]") {
   auto empty_env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-  auto res = LoadConfigFile(std::string(SWITCHYARD_SOURCE_DIR) + "/config/switchyard.yaml", empty_env);
+  auto res = LoadConfigFile(std::string(SIGNALBOX_SOURCE_DIR) + "/config/signalbox.yaml", empty_env);
   for (const auto& e : res.errors) INFO(e);
   REQUIRE(res.config.has_value());
   CHECK(res.errors.empty());

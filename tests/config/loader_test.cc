@@ -4,7 +4,7 @@
 #include "config/loader.h"
 #include "config/units.h"
 
-using namespace switchyard;
+using namespace signalbox;
 using namespace std::chrono_literals;
 
 namespace {

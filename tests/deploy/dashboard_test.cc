@@ -1,4 +1,4 @@
-// deploy/grafana/switchyard.json: valid JSON, every panel titled and queried, and every
+// deploy/grafana/signalbox.json: valid JSON, every panel titled and queried, and every
 // metric (and label) its PromQL uses is one the gateway really exports — the list comes
 // from a live metrics::Registry, so renaming a metric breaks this test, not a dashboard.
 #include <stdio.h>
@@ -24,7 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kDashboard = std::string(SWITCHYARD_SOURCE_DIR) + "/deploy/grafana/switchyard.json";
+const std::string kDashboard = std::string(SIGNALBOX_SOURCE_DIR) + "/deploy/grafana/signalbox.json";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,7 +63,7 @@ struct ExportedFamily {
 // a fresh registry, one series created in each family (a family without series is not
 // exposed), then read back from Scrape()'s `# TYPE` and sample lines.
 std::map<std::string, ExportedFamily> ExportedFamilies() {
-  using namespace switchyard::metrics;
+  using namespace signalbox::metrics;
   static Registry registry;
   static std::map<std::string, ExportedFamily> families = [] {
     auto m = GatewayMetrics::Register(registry);
@@ -116,15 +116,15 @@ std::map<std::string, ExportedFamily> ExportedFamilies() {
 const std::set<std::string> kTargetLabels = {"instance", "job"};
 
 struct MetricRef {
-  std::string as_written;  // e.g. switchyard_classifier_seconds_bucket
-  std::string family;      // e.g. switchyard_classifier_seconds ("" when unknown)
+  std::string as_written;  // e.g. signalbox_classifier_seconds_bucket
+  std::string family;      // e.g. signalbox_classifier_seconds ("" when unknown)
   std::string suffix;      // _bucket | _sum | _count | ""
   std::string matchers;    // the text inside {...} right after the name, if any
 };
 
 std::vector<MetricRef> MetricsIn(const std::string& expr, const std::map<std::string, ExportedFamily>& fams) {
   std::vector<MetricRef> out;
-  const std::regex name_re(R"(switchyard_[a-z_]+)");
+  const std::regex name_re(R"(signalbox_[a-z_]+)");
   for (std::sregex_iterator it(expr.begin(), expr.end(), name_re), end; it != end; ++it) {
     MetricRef r;
     r.as_written = it->str();
@@ -222,10 +222,10 @@ TEST_CASE("every metric and label the dashboard queries is one the gateway expor
   const auto fams = ExportedFamilies();
   // The registry really holds the SPEC's families (guards this test's own premise).
   for (const char* spec :
-       {"switchyard_requests_total", "switchyard_request_duration_seconds", "switchyard_time_to_first_token_seconds",
-        "switchyard_upstream_tokens_total", "switchyard_cost_usd_total", "switchyard_fallbacks_total",
-        "switchyard_budget_rejections_total", "switchyard_inflight_requests", "switchyard_backend_up",
-        "switchyard_config_reloads_total", "switchyard_classifier_seconds"}) {
+       {"signalbox_requests_total", "signalbox_request_duration_seconds", "signalbox_time_to_first_token_seconds",
+        "signalbox_upstream_tokens_total", "signalbox_cost_usd_total", "signalbox_fallbacks_total",
+        "signalbox_budget_rejections_total", "signalbox_inflight_requests", "signalbox_backend_up",
+        "signalbox_config_reloads_total", "signalbox_classifier_seconds"}) {
     CHECK(fams.count(spec) == 1);
   }
   std::set<std::string> used;
@@ -295,7 +295,7 @@ TEST_CASE("every dashboard query is valid PromQL (promtool check rules)", "[depl
     CHECK(e.find('$') == std::string::npos);  // an unknown Grafana variable
     rules += "      - record: dashboard:expr" + std::to_string(n++) + "\n        expr: " + json(e).dump() + "\n";
   }
-  char path[] = "/tmp/switchyard_dashboard_rules_XXXXXX";
+  char path[] = "/tmp/signalbox_dashboard_rules_XXXXXX";
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
   REQUIRE(write(fd, rules.data(), rules.size()) == static_cast<ssize_t>(rules.size()));

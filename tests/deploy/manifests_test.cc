@@ -23,12 +23,12 @@
 #include "config/parse_sections.h"
 
 namespace fs = std::filesystem;
-using switchyard::LoadConfigText;
-using switchyard::LoadResult;
+using signalbox::LoadConfigText;
+using signalbox::LoadResult;
 
 namespace {
 
-const fs::path kDeploy = fs::path(SWITCHYARD_SOURCE_DIR) / "deploy";
+const fs::path kDeploy = fs::path(SIGNALBOX_SOURCE_DIR) / "deploy";
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -92,7 +92,7 @@ LoadResult LoadWithEnv(const std::string& text, const std::string& label,
 int ListenPort(const std::string& listen) {
   std::string host;
   int port = 0;
-  REQUIRE(switchyard::config_internal::SplitHostPort(listen, &host, &port));
+  REQUIRE(signalbox::config_internal::SplitHostPort(listen, &host, &port));
   return port;
 }
 
@@ -153,7 +153,7 @@ std::vector<std::string> DockerInstructions() {
 
 // Packages listed in scripts/install-deps's PKGS=( ... ).
 std::set<std::string> InstallDepsPackages() {
-  std::string s = ReadFile(fs::path(SWITCHYARD_SOURCE_DIR) / "scripts" / "install-deps");
+  std::string s = ReadFile(fs::path(SIGNALBOX_SOURCE_DIR) / "scripts" / "install-deps");
   size_t a = s.find("PKGS=(");
   REQUIRE(a != std::string::npos);
   size_t b = s.find(')', a);
@@ -181,7 +181,7 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
           "and the manifests agree with it",
           "[deploy]") {
   auto docs = KubeDocs();
-  YAML::Node dep = Find(docs, "Deployment", "switchyard");
+  YAML::Node dep = Find(docs, "Deployment", "signalbox");
   YAML::Node pod = dep["spec"]["template"]["spec"];
   REQUIRE(pod["containers"].size() == 1);
   YAML::Node c = pod["containers"][0];
@@ -204,8 +204,8 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
     }
   }
   // The config file: a ConfigMap key, mounted as a directory (no subPath).
-  REQUIRE(env.count("SWITCHYARD_CONFIG") == 1);
-  const std::string config_path = env["SWITCHYARD_CONFIG"];
+  REQUIRE(env.count("SIGNALBOX_CONFIG") == 1);
+  const std::string config_path = env["SIGNALBOX_CONFIG"];
   std::string config_volume;
   for (const auto& m : c["volumeMounts"]) {
     if (m["mountPath"].as<std::string>() == Dirname(config_path)) {
@@ -281,7 +281,7 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
     }
   }
   CHECK(ledger_mounted);
-  if (env.count("SWITCHYARD_STATE_DIR")) CHECK(env["SWITCHYARD_STATE_DIR"] == ledger_dir);
+  if (env.count("SIGNALBOX_STATE_DIR")) CHECK(env["SIGNALBOX_STATE_DIR"] == ledger_dir);
 
   // The example Secret holds every key the Deployment reads.
   YAML::Node secret = YAML::LoadFile((kDeploy / "kubernetes" / "secret.example.yaml").string());
@@ -292,7 +292,7 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
   }
 
   // Service -> pods, ServiceMonitor -> Service.
-  YAML::Node svc = Find(docs, "Service", "switchyard");
+  YAML::Node svc = Find(docs, "Service", "signalbox");
   for (const auto& kv : svc["spec"]["selector"]) {
     CHECK(dep["spec"]["template"]["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>("") ==
           kv.second.as<std::string>());
@@ -303,7 +303,7 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
     std::string target = p["targetPort"].as<std::string>();
     CHECK((target == port_name || target == std::to_string(port)));
   }
-  YAML::Node sm = Find(docs, "ServiceMonitor", "switchyard");
+  YAML::Node sm = Find(docs, "ServiceMonitor", "signalbox");
   for (const auto& kv : sm["spec"]["selector"]["matchLabels"]) {
     CHECK(svc["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>("") == kv.second.as<std::string>());
   }
@@ -330,8 +330,8 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
   YAML::Node gw = Service(compose, "gateway");
   std::map<std::string, std::string> env;
   for (const auto& kv : gw["environment"]) env[kv.first.as<std::string>()] = ComposeValue(kv.second.as<std::string>());
-  REQUIRE(env.count("SWITCHYARD_CONFIG") == 1);
-  const std::string config_path = env["SWITCHYARD_CONFIG"];
+  REQUIRE(env.count("SIGNALBOX_CONFIG") == 1);
+  const std::string config_path = env["SIGNALBOX_CONFIG"];
   // The config directory is bind-mounted (a directory: single-file bind mounts miss
   // editors' rename-on-save).
   fs::path config_source;
@@ -404,7 +404,7 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
     for (const auto& sc : job["static_configs"]) {
       for (const auto& t : sc["targets"]) scraped |= t.as<std::string>() == "gateway:" + std::to_string(port);
     }
-    if (job["job_name"].as<std::string>() == "switchyard") CHECK(job["metrics_path"].as<std::string>("/metrics") == "/metrics");
+    if (job["job_name"].as<std::string>() == "signalbox") CHECK(job["metrics_path"].as<std::string>("/metrics") == "/metrics");
   }
   CHECK(scraped);
 
@@ -417,7 +417,7 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
     std::string source = spec.substr(0, spec.find(':'));
     std::string rest = spec.substr(spec.find(':') + 1);
     std::string target = rest.substr(0, rest.find(':'));
-    if (source.ends_with("switchyard.json")) {
+    if (source.ends_with("signalbox.json")) {
       dashboard_target = target;
       CHECK(fs::exists(kDeploy / source));
     }
@@ -425,14 +425,14 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
   }
   REQUIRE(!dashboard_target.empty());
   REQUIRE(!provisioning_source.empty());
-  YAML::Node providers = YAML::LoadFile((kDeploy / provisioning_source / "dashboards" / "switchyard.yml").string());
+  YAML::Node providers = YAML::LoadFile((kDeploy / provisioning_source / "dashboards" / "signalbox.yml").string());
   CHECK(providers["providers"][0]["options"]["path"].as<std::string>() == Dirname(dashboard_target));
   YAML::Node ds = YAML::LoadFile((kDeploy / provisioning_source / "datasources" / "prometheus.yml").string());
   CHECK(ds["datasources"][0]["type"].as<std::string>() == "prometheus");
   CHECK(ds["datasources"][0]["url"].as<std::string>() == "http://prometheus:9090");
 }
 
-TEST_CASE("Dockerfile: builds with install-deps packages, runs `switchyard serve` as a numeric non-root user",
+TEST_CASE("Dockerfile: builds with install-deps packages, runs `signalbox serve` as a numeric non-root user",
           "[deploy]") {
   auto ins = DockerInstructions();
   auto pkgs = InstallDepsPackages();
@@ -464,7 +464,7 @@ TEST_CASE("Dockerfile: builds with install-deps packages, runs `switchyard serve
     }
   }
   CHECK(installs);
-  // Final stage: numeric non-root USER, exec-form ENTRYPOINT switchyard serve, config
+  // Final stage: numeric non-root USER, exec-form ENTRYPOINT signalbox serve, config
   // path, port, state volume.
   std::string user, entrypoint, expose, config_env, volume;
   for (const auto& i : stages.back()) {
@@ -472,17 +472,17 @@ TEST_CASE("Dockerfile: builds with install-deps packages, runs `switchyard serve
     if (i.rfind("ENTRYPOINT ", 0) == 0) entrypoint = i.substr(11);
     if (i.rfind("EXPOSE ", 0) == 0) expose = i.substr(7);
     if (i.rfind("VOLUME ", 0) == 0) volume = i.substr(7);
-    if (i.find("SWITCHYARD_CONFIG=") != std::string::npos) config_env = i;
+    if (i.find("SIGNALBOX_CONFIG=") != std::string::npos) config_env = i;
   }
   INFO("USER " << user);
   CHECK(std::regex_match(user, std::regex(R"([1-9][0-9]*(:[0-9]+)?)")));
   auto ep = nlohmann::json::parse(entrypoint, nullptr, false);
-  REQUIRE(ep.is_array());  // exec form: switchyard is PID 1 and gets SIGTERM itself
+  REQUIRE(ep.is_array());  // exec form: signalbox is PID 1 and gets SIGTERM itself
   REQUIRE(ep.size() == 2);
-  CHECK(Basename(ep[0].get<std::string>()) == "switchyard");
+  CHECK(Basename(ep[0].get<std::string>()) == "signalbox");
   CHECK(ep[1] == "serve");
   CHECK(expose == "8080");
-  CHECK(config_env.find("SWITCHYARD_CONFIG=/etc/switchyard/switchyard.yaml") != std::string::npos);
-  CHECK(volume.find("/var/lib/switchyard") != std::string::npos);
+  CHECK(config_env.find("SIGNALBOX_CONFIG=/etc/signalbox/signalbox.yaml") != std::string::npos);
+  CHECK(volume.find("/var/lib/signalbox") != std::string::npos);
   CHECK(fs::exists(kDeploy / "Dockerfile.dockerignore"));
 }

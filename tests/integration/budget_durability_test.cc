@@ -19,7 +19,7 @@
 #include "integration/budget_test_util.h"
 #include "testing/temp_dir.h"
 
-namespace switchyard::testing::budget_it {
+namespace signalbox::testing::budget_it {
 namespace {
 
 
@@ -64,7 +64,7 @@ TEST_CASE("restart durability: after SIGTERM, a gateway started on the same ledg
           "spend and enforces the same budget", "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
-  TempDir dir("switchyard-ledger");
+  TempDir dir("signalbox-ledger");
   BudgetOptions o{.team_a = "      daily_usd: 1\n", .ledger_path = dir.path() + "/ledger.db"};
   const std::string ledger = dir.path() + "/ledger.db";
   const char* large_body = R"({"model":"large","messages":[{"role":"user","content":"hello"}]})";
@@ -128,7 +128,7 @@ TEST_CASE("SIGTERM while a stream is relayed: the stream finishes during the dra
           "and the stream's spend is in the ledger", "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
-  TempDir dir("switchyard-ledger");
+  TempDir dir("signalbox-ledger");
   BudgetOptions o{.ledger_path = dir.path() + "/ledger.db"};
   const std::string ledger = dir.path() + "/ledger.db";
   RunningGateway gw = StartBudgetGateway(small, large, o);
@@ -161,7 +161,7 @@ TEST_CASE("kill -9 durability: every response a client read to the end is in the
           "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
-  TempDir dir("switchyard-ledger");
+  TempDir dir("signalbox-ledger");
   BudgetOptions o{.ledger_path = dir.path() + "/ledger.db"};
   const std::string ledger = dir.path() + "/ledger.db";
   RunningGateway gw = StartBudgetGateway(small, large, o);
@@ -290,7 +290,7 @@ TEST_CASE("no reservation outlives its request: after every kind of ending, the 
              R"({"model":"large","messages":[{"role":"user","content":"hi"}]})") == 429);
   CHECK(PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
                 With(kA, next("error-event"), {{"x-mock-fault", "error-event"}})).status == 502);
-  CHECK(post("over-cap", {{"x-switchyard-max-cost-usd", "0.000001"}}) == 429);
+  CHECK(post("over-cap", {{"x-signalbox-max-cost-usd", "0.000001"}}) == 429);
   // Every request has ended once its access-log line is written (after its reservation
   // was released).
   for (const auto& id : ids) {
@@ -414,4 +414,4 @@ TEST_CASE("a burst of concurrent requests against a small daily budget admits ex
   CHECK(Nano(Route(g.gw, body, kA)["budget"][remaining]) == Nano(limit) - spent);
 }
 
-}  // namespace switchyard::testing::budget_it
+}  // namespace signalbox::testing::budget_it

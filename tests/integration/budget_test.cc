@@ -2,7 +2,7 @@
 // §1.7 and cases 30, 35-37, 41-44 of shared/notes/reliability-tests.md): every request
 // the gateway forwards leaves exactly the ledger row its upstream usage (or, without
 // usage, the documented estimate) calls for; the cost header, GET /admin/spend, the
-// metrics and `switchyard spend --json` agree with the rows to the nano-dollar; budget
+// metrics and `signalbox spend --json` agree with the rows to the nano-dollar; budget
 // refusals, downgrades, 401s and fallbacks bill nothing they should not. Restarts,
 // kill -9, bursts and reservation leaks: budget_durability_test.cc.
 //
@@ -14,22 +14,22 @@
 #include <regex>
 #include <sstream>
 
-namespace switchyard::testing::budget_it {
+namespace signalbox::testing::budget_it {
 
 TEST_CASE("plain request: one ledger row with the upstream's tokens at the configured prices; the "
-          "cost header, /admin/spend and `switchyard spend` agree with it", "[integration][budget]") {
+          "cost header, /admin/spend and `signalbox spend` agree with it", "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage,
                    .team_b = "      daily_usd: 1\n      monthly_usd: 10\n"});
   auto cli = g.gw.Client();
   auto a = cli->Post("/v1/chat/completions", With(kA, "plain-small"), ChatBody("hello there"), "application/json");
   REQUIRE(a);
   REQUIRE(a->status == 200);
-  CHECK(a->get_header_value("x-switchyard-backend") == "small");
+  CHECK(a->get_header_value("x-signalbox-backend") == "small");
   auto b = cli->Post("/v1/chat/completions", With(kB, "plain-large"),
                      R"({"model":"large","messages":[{"role":"user","content":"hello"}]})", "application/json");
   REQUIRE(b);
   REQUIRE(b->status == 200);
-  CHECK(b->get_header_value("x-switchyard-backend") == "large");
+  CHECK(b->get_header_value("x-signalbox-backend") == "large");
 
   auto rows = Rows(g.Ledger());
   REQUIRE(rows.size() == 2);
@@ -51,8 +51,8 @@ TEST_CASE("plain request: one ledger row with the upstream's tokens at the confi
   CHECK(rl.cost_nusd == kLargeFixed);
   CHECK(Nano(rl.cost_usd) == kLargeFixed);
 
-  CHECK(Nano(std::stod(a->get_header_value("x-switchyard-cost-usd"))) == kSmallFixed);
-  CHECK(Nano(std::stod(b->get_header_value("x-switchyard-cost-usd"))) == kLargeFixed);
+  CHECK(Nano(std::stod(a->get_header_value("x-signalbox-cost-usd"))) == kSmallFixed);
+  CHECK(Nano(std::stod(b->get_header_value("x-signalbox-cost-usd"))) == kLargeFixed);
   auto line = g.gw.WaitForAccess([](const json& j) { return j["request_id"] == "plain-small"; });
   REQUIRE(line);
   CHECK(Nano((*line)["cost_usd"].get<double>()) == kSmallFixed);
@@ -134,7 +134,7 @@ TEST_CASE("an upstream that sends no usage: the row is marked estimated and coun
   }
   // The same 16-token answer, relayed whole or chunk by chunk, is estimated the same.
   CHECK(rows[0].output_tokens == rows[1].output_tokens);
-  CHECK(Nano(std::stod(p->get_header_value("x-switchyard-cost-usd"))) == RowOf(rows, "nousage-plain").cost_nusd);
+  CHECK(Nano(std::stod(p->get_header_value("x-signalbox-cost-usd"))) == RowOf(rows, "nousage-plain").cost_nusd);
 }
 
 TEST_CASE("an explicit zero usage from the upstream is billed as zero, not replaced by an estimate",
@@ -158,7 +158,7 @@ TEST_CASE("an explicit zero usage from the upstream is billed as zero, not repla
     CHECK(row.cost_nusd == 0);
     CHECK_FALSE(row.estimated);
   }
-  CHECK(Nano(std::stod(p->get_header_value("x-switchyard-cost-usd"))) == 0);
+  CHECK(Nano(std::stod(p->get_header_value("x-signalbox-cost-usd"))) == 0);
   CHECK(Nano(KeyLine(AdminSpend(g.gw), "team-a")["day_usd"]) == 0);
 }
 
@@ -256,8 +256,8 @@ TEST_CASE("fallback: only the attempt that answered is billed", "[integration][b
   auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "fb-plain"), ChatBody("hi"), "application/json");
   REQUIRE(p);
   REQUIRE(p->status == 200);
-  CHECK(p->get_header_value("x-switchyard-backend") == "large");
-  CHECK(Nano(std::stod(p->get_header_value("x-switchyard-cost-usd"))) == kLargeFixed);
+  CHECK(p->get_header_value("x-signalbox-backend") == "large");
+  CHECK(Nano(std::stod(p->get_header_value("x-signalbox-cost-usd"))) == kLargeFixed);
   auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, "fb-stream"));
   REQUIRE(s.status == 200);
   CHECK(s.Done());
@@ -288,13 +288,13 @@ TEST_CASE("fallback: a first backend that answers 200 with no usable answer (err
     auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, "fb-bad-200"));
     status = s.status;
     CHECK(s.Done());
-    auto it = s.headers.find("x-switchyard-backend");
+    auto it = s.headers.find("x-signalbox-backend");
     if (it != s.headers.end()) backend = it->second;
   } else {
     auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "fb-bad-200"), ChatBody("hi"), "application/json");
     REQUIRE(p);
     status = p->status;
-    backend = p->get_header_value("x-switchyard-backend");
+    backend = p->get_header_value("x-signalbox-backend");
     INFO(p->body);
     CHECK(json::parse(p->body, nullptr, false).contains("choices"));
   }
@@ -359,16 +359,16 @@ TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the reques
     auto cli = g.gw.Client();
     auto full = cli->Post("/v1/chat/completions", With(kA, "dg-none"), body, "application/json");
     REQUIRE(full);
-    CHECK(full->get_header_value("x-switchyard-backend") == "large");
-    auto capped = cli->Post("/v1/chat/completions", With(kA, "dg-cap", {{"x-switchyard-max-cost-usd", cap}}), body,
+    CHECK(full->get_header_value("x-signalbox-backend") == "large");
+    auto capped = cli->Post("/v1/chat/completions", With(kA, "dg-cap", {{"x-signalbox-max-cost-usd", cap}}), body,
                             "application/json");
     REQUIRE(capped);
     CHECK(capped->status == 200);
-    CHECK(capped->get_header_value("x-switchyard-backend") == "small");
+    CHECK(capped->get_header_value("x-signalbox-backend") == "small");
     auto by_key = cli->Post("/v1/chat/completions", With(kB, "dg-key"), body, "application/json");
     REQUIRE(by_key);
     CHECK(by_key->status == 200);
-    CHECK(by_key->get_header_value("x-switchyard-backend") == "small");
+    CHECK(by_key->get_header_value("x-signalbox-backend") == "small");
     CHECK(g.large.Stats()["requests"] == 1);
     auto rows = Rows(g.Ledger());
     REQUIRE(rows.size() == 3);
@@ -386,7 +386,7 @@ TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the reques
     double large_est = route["candidates"][0]["estimated_cost_usd"];
     std::string cap = fmt::format("{}", (small_est + large_est) / 2);
     auto cli = g.gw.Client();
-    auto capped = cli->Post("/v1/chat/completions", With(kA, "rj-cap", {{"x-switchyard-max-cost-usd", cap}}), body,
+    auto capped = cli->Post("/v1/chat/completions", With(kA, "rj-cap", {{"x-signalbox-max-cost-usd", cap}}), body,
                             "application/json");
     auto by_key = cli->Post("/v1/chat/completions", With(kB, "rj-key"), body, "application/json");
     for (const auto* res : {&capped, &by_key}) {
@@ -441,7 +441,7 @@ TEST_CASE("requests refused with 401 never create a ledger row", "[integration][
   CHECK(Rows(g.Ledger()).size() == 1);
 }
 
-TEST_CASE("spend per key and per backend in /admin/spend and `switchyard spend` equals the sum of "
+TEST_CASE("spend per key and per backend in /admin/spend and `signalbox spend` equals the sum of "
           "the ledger rows", "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage, .team_a = "      daily_usd: 5\n",
                    .team_b = "      monthly_usd: 50\n"});
@@ -486,13 +486,13 @@ TEST_CASE("spend per key and per backend in /admin/spend and `switchyard spend` 
   CHECK(Nano(KeyLine(live, "team-a")["day_remaining_usd"]) == 5'000'000'000 - by_key["team-a"]);
   CHECK(Nano(KeyLine(live, "team-b")["month_remaining_usd"]) == 50'000'000'000 - by_key["team-b"]);
   CHECK(CliSpend(g.gw) == live);
-  // switchyard_cost_usd_total{backend,key} counts the same attempts.
+  // signalbox_cost_usd_total{backend,key} counts the same attempts.
   std::map<std::pair<std::string, std::string>, int64_t> expected;
   for (const Row& r : rows) expected[{r.backend, r.key_id}] += r.cost_nusd;
   auto m = g.gw.Client()->Get("/metrics");
   REQUIRE(m);
   std::map<std::pair<std::string, std::string>, int64_t> exported;
-  std::regex line(R"re(^switchyard_cost_usd_total\{backend="([^"]*)",key="([^"]*)"\} (\S+)$)re");
+  std::regex line(R"re(^signalbox_cost_usd_total\{backend="([^"]*)",key="([^"]*)"\} (\S+)$)re");
   std::istringstream in(m->body);
   for (std::string l; std::getline(in, l);) {
     std::smatch sm;
@@ -525,7 +525,7 @@ TEST_CASE("embeddings and legacy completions are billed from their usage like ch
   CHECK(emb.output_tokens == 0);
   CHECK_FALSE(emb.estimated);
   CHECK(emb.cost_nusd == 100 * kSmallIn);
-  CHECK(Nano(std::stod(e->get_header_value("x-switchyard-cost-usd"))) == 100 * kSmallIn);
+  CHECK(Nano(std::stod(e->get_header_value("x-signalbox-cost-usd"))) == 100 * kSmallIn);
   for (const char* id : {"cmpl", "cmpl-stream"}) {
     INFO(id);
     Row r = RowOf(rows, id);
@@ -534,7 +534,7 @@ TEST_CASE("embeddings and legacy completions are billed from their usage like ch
     CHECK_FALSE(r.estimated);
     CHECK(r.cost_nusd == kSmallFixed);
   }
-  CHECK(Nano(std::stod(c->get_header_value("x-switchyard-cost-usd"))) == kSmallFixed);
+  CHECK(Nano(std::stod(c->get_header_value("x-signalbox-cost-usd"))) == kSmallFixed);
 }
 
 TEST_CASE("a backend with stream_usage: false is not asked for usage; its streams are billed by estimate",
@@ -621,4 +621,4 @@ TEST_CASE("a config reload keeps every key's spend; new limits apply to it; a re
   CHECK(CliSpend(g.gw) == live);
 }
 
-}  // namespace switchyard::testing::budget_it
+}  // namespace signalbox::testing::budget_it

@@ -1,6 +1,6 @@
 // Shared by budget_test.cc and budget_durability_test.cc: a gateway with two keys in front
-// of two switchyard-mock models at whole-dollar prices, and readers for the ledger file
-// (SQLite, table `attempts`), GET /admin/spend and `switchyard spend --json`.
+// of two signalbox-mock models at whole-dollar prices, and readers for the ledger file
+// (SQLite, table `attempts`), GET /admin/spend and `signalbox spend --json`.
 #pragma once
 
 // Tests name only the BudgetOptions fields that differ from the defaults.
@@ -32,7 +32,7 @@
 #include "integration/process.h"
 #include "integration/sse_client.h"
 
-namespace switchyard::testing::budget_it {
+namespace signalbox::testing::budget_it {
 
 using nlohmann::json;
 
@@ -291,10 +291,10 @@ inline json AdminSpend(const RunningGateway& gw) {
   return json::parse(r->body);
 }
 
-// `switchyard spend --json --config <the gateway's config>`, run as its own process.
+// `signalbox spend --json --config <the gateway's config>`, run as its own process.
 inline json CliSpend(const std::string& config_path) {
   ProcessOptions po;
-  po.argv = {SWITCHYARD_BIN, "spend", "--json", "--config", config_path};
+  po.argv = {SIGNALBOX_BIN, "spend", "--json", "--config", config_path};
   po.env = KeyEnv();
   auto p = Process::Start(po);
   REQUIRE(p.ok());
@@ -331,4 +331,4 @@ inline json Route(const RunningGateway& gw, const std::string& body, const httpl
   return json::parse(r->body);
 }
 
-}  // namespace switchyard::testing::budget_it
+}  // namespace signalbox::testing::budget_it

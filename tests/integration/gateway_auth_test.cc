@@ -14,7 +14,7 @@
 #include "integration/raw_http.h"
 #include "integration/sse_client.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 namespace {
 
 using nlohmann::json;
@@ -360,4 +360,4 @@ TEST_CASE(
   }
 }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -12,7 +12,7 @@
 #include "integration/mock_process.h"
 #include "integration/raw_http.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 namespace {
 
 using nlohmann::json;
@@ -409,4 +409,4 @@ TEST_CASE("A15 a client header with CR, LF or NUL cannot reach the upstream as a
   }
 }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

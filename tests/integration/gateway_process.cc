@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 RunningGateway::~RunningGateway() {
   process.reset();
@@ -75,16 +75,16 @@ void RunningGateway::WriteConfig(const std::string& yaml) const {
 
 StatusOr<RunningGateway> StartGateway(const GatewayOptions& options, std::chrono::milliseconds timeout) {
   RunningGateway gw;
-  char tmpl[] = "/tmp/switchyard-test-XXXXXX";
+  char tmpl[] = "/tmp/signalbox-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return Internal("mkdtemp failed");
   gw.dir = tmpl;
   gw.config_path = gw.dir + "/config.yaml";
   std::ofstream(gw.config_path) << ExpandState(options.config_yaml, gw.dir);
   ProcessOptions po;
-  po.argv = {SWITCHYARD_BIN, "serve", "--config", gw.config_path, "--listen", "127.0.0.1:0"};
+  po.argv = {SIGNALBOX_BIN, "serve", "--config", gw.config_path, "--listen", "127.0.0.1:0"};
   po.argv.insert(po.argv.end(), options.extra_args.begin(), options.extra_args.end());
   po.env = options.env;
-  po.env.emplace_back("SWITCHYARD_STATE_DIR", gw.dir + "/state");
+  po.env.emplace_back("SIGNALBOX_STATE_DIR", gw.dir + "/state");
   auto proc = Process::Start(po);
   if (!proc.ok()) return proc.status();
   gw.process = std::move(proc).value();
@@ -139,4 +139,4 @@ std::string ChatBody(const std::string& content, bool stream, const std::string&
   return s;
 }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -1,5 +1,5 @@
 // Starting the real gateway from an integration test: writes a config into a fresh
-// temporary directory (its ledger goes there too), runs `switchyard serve --listen
+// temporary directory (its ledger goes there too), runs `signalbox serve --listen
 // 127.0.0.1:0`, and reads the port from the "listening" log line.
 #pragma once
 
@@ -17,7 +17,7 @@
 #include "integration/mock_process.h"
 #include "integration/process.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 struct GatewayOptions {
   std::string config_yaml;  // the whole config; "{STATE}" is replaced by the temp dir
@@ -66,4 +66,4 @@ std::string TwoBackendConfig(const RunningMock& small, const RunningMock& large,
 // A chat body with one user message.
 std::string ChatBody(const std::string& content, bool stream = false, const std::string& extra = "");
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -1,4 +1,4 @@
-// The gateway in front of two switchyard-mock models: plain and streamed requests,
+// The gateway in front of two signalbox-mock models: plain and streamed requests,
 // forwarding rules, fallbacks and the error shapes a client sees.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
 
-using namespace switchyard::testing;
+using namespace signalbox::testing;
 using nlohmann::json;
 
 namespace {
@@ -56,11 +56,11 @@ TEST_CASE("a plain chat completion goes to the routed backend and comes back unc
   CHECK(body["model"] == "small-model");
   CHECK(body["object"] == "chat.completion");
   CHECK(body["usage"]["completion_tokens"] == 16);
-  CHECK(res->get_header_value("x-switchyard-backend") == "small");
-  CHECK(res->get_header_value("x-switchyard-rule") == "default");
-  CHECK(!res->get_header_value("x-switchyard-tier").empty());
-  CHECK(!res->get_header_value("x-switchyard-score").empty());
-  CHECK(!res->get_header_value("x-switchyard-cost-usd").empty());
+  CHECK(res->get_header_value("x-signalbox-backend") == "small");
+  CHECK(res->get_header_value("x-signalbox-rule") == "default");
+  CHECK(!res->get_header_value("x-signalbox-tier").empty());
+  CHECK(!res->get_header_value("x-signalbox-score").empty());
+  CHECK(!res->get_header_value("x-signalbox-cost-usd").empty());
   CHECK(!res->get_header_value("x-request-id").empty());
   CHECK(res->get_header_value("Content-Encoding").empty());
   // What the upstream saw: the backend's model, no client credentials, other headers kept.
@@ -133,8 +133,8 @@ TEST_CASE("completions, embeddings and models", "[integration][proxy]") {
   REQUIRE(e);
   CHECK(e->status == 200);
   CHECK(json::parse(e->body)["data"].size() == 2);
-  CHECK(e->get_header_value("x-switchyard-tier").empty());
-  CHECK(e->get_header_value("x-switchyard-backend") == "small");
+  CHECK(e->get_header_value("x-signalbox-tier").empty());
+  CHECK(e->get_header_value("x-signalbox-backend") == "small");
   auto m = cli->Get("/v1/models");
   REQUIRE(m);
   auto ids = json::parse(m->body)["data"];
@@ -148,9 +148,9 @@ TEST_CASE("explicit models go straight to their backend; unknown ones are 404 mo
   auto cli = f.gw.Client();
   auto r = cli->Post("/v1/chat/completions", R"({"model":"large","messages":[{"role":"user","content":"x"}]})", "application/json");
   REQUIRE(r);
-  CHECK(r->get_header_value("x-switchyard-backend") == "large");
-  CHECK(r->get_header_value("x-switchyard-rule") == "explicit");
-  CHECK(r->get_header_value("x-switchyard-tier").empty());
+  CHECK(r->get_header_value("x-signalbox-backend") == "large");
+  CHECK(r->get_header_value("x-signalbox-rule") == "explicit");
+  CHECK(r->get_header_value("x-signalbox-tier").empty());
   auto n = cli->Post("/v1/chat/completions", R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})", "application/json");
   REQUIRE(n);
   CHECK(n->status == 404);

@@ -1,4 +1,4 @@
-// switchyard-mock fault injection and disconnect detection: what a gateway under test
+// signalbox-mock fault injection and disconnect detection: what a gateway under test
 // observes for each fault SPEC, and that a client leaving is counted
 // (client_disconnects), which is how gateway tests prove an upstream was cancelled.
 #include <arpa/inet.h>
@@ -15,7 +15,7 @@
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 namespace {
 
 using nlohmann::json;
@@ -243,4 +243,4 @@ TEST_CASE("mock counts a client that leaves while it waits or streams", "[mock]"
 }
 
 }  // namespace
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

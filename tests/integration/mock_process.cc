@@ -4,7 +4,7 @@
 
 #include <thread>
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 namespace {
 
@@ -48,7 +48,7 @@ bool RunningMock::WaitForCounter(const std::string& name, int64_t value,
 StatusOr<RunningMock> StartMock(const std::vector<std::string>& args,
                                 std::chrono::milliseconds timeout) {
   ProcessOptions options;
-  options.argv = {SWITCHYARD_MOCK_BIN, "--listen", "127.0.0.1:0", "--quiet"};
+  options.argv = {SIGNALBOX_MOCK_BIN, "--listen", "127.0.0.1:0", "--quiet"};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   auto process = Process::Start(options);
   if (!process.ok()) return process.status();
@@ -58,7 +58,7 @@ StatusOr<RunningMock> StartMock(const std::vector<std::string>& args,
       [](const std::string& l) { return l.find("\"event\":\"listening\"") != std::string::npos; },
       timeout);
   if (!line) {
-    return Unavailable("switchyard-mock did not start:\n" + mock.process->Output());
+    return Unavailable("signalbox-mock did not start:\n" + mock.process->Output());
   }
   auto doc = nlohmann::json::parse(*line, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc["address"].is_string()) {
@@ -69,4 +69,4 @@ StatusOr<RunningMock> StartMock(const std::vector<std::string>& args,
   return mock;
 }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

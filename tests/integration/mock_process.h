@@ -1,4 +1,4 @@
-// Starting switchyard-mock from an integration test: runs the built binary on a free
+// Starting signalbox-mock from an integration test: runs the built binary on a free
 // port and reads the port from its "listening" line.
 #pragma once
 
@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "integration/process.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 // A running mock. Destroying it kills the process.
 struct RunningMock {
@@ -35,9 +35,9 @@ struct RunningMock {
                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 };
 
-// Starts SWITCHYARD_MOCK_BIN --listen 127.0.0.1:0 --quiet plus `args`, and waits up to
+// Starts SIGNALBOX_MOCK_BIN --listen 127.0.0.1:0 --quiet plus `args`, and waits up to
 // `timeout` for its listening line. Fails with the mock's output when it does not come.
 StatusOr<RunningMock> StartMock(const std::vector<std::string>& args,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

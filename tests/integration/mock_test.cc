@@ -1,4 +1,4 @@
-// switchyard-mock as the gateway's tests see it: OpenAI shapes, streaming, usage,
+// signalbox-mock as the gateway's tests see it: OpenAI shapes, streaming, usage,
 // control headers, --api-key, the /mock/* endpoints and the process lifecycle.
 // Faults and disconnects are in mock_fault_test.cc.
 #include <httplib.h>
@@ -12,7 +12,7 @@
 #include "integration/process.h"
 #include "integration/sse_client.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 namespace {
 
 using nlohmann::json;
@@ -173,7 +173,7 @@ TEST_CASE("mock serves legacy completions and embeddings and models", "[mock]") 
     REQUIRE(res);
     CHECK(json::parse(res->body) ==
           json::parse(R"({"object":"list","data":[{"id":"m1","object":"model",)"
-                      R"("created":1700000000,"owned_by":"switchyard-mock"}]})"));
+                      R"("created":1700000000,"owned_by":"signalbox-mock"}]})"));
   }
   json stats = mock.Stats();
   CHECK(stats["requests"] == 6);
@@ -292,11 +292,11 @@ TEST_CASE("mock process lifecycle: listening line and bad flags and double start
     options.argv = std::move(argv);
     return options;
   };
-  auto second = Process::Start(command({SWITCHYARD_MOCK_BIN, "--listen", mock.HostPort()}));
+  auto second = Process::Start(command({SIGNALBOX_MOCK_BIN, "--listen", mock.HostPort()}));
   REQUIRE(second.ok());
   CHECK((*second)->Wait() == 1);
 
-  auto bad = Process::Start(command({SWITCHYARD_MOCK_BIN, "--tokens", "many"}));
+  auto bad = Process::Start(command({SIGNALBOX_MOCK_BIN, "--tokens", "many"}));
   REQUIRE(bad.ok());
   CHECK((*bad)->Wait() == 2);
   CHECK((*bad)->WaitForLine([](const std::string& l) { return l.find("usage:") == 0; },
@@ -311,4 +311,4 @@ TEST_CASE("mock process lifecycle: listening line and bad flags and double start
 }
 
 }  // namespace
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -1,4 +1,4 @@
-// Observability end to end: the real gateway in front of two switchyard-mock models takes
+// Observability end to end: the real gateway in front of two signalbox-mock models takes
 // a known mix of traffic (plain, streamed, unknown models, fallbacks, a budget refusal,
 // an all-fail, an opened circuit, failed reloads); then /metrics must count exactly that
 // traffic, pass `promtool check metrics`, and carry no unbounded label value; the access
@@ -31,7 +31,7 @@
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
 
-using namespace switchyard::testing;
+using namespace signalbox::testing;
 using nlohmann::json;
 
 namespace {
@@ -236,7 +236,7 @@ struct PromtoolResult {
 
 // `promtool check metrics` reads stdin only; exit 0 = clean, 3 = lint problems, 1 = error.
 PromtoolResult Promtool(const std::string& text) {
-  char path[] = "/tmp/switchyard_obs_promtool_XXXXXX";
+  char path[] = "/tmp/signalbox_obs_promtool_XXXXXX";
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
   REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
@@ -280,7 +280,7 @@ struct Sent {
   std::string key_id;
   int status = 0;
   bool stream = false;
-  std::string backend, tier, rule;  // from x-switchyard-* ("" when absent)
+  std::string backend, tier, rule;  // from x-signalbox-* ("" when absent)
   bool billed = false;              // a 200 whose usage the client saw
   int64_t input_tokens = 0, output_tokens = 0;
   int attempts = 0;                 // expected upstream attempts
@@ -309,9 +309,9 @@ class Traffic {
     auto r = f_.gw.Client()->Post("/v1/chat/completions", Auth(key, s.request_id, more), body, "application/json");
     REQUIRE(r);
     s.status = r->status;
-    s.backend = r->get_header_value("x-switchyard-backend");
-    s.tier = r->get_header_value("x-switchyard-tier");
-    s.rule = r->get_header_value("x-switchyard-rule");
+    s.backend = r->get_header_value("x-signalbox-backend");
+    s.tier = r->get_header_value("x-signalbox-tier");
+    s.rule = r->get_header_value("x-signalbox-rule");
     CHECK(r->get_header_value("x-request-id") == s.request_id);
     if (r->status == 200) {
       auto j = json::parse(r->body);
@@ -334,9 +334,9 @@ class Traffic {
                      ChatBody(content, true, R"("stream_options":{"include_usage":true})"),
                      Auth(kKeyA, s.request_id));
     s.status = r.status;
-    s.backend = Header(r.headers, "x-switchyard-backend");
-    s.tier = Header(r.headers, "x-switchyard-tier");
-    s.rule = Header(r.headers, "x-switchyard-rule");
+    s.backend = Header(r.headers, "x-signalbox-backend");
+    s.tier = Header(r.headers, "x-signalbox-tier");
+    s.rule = Header(r.headers, "x-signalbox-rule");
     CHECK(r.Done());
     for (const auto& e : r.events) {
       auto j = json::parse(e, nullptr, false);
@@ -368,7 +368,7 @@ std::string SettledScrape(const ObsFixture& f, size_t n) {
   std::string text;
   bool idle = PollUntil([&] {
     text = f.Scrape();
-    return Value(ParseSamples(text), "switchyard_inflight_requests") == 0;
+    return Value(ParseSamples(text), "signalbox_inflight_requests") == 0;
   });
   CHECK(idle);
   return text;
@@ -441,8 +441,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
   {
     auto mid = ParseSamples(f.Scrape());
-    CHECK(Value(mid, "switchyard_backend_up", {{"backend", "small"}}) == 1);
-    CHECK(Value(mid, "switchyard_backend_up", {{"backend", "large"}}) == 1);  // 2 failures < 5
+    CHECK(Value(mid, "signalbox_backend_up", {{"backend", "small"}}) == 1);
+    CHECK(Value(mid, "signalbox_backend_up", {{"backend", "large"}}) == 1);  // 2 failures < 5
   }
   // A key with a $0 daily budget: refused (429) before any upstream call.
   {
@@ -495,7 +495,7 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
 
   // requests_total{backend,tier,rule,status}: one count per request, labelled with what
-  // the client was told in the x-switchyard-* headers.
+  // the client was told in the x-signalbox-* headers.
   std::map<Labels, double> want_requests;
   std::map<std::string, double> want_duration;  // by final backend
   std::map<std::string, double> want_ttft;
@@ -521,7 +521,7 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   CHECK(wanted({{"backend", "large"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "503"}}) == 1);
   CHECK(want_classified == 15);  // every model "auto" request that reached the router
   {
-    auto got = NonZero(m, "switchyard_requests_total");
+    auto got = NonZero(m, "signalbox_requests_total");
     INFO("got:\n" << Describe(got) << "want:\n" << Describe(want_requests));
     CHECK(got == want_requests);
   }
@@ -530,25 +530,25 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   // +Inf bucket = _count.
   for (const auto& [backend, n] : want_duration) {
     INFO("backend=" << backend);
-    CHECK(Value(m, "switchyard_request_duration_seconds_count", {{"backend", backend}}) == n);
-    CHECK(Value(m, "switchyard_request_duration_seconds_bucket", {{"backend", backend}, {"le", "+Inf"}}) == n);
+    CHECK(Value(m, "signalbox_request_duration_seconds_count", {{"backend", backend}}) == n);
+    CHECK(Value(m, "signalbox_request_duration_seconds_bucket", {{"backend", backend}, {"le", "+Inf"}}) == n);
   }
   {
     double total = 0;
-    for (const auto& [l, v] : Family(m, "switchyard_request_duration_seconds_count")) total += v;
+    for (const auto& [l, v] : Family(m, "signalbox_request_duration_seconds_count")) total += v;
     CHECK(total == static_cast<double>(sent.size()));
   }
   // TTFT: streams only.
-  CHECK(Value(m, "switchyard_time_to_first_token_seconds_count", {{"backend", "small"}}) == 3);
-  CHECK(Value(m, "switchyard_time_to_first_token_seconds_count", {{"backend", "large"}}) == 0);
+  CHECK(Value(m, "signalbox_time_to_first_token_seconds_count", {{"backend", "small"}}) == 3);
+  CHECK(Value(m, "signalbox_time_to_first_token_seconds_count", {{"backend", "large"}}) == 0);
   CHECK(want_ttft["small"] == 3);
 
   // Tokens: exactly the usage the mock reported to the clients.
   CHECK(want_in["small"] > 0);
-  CHECK(Value(m, "switchyard_upstream_tokens_total", {{"backend", "small"}, {"type", "input"}}) == want_in["small"]);
-  CHECK(Value(m, "switchyard_upstream_tokens_total", {{"backend", "small"}, {"type", "output"}}) == want_out["small"]);
-  CHECK(Value(m, "switchyard_upstream_tokens_total", {{"backend", "large"}, {"type", "input"}}) == 0);
-  CHECK(Value(m, "switchyard_upstream_tokens_total", {{"backend", "large"}, {"type", "output"}}) == 0);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "small"}, {"type", "input"}}) == want_in["small"]);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "small"}, {"type", "output"}}) == want_out["small"]);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "large"}, {"type", "input"}}) == 0);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "large"}, {"type", "output"}}) == 0);
 
   // Cost: the same money the ledger holds (GET /admin/spend), per key and per backend.
   {
@@ -557,7 +557,7 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     REQUIRE(r->status == 200);
     json spend = json::parse(r->body);
     INFO(spend.dump(2));
-    auto cost = Family(m, "switchyard_cost_usd_total");
+    auto cost = Family(m, "signalbox_cost_usd_total");
     std::map<std::string, double> by_key, by_backend;
     double total = 0;
     for (const auto& [l, v] : cost) {
@@ -593,19 +593,19 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
         {{{"from", "large"}, {"to", "small"}, {"reason", "circuit_open"}}, 1},
         {{{"from", "small"}, {"to", "large"}, {"reason", "upstream_error"}}, 1},
     };
-    auto got = NonZero(m, "switchyard_fallbacks_total");
+    auto got = NonZero(m, "signalbox_fallbacks_total");
     INFO("got:\n" << Describe(got));
     CHECK(got == want);
   }
-  CHECK(Value(m, "switchyard_budget_rejections_total", {{"key", "zero"}}) == 1);
-  CHECK(Value(m, "switchyard_budget_rejections_total", {{"key", "team-a"}}) == 0);
-  CHECK(Value(m, "switchyard_inflight_requests") == 0);
-  CHECK(Value(m, "switchyard_backend_up", {{"backend", "small"}}) == 1);
-  CHECK(Value(m, "switchyard_backend_up", {{"backend", "large"}}) == 0);
-  CHECK(Value(m, "switchyard_config_reloads_total", {{"result", "success"}}) == 1);  // start-up
-  CHECK(Value(m, "switchyard_config_reloads_total", {{"result", "failure"}}) == 2);  // watcher + admin
-  CHECK(Value(m, "switchyard_classifier_seconds_count") == want_classified);
-  CHECK(Value(m, "switchyard_classifier_seconds_bucket", {{"le", "+Inf"}}) == want_classified);
+  CHECK(Value(m, "signalbox_budget_rejections_total", {{"key", "zero"}}) == 1);
+  CHECK(Value(m, "signalbox_budget_rejections_total", {{"key", "team-a"}}) == 0);
+  CHECK(Value(m, "signalbox_inflight_requests") == 0);
+  CHECK(Value(m, "signalbox_backend_up", {{"backend", "small"}}) == 1);
+  CHECK(Value(m, "signalbox_backend_up", {{"backend", "large"}}) == 0);
+  CHECK(Value(m, "signalbox_config_reloads_total", {{"result", "success"}}) == 1);  // start-up
+  CHECK(Value(m, "signalbox_config_reloads_total", {{"result", "failure"}}) == 2);  // watcher + admin
+  CHECK(Value(m, "signalbox_classifier_seconds_count") == want_classified);
+  CHECK(Value(m, "signalbox_classifier_seconds_bucket", {{"le", "+Inf"}}) == want_classified);
 
   // Bounded labels: no request id, prompt text, client model string or key secret in the
   // exposition, and every label value comes from the config or a fixed vocabulary.
@@ -620,7 +620,7 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   const std::set<std::string> keys = {"team-a", "zero", "low"};
   const std::regex status_re("[1-5][0-9][0-9]"), reason_re("[a-z_]+");
   for (const auto& s : m) {
-    if (s.name.rfind("switchyard_", 0) != 0) continue;
+    if (s.name.rfind("signalbox_", 0) != 0) continue;
     for (const auto& [k, v] : s.labels) {
       INFO(s.name << " " << k << "=\"" << v << "\"");
       if (k == "backend" || k == "from" || k == "to") CHECK(backends.count(v) == 1);
@@ -678,7 +678,7 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
 }
 
-TEST_CASE("a budget refusal at a fallback (429 budget_exceeded) counts in switchyard_budget_rejections_total",
+TEST_CASE("a budget refusal at a fallback (429 budget_exceeded) counts in signalbox_budget_rejections_total",
           "[integration][observability][budget]") {
   // Key `low` can afford small but not large. Both mocks fail this request, so the chain
   // ends at large, which the key cannot afford: SPEC says that is a 429 budget refusal.
@@ -690,12 +690,12 @@ TEST_CASE("a budget refusal at a fallback (429 budget_exceeded) counts in switch
   REQUIRE(r->status == 429);
   REQUIRE(json::parse(r->body)["error"]["code"] == "budget_exceeded");
   auto m = ParseSamples(SettledScrape(f, 1));
-  CHECK(Value(m, "switchyard_requests_total",
-              {{"backend", r->get_header_value("x-switchyard-backend")},
-               {"tier", r->get_header_value("x-switchyard-tier")},
+  CHECK(Value(m, "signalbox_requests_total",
+              {{"backend", r->get_header_value("x-signalbox-backend")},
+               {"tier", r->get_header_value("x-signalbox-tier")},
                {"rule", "default"},
                {"status", "429"}}) == 1);
-  CHECK(Value(m, "switchyard_budget_rejections_total", {{"key", "low"}}) == 1);
+  CHECK(Value(m, "signalbox_budget_rejections_total", {{"key", "low"}}) == 1);
 }
 
 TEST_CASE("requests refused before routing (401 bad key, 413 body too large) are counted and logged",
@@ -723,7 +723,7 @@ TEST_CASE("requests refused before routing (401 bad key, 413 body too large) are
   CHECK(logged("obs-413") == 1);
   auto m = ParseSamples(f.Scrape());
   double n401 = 0, n413 = 0;
-  for (const auto& [l, v] : Family(m, "switchyard_requests_total")) {
+  for (const auto& [l, v] : Family(m, "signalbox_requests_total")) {
     if (l.at("status") == "401") n401 += v;
     if (l.at("status") == "413") n413 += v;
   }

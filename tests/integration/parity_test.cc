@@ -11,7 +11,7 @@
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 
-using namespace switchyard::testing;
+using namespace signalbox::testing;
 using nlohmann::json;
 
 namespace {
@@ -56,7 +56,7 @@ std::ostream& operator<<(std::ostream& os, const Decision& d) {
 
 std::vector<Line> Corpus() {
   std::vector<Line> out;
-  std::ifstream in(std::string(SWITCHYARD_SOURCE_DIR) + "/tests/classify/testdata/mixed_workload.jsonl");
+  std::ifstream in(std::string(SIGNALBOX_SOURCE_DIR) + "/tests/classify/testdata/mixed_workload.jsonl");
   std::string s;
   while (std::getline(in, s)) {
     if (s.empty()) continue;
@@ -140,7 +140,7 @@ TEST_CASE("live traffic, /v1/route, explain, score, replay and calibrate agree o
       f << j.dump() << "\n";
     }
   }
-  std::string bin = SWITCHYARD_BIN;
+  std::string bin = SIGNALBOX_BIN;
   std::string cfg = " --config " + gw->config_path;
 
   // score: one line per input, in order.
@@ -175,9 +175,9 @@ TEST_CASE("live traffic, /v1/route, explain, score, replay and calibrate agree o
     auto live = cli->Post("/v1/chat/completions", h, body, "application/json");
     REQUIRE(live);
     REQUIRE(live->status == 200);
-    Decision by_live{live->get_header_value("x-switchyard-backend"), live->get_header_value("x-switchyard-rule"),
-                     live->get_header_value("x-switchyard-tier"),
-                     std::stod(live->get_header_value("x-switchyard-score"))};
+    Decision by_live{live->get_header_value("x-signalbox-backend"), live->get_header_value("x-signalbox-rule"),
+                     live->get_header_value("x-signalbox-tier"),
+                     std::stod(live->get_header_value("x-signalbox-score"))};
 
     std::string body_file = dir + "/body.json";
     std::ofstream(body_file) << body;

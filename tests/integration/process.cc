@@ -12,7 +12,7 @@
 
 extern char** environ;
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 namespace {
 
 // Everything execve() needs, built before fork(): the child may only call
@@ -258,4 +258,4 @@ std::optional<int> Process::WaitFor(std::chrono::milliseconds timeout) {
 
 bool Process::Running() { return !TryReap().has_value(); }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -1,4 +1,4 @@
-// Process: a child process for integration tests (the gateway, switchyard-mock), with
+// Process: a child process for integration tests (the gateway, signalbox-mock), with
 // its stdout and stderr captured line by line.
 //
 // Thread-safe: reader threads append lines while a test waits for one. The child gets
@@ -25,7 +25,7 @@
 
 #include "common/status.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 struct ProcessOptions {
   std::vector<std::string> argv;  // argv[0] is the program (a path, or looked up in PATH)
@@ -87,4 +87,4 @@ class Process {
   std::thread readers_[2];
 };
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

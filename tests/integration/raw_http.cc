@@ -16,7 +16,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -359,4 +359,4 @@ std::string ChatRequest(const std::string& body,
   return BuildRequest("POST", "/v1/chat/completions", h, body);
 }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

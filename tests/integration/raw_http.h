@@ -24,7 +24,7 @@
 
 #include "common/status.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 struct RawResponse {
   std::string status_line;  // e.g. "HTTP/1.1 200 OK"
@@ -123,4 +123,4 @@ std::string ChatRequest(const std::string& body,
 // Resident set size of process `pid` in KiB (VmRSS of /proc/PID/status); -1 if unknown.
 int64_t RssKib(pid_t pid);
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

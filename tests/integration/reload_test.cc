@@ -13,7 +13,7 @@
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
 
-using namespace switchyard::testing;
+using namespace signalbox::testing;
 using nlohmann::json;
 
 namespace {
@@ -45,7 +45,7 @@ struct ReloadFixture {
   std::string Backend() {
     auto r = gw.Client()->Post("/v1/chat/completions", ChatBody("hi"), "application/json");
     REQUIRE(r);
-    return r->get_header_value("x-switchyard-backend");
+    return r->get_header_value("x-signalbox-backend");
   }
   // Polls until a plain request lands on `backend`.
   bool WaitForBackend(const std::string& backend) {
@@ -104,8 +104,8 @@ TEST_CASE("POST /admin/reload answers with the new version or 422 with every err
   CHECK(cfg["last_reload"]["errors"].size() == 2);
   auto metrics = f.gw.Client()->Get("/metrics");
   REQUIRE(metrics);
-  CHECK(metrics->body.find("switchyard_config_reloads_total{result=\"failure\"} ") != std::string::npos);
-  CHECK(metrics->body.find("switchyard_config_reloads_total{result=\"failure\"} 0") == std::string::npos);
+  CHECK(metrics->body.find("signalbox_config_reloads_total{result=\"failure\"} ") != std::string::npos);
+  CHECK(metrics->body.find("signalbox_config_reloads_total{result=\"failure\"} 0") == std::string::npos);
 }
 
 TEST_CASE("an edited config file is picked up without a signal", "[integration][reload]") {

@@ -6,8 +6,8 @@
 
 #include "integration/resilience_util.h"
 
-using namespace switchyard::testing;
-using namespace switchyard::testing::resil;
+using namespace signalbox::testing;
+using namespace signalbox::testing::resil;
 using nlohmann::json;
 
 namespace {

@@ -1,7 +1,7 @@
 // Resilience of the gateway under upstream faults (reliability catalogue, section C):
 // what moves a request to the next backend, what is retried, what is relayed as is,
 // circuit breakers, the retry budget and the shape of the final error. Faults come from
-// switchyard-mock: `--fault` on one mock makes only that backend fail; the per-request
+// signalbox-mock: `--fault` on one mock makes only that backend fail; the per-request
 // `x-mock-fault` header reaches every backend (the gateway forwards client headers).
 //
 // Streaming-specific cases (commit point, heartbeats, disconnects, max_streams) are in
@@ -11,8 +11,8 @@
 
 #include "integration/resilience_util.h"
 
-using namespace switchyard::testing;
-using namespace switchyard::testing::resil;
+using namespace signalbox::testing;
+using namespace signalbox::testing::resil;
 using nlohmann::json;
 
 namespace {
@@ -44,7 +44,7 @@ void ExpectFallbackToLarge(const RunningGateway& gw, int attempts = 2) {
   REQUIRE(r);
   INFO("body: " << r->body);
   CHECK(r->status == 200);
-  CHECK(r->get_header_value("x-switchyard-backend") == "large");
+  CHECK(r->get_header_value("x-signalbox-backend") == "large");
   auto body = json::parse(r->body, nullptr, false);
   CHECK(body.value("model", "") == "large-model");
   auto line = AccessLine(gw, id);
@@ -55,7 +55,7 @@ void ExpectFallbackToLarge(const RunningGateway& gw, int attempts = 2) {
   std::string sid = NextId("fb-stream");
   auto s = PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hello", true), {{"x-request-id", sid}});
   CheckCleanStream(s, "large-model");
-  CHECK(s.headers.find("x-switchyard-backend")->second == "large");
+  CHECK(s.headers.find("x-signalbox-backend")->second == "large");
   auto sline = AccessLine(gw, sid);
   CHECK(sline["status"] == 200);
   CHECK(sline["attempts"] == attempts);
@@ -103,7 +103,7 @@ TEST_CASE("fallback: a plain 200 whose body is no completion (error object, cut 
   CHECK(body.is_object());
   CHECK_FALSE(body.contains("error"));
   CHECK(body.value("object", "") == "chat.completion");
-  CHECK(r->get_header_value("x-switchyard-backend") == "large");
+  CHECK(r->get_header_value("x-signalbox-backend") == "large");
   CHECK(Counter(p.large, "requests") == 1);
 }
 
@@ -113,7 +113,7 @@ TEST_CASE("fallback: a 429 skips the backend until its retry-after has passed", 
   auto r1 = PostChat(p.gw, ChatBody("one"));
   REQUIRE(r1);
   CHECK(r1->status == 200);
-  CHECK(r1->get_header_value("x-switchyard-backend") == "large");
+  CHECK(r1->get_header_value("x-signalbox-backend") == "large");
   CHECK(Counter(p.small, "requests") == 1);
 
   // Within the 2 s window: small is not asked again.
@@ -123,7 +123,7 @@ TEST_CASE("fallback: a 429 skips the backend until its retry-after has passed", 
   REQUIRE(within < std::chrono::seconds(2));  // else the machine is too slow for this check
   REQUIRE(r2);
   CHECK(r2->status == 200);
-  CHECK(r2->get_header_value("x-switchyard-backend") == "large");
+  CHECK(r2->get_header_value("x-signalbox-backend") == "large");
   CHECK(Counter(p.small, "requests") == 1);
   CHECK(AccessLine(p.gw, id)["attempts"] == 1);
 
@@ -214,7 +214,7 @@ TEST_CASE("an upstream 400 is relayed to the client without fallback or ejection
     auto e = CheckErrorResponse(r, 400);
     CHECK(e["code"] == "context_length_exceeded");
     CHECK(e["param"] == "messages");
-    CHECK(r->get_header_value("x-switchyard-backend") == "small");
+    CHECK(r->get_header_value("x-signalbox-backend") == "small");
   }
   auto s = PostSse(p.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true));
   CHECK(s.status == 400);
@@ -232,7 +232,7 @@ TEST_CASE("retries: 1 retries the same backend once before falling back", "[inte
   auto r = PostChat(p.gw, ChatBody("hi"), {{"x-request-id", id}});
   REQUIRE(r);
   CHECK(r->status == 200);
-  CHECK(r->get_header_value("x-switchyard-backend") == "large");
+  CHECK(r->get_header_value("x-signalbox-backend") == "large");
   CHECK(Counter(p.small, "requests") == 2);
   CHECK(Counter(p.large, "requests") == 1);
   CHECK(AccessLine(p.gw, id)["attempts"] == 3);
@@ -252,7 +252,7 @@ TEST_CASE("circuit: two failures open it, the cooldown lets one probe through, a
     auto r = PostChat(gw, ChatBody("fail"));
     REQUIRE(r);
     CHECK(r->status == 200);
-    CHECK(r->get_header_value("x-switchyard-backend") == "large");
+    CHECK(r->get_header_value("x-signalbox-backend") == "large");
   }
   auto opened_before = Clock::now();  // the circuit opened during the second request
   CHECK(Counter(small, "requests") == 2);
@@ -276,7 +276,7 @@ TEST_CASE("circuit: two failures open it, the cooldown lets one probe through, a
     auto r = PostChat(gw, ChatBody("poll"));
     REQUIRE(r);
     CHECK(r->status == 200);
-    if (r->get_header_value("x-switchyard-backend") == "small") {
+    if (r->get_header_value("x-signalbox-backend") == "small") {
       probed = true;
       probe_end = Clock::now();
     } else {
@@ -290,7 +290,7 @@ TEST_CASE("circuit: two failures open it, the cooldown lets one probe through, a
   for (int i = 0; i < 2; ++i) {
     auto r = PostChat(gw, ChatBody("closed"));
     REQUIRE(r);
-    CHECK(r->get_header_value("x-switchyard-backend") == "small");
+    CHECK(r->get_header_value("x-signalbox-backend") == "small");
   }
   CHECK(Counter(small, "requests") == 3);
 }
@@ -312,14 +312,14 @@ TEST_CASE("circuit: a success between two failures resets the count (failures mu
     auto r = PostChat(p.gw, ChatBody("ok"));
     REQUIRE(r);
     CHECK(r->status == 200);
-    CHECK(r->get_header_value("x-switchyard-backend") == "small");
+    CHECK(r->get_header_value("x-signalbox-backend") == "small");
   }
   fail();
   // small failed twice, but not in a row: its circuit is still closed.
   auto r = PostChat(p.gw, ChatBody("ok"));
   REQUIRE(r);
   CHECK(r->status == 200);
-  CHECK(r->get_header_value("x-switchyard-backend") == "small");
+  CHECK(r->get_header_value("x-signalbox-backend") == "small");
   CHECK(Counter(p.small, "requests") == 4);
 }
 
@@ -346,7 +346,7 @@ TEST_CASE("circuit: a half-open probe whose client hangs up does not wedge the c
     if (!r) {
       probe_sent = true;  // the client timed out: its request was the probe, hanging on small
     } else {
-      CHECK(r->get_header_value("x-switchyard-backend") == "large");
+      CHECK(r->get_header_value("x-signalbox-backend") == "large");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
     }
   }
@@ -363,7 +363,7 @@ TEST_CASE("circuit: a half-open probe whose client hangs up does not wedge the c
   while (!back && Clock::now() < give_up) {
     auto r = PostChat(gw, ChatBody("poll"));
     REQUIRE(r);
-    if (r->get_header_value("x-switchyard-backend") == "small") back = true;
+    if (r->get_header_value("x-signalbox-backend") == "small") back = true;
     else std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
   }
   CHECK(back);

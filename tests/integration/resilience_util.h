@@ -21,7 +21,7 @@
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
 
-namespace switchyard::testing::resil {
+namespace signalbox::testing::resil {
 
 using Clock = std::chrono::steady_clock;
 
@@ -173,4 +173,4 @@ inline void CheckCleanStream(const SseResponse& r, const std::string& model) {
   }
 }
 
-}  // namespace switchyard::testing::resil
+}  // namespace signalbox::testing::resil

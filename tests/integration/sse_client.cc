@@ -1,6 +1,6 @@
 #include "integration/sse_client.h"
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 SseResponse PostSse(const std::string& base_url, const std::string& path,
                     const std::string& json_body, const httplib::Headers& headers,
@@ -39,4 +39,4 @@ SseResponse PostSse(const std::string& base_url, const std::string& path,
   return out;
 }
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

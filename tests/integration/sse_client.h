@@ -1,5 +1,5 @@
 // A test client for server-sent events: POSTs a JSON body and collects the `data:`
-// payloads as they arrive, optionally hanging up early. Used against switchyard-mock
+// payloads as they arrive, optionally hanging up early. Used against signalbox-mock
 // and the gateway alike.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 struct SseResponse {
   int status = 0;  // 0: no response head arrived
@@ -29,4 +29,4 @@ SseResponse PostSse(const std::string& base_url, const std::string& path,
                     const std::function<bool(const SseResponse&)>& hang_up = nullptr,
                     std::chrono::milliseconds read_timeout = std::chrono::seconds(10));
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -19,14 +19,14 @@
 
 #include "testing/temp_dir.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
-using switchyard::testing::TempDir;
+using signalbox::testing::TempDir;
 
 std::vector<std::string> ReadLines(const std::string& path) {
   std::vector<std::string> lines;
@@ -147,7 +147,7 @@ TEST_CASE("Access log appends to a file created 0640", "[metrics]") {
 }
 
 TEST_CASE("Access log fails to open an impossible path", "[metrics]") {
-  auto log = AccessLog::Open("/nonexistent-dir-for-switchyard/access.log");
+  auto log = AccessLog::Open("/nonexistent-dir-for-signalbox/access.log");
   CHECK_FALSE(log.ok());
 }
 
@@ -266,4 +266,4 @@ TEST_CASE("No line is lost or split when threads write during rotations", "[metr
 }
 
 }  // namespace
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace switchyard::metrics::testing {
+namespace signalbox::metrics::testing {
 
 inline std::map<std::string, double> ParseExposition(const std::string& text) {
   std::map<std::string, double> out;
@@ -27,4 +27,4 @@ inline std::map<std::string, double> ParseExposition(const std::string& text) {
   return out;
 }
 
-}  // namespace switchyard::metrics::testing
+}  // namespace signalbox::metrics::testing

@@ -15,7 +15,7 @@
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 constexpr const char* kPromtool = "/usr/bin/promtool";
@@ -28,7 +28,7 @@ struct CheckResult {
 // Feeds `text` to `promtool check metrics` on stdin and returns its exit code and
 // combined output.
 CheckResult PromtoolCheck(const std::string& text) {
-  char path[] = "/tmp/switchyard_promtool_XXXXXX";
+  char path[] = "/tmp/signalbox_promtool_XXXXXX";
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
   REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
@@ -79,19 +79,19 @@ TEST_CASE("promtool accepts the SPEC-shaped exposition", "[metrics]") {
   m->classifier_seconds->WithLabels({}).Observe(3.2e-6);
 
   std::string text = r.Scrape();
-  for (const char* name : {"switchyard_requests_total", "switchyard_request_duration_seconds",
-                           "switchyard_time_to_first_token_seconds",
-                           "switchyard_upstream_tokens_total", "switchyard_cost_usd_total",
-                           "switchyard_fallbacks_total", "switchyard_budget_rejections_total",
-                           "switchyard_inflight_requests", "switchyard_backend_up",
-                           "switchyard_config_reloads_total", "switchyard_classifier_seconds"}) {
+  for (const char* name : {"signalbox_requests_total", "signalbox_request_duration_seconds",
+                           "signalbox_time_to_first_token_seconds",
+                           "signalbox_upstream_tokens_total", "signalbox_cost_usd_total",
+                           "signalbox_fallbacks_total", "signalbox_budget_rejections_total",
+                           "signalbox_inflight_requests", "signalbox_backend_up",
+                           "signalbox_config_reloads_total", "signalbox_classifier_seconds"}) {
     INFO(name);
     CHECK(text.find(std::string("# TYPE ") + name + " ") != std::string::npos);
   }
   auto values = testing::ParseExposition(text);
-  CHECK(values.at("switchyard_config_reloads_total{result=\"failure\"}") == 0);
-  CHECK(values.at("switchyard_cost_usd_total{backend=\"large\",key=\"anonymous\"}") == 0);
-  CHECK(values.at("switchyard_backend_up{backend=\"large\"}") == 0);
+  CHECK(values.at("signalbox_config_reloads_total{result=\"failure\"}") == 0);
+  CHECK(values.at("signalbox_cost_usd_total{backend=\"large\",key=\"anonymous\"}") == 0);
+  CHECK(values.at("signalbox_backend_up{backend=\"large\"}") == 0);
 
   CheckResult res = PromtoolCheck(text);
   INFO("promtool output:\n" << res.output << "\nexposition:\n" << text);
@@ -116,4 +116,4 @@ TEST_CASE("promtool check is able to fail (control for the test above)", "[metri
 }
 
 }  // namespace
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -10,7 +10,7 @@
 
 #include "metrics/exposition_parse.h"
 
-namespace switchyard::metrics {
+namespace signalbox::metrics {
 namespace {
 
 using testing::ParseExposition;
@@ -265,4 +265,4 @@ TEST_CASE("Concurrent recording while scraping loses no increment", "[metrics]")
 }
 
 }  // namespace
-}  // namespace switchyard::metrics
+}  // namespace signalbox::metrics

@@ -3,7 +3,7 @@
 
 #include "openai/json_edit.h"
 
-using namespace switchyard;
+using namespace signalbox;
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include "openai/request.h"
 #include "openai/response.h"
 
-using namespace switchyard;
+using namespace signalbox;
 
 namespace {
 

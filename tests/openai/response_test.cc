@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 using nlohmann::json;
@@ -150,4 +150,4 @@ TEST_CASE("the response scanner keeps at most 200 bytes of an upstream error mes
 }
 
 }  // namespace
-}  // namespace switchyard
+}  // namespace signalbox

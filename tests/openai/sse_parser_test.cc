@@ -2,8 +2,8 @@
 
 #include "openai/sse_parser.h"
 
-using switchyard::SseEvent;
-using switchyard::SseParser;
+using signalbox::SseEvent;
+using signalbox::SseParser;
 
 namespace {
 

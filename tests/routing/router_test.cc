@@ -7,7 +7,7 @@
 #include "routing/request_facts.h"
 #include "routing/router.h"
 
-using namespace switchyard;
+using namespace signalbox;
 using routing::Decision;
 
 namespace {

@@ -23,13 +23,13 @@
 #include "config/loader.h"
 #include "testing/temp_dir.h"
 
-namespace switchyard {
+namespace signalbox {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-using switchyard::testing::TempDir;
+using signalbox::testing::TempDir;
 
 // In-place truncate-and-write, the way `echo x > file` or a naive program saves.
 void WriteInPlace(const std::string& path, const std::string& content) {
@@ -433,4 +433,4 @@ TEST_CASE("ConfigWatcher::Start rejects what cannot work", "[runtime]") {
 }
 
 }  // namespace
-}  // namespace switchyard
+}  // namespace signalbox

@@ -9,11 +9,11 @@
 #include <string>
 #include <system_error>
 
-namespace switchyard::testing {
+namespace signalbox::testing {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "switchyard-test") {
+  explicit TempDir(const std::string& prefix = "signalbox-test") {
     std::string base = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
     if (mkdtemp(base.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + base);
     path_ = base;
@@ -32,4 +32,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace switchyard::testing
+}  // namespace signalbox::testing

@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "upstream/circuit_breaker.h"
 
-using namespace switchyard;
+using namespace signalbox;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

@@ -11,7 +11,7 @@
 #include <functional>
 #include <thread>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr std::chrono::milliseconds kPollSlice{50};
@@ -150,4 +150,4 @@ void ShutdownAcceptedConnections(int local_port) {
   });
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

@@ -15,7 +15,7 @@
 #include <string>
 #include <utility>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 // Returns the fd of the accepted socket with this local port and this peer, or -1.
 int FindConnectionFd(int local_port, const std::string& remote_addr, int remote_port);
@@ -64,4 +64,4 @@ class Connection {
   bool looked_up_ = false;
 };
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

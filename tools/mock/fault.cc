@@ -5,7 +5,7 @@
 #include <charconv>
 #include <optional>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 // Largest count or delay a SPEC may carry: one day in ms, far beyond any test.
@@ -102,4 +102,4 @@ StatusOr<Fault> ParseFault(std::string_view raw) {
   return fault;
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

@@ -1,4 +1,4 @@
-// Fault: one injected failure of switchyard-mock, parsed from a SPEC string such as
+// Fault: one injected failure of signalbox-mock, parsed from a SPEC string such as
 // "503", "429:5", "cut:3" or "hang" (the --fault flag and the x-mock-fault header).
 //
 // Immutable value type. The mock applies a fault in one of three places, which is why
@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 enum class FaultKind {
   kNone,
@@ -46,4 +46,4 @@ struct Fault {
 // Returns InvalidArgument naming the SPEC when it is unknown or its number is bad.
 StatusOr<Fault> ParseFault(std::string_view spec);
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

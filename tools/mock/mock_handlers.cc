@@ -9,7 +9,7 @@
 #include "mock/mock_server.h"
 #include "mock/mock_stream.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr const char* kJson = "application/json";
@@ -123,4 +123,4 @@ void MockServer::SendBody(Call& call, httplib::Response& res, std::string body) 
       });
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

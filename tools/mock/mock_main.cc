@@ -1,4 +1,4 @@
-// switchyard-mock: an OpenAI-compatible test upstream (see tools/mock/README.md).
+// signalbox-mock: an OpenAI-compatible test upstream (see tools/mock/README.md).
 //
 // main() parses the flags, binds, prints the one "listening" JSON line tests wait for,
 // and serves until SIGTERM or SIGINT, then exits 0. Signals are taken by a dedicated
@@ -22,7 +22,7 @@
 // libcpp-httplib.so is not instrumented: TSan sees its allocations and memcmp calls but
 // not the synchronisation around them (e.g. the inline fast path of a function-local
 // static), and reports races inside the library between its own workers. Builds with
-// SWITCHYARD_SANITIZE=thread run the mock under TSAN_OPTIONS=halt_on_error=1, so such
+// SIGNALBOX_SANITIZE=thread run the mock under TSAN_OPTIONS=halt_on_error=1, so such
 // a report would kill it mid-test.
 extern "C" const char* __tsan_default_suppressions() { return "race:libcpp-httplib.so\n"; }
 #endif
@@ -36,7 +36,7 @@ constexpr std::chrono::seconds kStopGrace{10};
 std::string ListeningLine(const std::string& host, int port, const std::string& model) {
   std::string address = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string line;
-  switchyard::JsonWriter w(line);
+  signalbox::JsonWriter w(line);
   w.BeginObject().Field("event", "listening");
   w.Field("address", address + ":" + std::to_string(port)).Field("model", model).EndObject();
   return line;
@@ -45,17 +45,17 @@ std::string ListeningLine(const std::string& host, int port, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using switchyard::mock::MockServer;
+  using signalbox::mock::MockServer;
   std::signal(SIGPIPE, SIG_IGN);
   auto options =
-      switchyard::mock::ParseMockOptions(std::vector<std::string>(argv + 1, argv + argc));
+      signalbox::mock::ParseMockOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!options.ok()) {
-    std::fprintf(stderr, "switchyard-mock: %s\n\n%s", options.status().message().c_str(),
-                 switchyard::mock::MockUsage());
+    std::fprintf(stderr, "signalbox-mock: %s\n\n%s", options.status().message().c_str(),
+                 signalbox::mock::MockUsage());
     return 2;
   }
   if (options->help) {
-    std::fputs(switchyard::mock::MockUsage(), stdout);
+    std::fputs(signalbox::mock::MockUsage(), stdout);
     return 0;
   }
 
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   MockServer server(*options);
   auto port = server.Bind();
   if (!port.ok()) {
-    std::fprintf(stderr, "switchyard-mock: %s\n", port.status().message().c_str());
+    std::fprintf(stderr, "signalbox-mock: %s\n", port.status().message().c_str());
     return 1;
   }
   std::printf("%s\n", ListeningLine(options->host, *port, options->model).c_str());
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     sigwait(&stop_signals, &sig);
     server.Stop();
     if (run_done_future.wait_for(kStopGrace) != std::future_status::ready) {
-      std::fprintf(stderr, "switchyard-mock: workers did not stop in time; exiting\n");
+      std::fprintf(stderr, "signalbox-mock: workers did not stop in time; exiting\n");
       _exit(0);
     }
   });

@@ -4,7 +4,7 @@
 #include <functional>
 #include <map>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr int64_t kMaxMs = 86'400'000;     // one day
@@ -134,7 +134,7 @@ StatusOr<MockOptions> ParseMockOptions(const std::vector<std::string>& args) {
 }
 
 const char* MockUsage() {
-  return R"(usage: switchyard-mock [flags]
+  return R"(usage: signalbox-mock [flags]
 
 An OpenAI-compatible test upstream with latency, streaming and fault injection.
 
@@ -162,4 +162,4 @@ On start, one JSON line on stdout: {"event":"listening","address":...,"model":..
 )";
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

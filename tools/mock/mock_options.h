@@ -1,4 +1,4 @@
-// MockOptions: the command line of switchyard-mock, parsed once in main().
+// MockOptions: the command line of signalbox-mock, parsed once in main().
 //
 // Immutable after parsing; the server reads it from every worker thread. Each field
 // is the default that per-request control headers (x-mock-*) may override.
@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "mock/fault.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 struct MockOptions {
   std::string host = "127.0.0.1";
@@ -39,4 +39,4 @@ StatusOr<MockOptions> ParseMockOptions(const std::vector<std::string>& args);
 // The --help text.
 const char* MockUsage();
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

@@ -13,7 +13,7 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr int kListenBacklog = 4096;
@@ -277,4 +277,4 @@ bool MockServer::Authorized(const httplib::Request& req) const {
          req.get_header_value("api-key") == options_.api_key;
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

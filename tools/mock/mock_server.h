@@ -1,4 +1,4 @@
-// MockServer: the HTTP side of switchyard-mock — an OpenAI-compatible upstream with
+// MockServer: the HTTP side of signalbox-mock — an OpenAI-compatible upstream with
 // latency, streaming and fault injection, plus /mock/* endpoints for tests.
 //
 // Thread-safe: one instance serves all worker threads; Stop() may be called from any
@@ -22,7 +22,7 @@
 #include "mock/request_parse.h"
 #include "mock/request_plan.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 class MockServer {
  public:
@@ -83,4 +83,4 @@ class MockServer {
 void SendError(httplib::Response& res, int status, std::string_view message, std::string_view type,
                std::string_view param, std::string_view code);
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

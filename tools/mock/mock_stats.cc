@@ -2,7 +2,7 @@
 
 #include "common/json_writer.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr std::pair<Counter, const char*> kCounterNames[] = {
@@ -66,4 +66,4 @@ std::string MockStats::LastRequestJson() const {
   return out;
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

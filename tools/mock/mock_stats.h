@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 enum class Counter {
   kRequests,           // every API request (not /mock/*)
@@ -76,4 +76,4 @@ class InFlightToken {
   MockStats& stats_;
 };
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

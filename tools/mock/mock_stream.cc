@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string_view>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr std::chrono::milliseconds kPollSlice{50};
@@ -145,4 +145,4 @@ httplib::ContentProviderWithoutLength MakeSseProvider(StreamSpec spec, StreamEnv
   };
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

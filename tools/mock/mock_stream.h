@@ -20,7 +20,7 @@
 #include "mock/mock_stats.h"
 #include "mock/openai_shapes.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 struct StreamSpec {
   Generation gen;
@@ -39,4 +39,4 @@ httplib::ContentProviderWithoutLength MakeSseProvider(StreamSpec spec, StreamEnv
                                                       std::shared_ptr<Connection> connection,
                                                       std::shared_ptr<InFlightToken> in_flight);
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

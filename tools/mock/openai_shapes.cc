@@ -7,7 +7,7 @@
 
 #include "common/json_writer.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 // A fixed `created` for the model list: the answer must not change between calls.
@@ -195,7 +195,7 @@ std::string ModelsBody(const std::string& model) {
   JsonWriter w(out);
   w.BeginObject().Field("object", "list").Key("data").BeginArray().BeginObject();
   w.Field("id", model).Field("object", "model").Field("created", kModelCreated);
-  w.Field("owned_by", "switchyard-mock").EndObject().EndArray().EndObject();
+  w.Field("owned_by", "signalbox-mock").EndObject().EndArray().EndObject();
   return out;
 }
 
@@ -222,4 +222,4 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

@@ -1,4 +1,4 @@
-// OpenAI response shapes written by switchyard-mock: error bodies, chat and legacy
+// OpenAI response shapes written by signalbox-mock: error bodies, chat and legacy
 // completions (whole and as stream chunks), embeddings and the model list.
 //
 // Pure functions of their arguments (no clock, no globals), so the same generation
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 enum class Api { kChat, kCompletion };
 
@@ -71,4 +71,4 @@ std::string ModelsBody(const std::string& model);
 // Standard base64 (RFC 4648, with padding).
 std::string Base64Encode(std::string_view bytes);
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

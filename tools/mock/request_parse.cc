@@ -3,7 +3,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 using nlohmann::json;
@@ -174,4 +174,4 @@ ParsedRequest ParseChatRequest(std::string_view body) { return Guard(body, Parse
 ParsedRequest ParseCompletionRequest(std::string_view body) { return Guard(body, ParseCompletion); }
 ParsedRequest ParseEmbeddingRequest(std::string_view body) { return Guard(body, ParseEmbedding); }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

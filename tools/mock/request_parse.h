@@ -13,7 +13,7 @@
 
 #include "mock/openai_shapes.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 struct ParsedRequest {
   bool stream = false;
@@ -29,4 +29,4 @@ ParsedRequest ParseChatRequest(std::string_view body);
 ParsedRequest ParseCompletionRequest(std::string_view body);
 ParsedRequest ParseEmbeddingRequest(std::string_view body);
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 namespace {
 
 constexpr int64_t kMaxMs = 86'400'000;
@@ -81,4 +81,4 @@ StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLo
   return plan;
 }
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock

@@ -15,7 +15,7 @@
 #include "mock/mock_options.h"
 #include "mock/openai_shapes.h"
 
-namespace switchyard::mock {
+namespace signalbox::mock {
 
 struct RequestPlan {
   Fault fault;
@@ -37,4 +37,4 @@ using HeaderLookup = std::function<std::string(const char* name)>;
 // x-mock-usage over the options. A malformed header value is InvalidArgument naming it.
 StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLookup& header);
 
-}  // namespace switchyard::mock
+}  // namespace signalbox::mock
