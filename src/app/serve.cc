@@ -163,6 +163,9 @@ int RunServe(const Args& args) {
     return 2;
   }
   HttpServer server(LimitsFor(snap->config->server));
+  // From now on a reload cannot change what the listener and the access log were built
+  // with (it warns and keeps these values), nor remove the admin token.
+  reloader.SetRunning(snap->config->server);
   gateway.Register(server);
   if (Status s = server.Bind(host, port); !s.ok()) {
     Log(LogLevel::kError, "cannot listen").Field("address", listen).Field("error", s.message());

@@ -56,6 +56,15 @@ std::string NowRfc3339() {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
+std::string_view CutForLog(std::string_view s, size_t max, std::string* scratch) {
+  if (s.size() <= max) return s;
+  size_t keep = max;
+  // Back up over UTF-8 continuation bytes so the cut lands on a character boundary.
+  while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
+  *scratch = fmt::format("{}...[cut {} bytes]", s.substr(0, keep), s.size() - keep);
+  return *scratch;
+}
+
 void WriteLine(int fd, std::string& line) {
   line += '\n';
   const char* p = line.data();

@@ -24,6 +24,13 @@ bool ParseLogLevel(std::string_view name, LogLevel* out);
 // Where lines go (default 2 = stderr). For tests.
 void SetLogFd(int fd);
 
+// The most bytes of one string field in a log line (operational and access log).
+inline constexpr size_t kMaxLogFieldBytes = 1024;
+
+// `s` when it has at most `max` bytes; else its first bytes up to `max` (never splitting a
+// UTF-8 sequence) followed by "...[cut N bytes]", built in *scratch.
+std::string_view CutForLog(std::string_view s, size_t max, std::string* scratch);
+
 class LogLine {
  public:
   LogLine(LogLevel level, std::string_view msg);
@@ -36,9 +43,17 @@ class LogLine {
     if (enabled_) w_.Field(key, value);
     return *this;
   }
-  LogLine& Field(std::string_view key, const std::string& value) {
-    if (enabled_) w_.Field(key, std::string_view(value));
+  // Strings are cut to kMaxLogFieldBytes: a field may carry client-controlled text (a
+  // path, a library error quoting a 4 MiB literal), and a log line must stay bounded.
+  LogLine& Field(std::string_view key, std::string_view value) {
+    if (enabled_) w_.Field(key, std::string_view(CutForLog(value, kMaxLogFieldBytes, &cut_)));
     return *this;
+  }
+  LogLine& Field(std::string_view key, const std::string& value) {
+    return Field(key, std::string_view(value));
+  }
+  LogLine& Field(std::string_view key, const char* value) {
+    return Field(key, std::string_view(value));
   }
   LogLine& Field(std::string_view key, size_t value) {
     if (enabled_) w_.Field(key, static_cast<int64_t>(value));
@@ -47,6 +62,7 @@ class LogLine {
 
  private:
   bool enabled_;
+  std::string cut_;  // scratch for CutForLog
   std::string buf_;
   JsonWriter w_;
 };

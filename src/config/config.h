@@ -35,6 +35,14 @@ struct ServerTimeouts {
   Duration header{std::chrono::seconds(10)};  // time to receive a request's line and headers
 };
 
+// What the gateway sends upstream as X-Forwarded-For / X-Forwarded-Proto. A client's own
+// forwarding headers (X-Forwarded-*, Forwarded, X-Real-IP) are never passed as they are.
+enum class ForwardedFor {
+  kReplace,  // default: drop the client's; send X-Forwarded-For: <peer>, X-Forwarded-Proto: http
+  kAppend,   // behind a trusted proxy: keep its X-Forwarded-* and append the peer to the chain
+  kNone,     // drop the client's and send none
+};
+
 struct ServerConfig {
   std::string listen = "0.0.0.0:8080";
   std::string admin_token;  // empty = admin endpoints open (warned at start-up)
@@ -45,6 +53,7 @@ struct ServerConfig {
   int max_connections = 4096;               // concurrent client connections (one thread each)
   std::string access_log;                   // empty = stdout
   Duration sse_heartbeat{0};                // 0 = off
+  ForwardedFor forwarded_for = ForwardedFor::kReplace;
   RetryBudgetConfig retry_budget;
   ServerTimeouts timeouts;
 };

@@ -84,6 +84,9 @@ json ConfigToJson(const Config& c) {
                  {"max_connections", s.max_connections},
                  {"access_log", s.access_log},
                  {"sse_heartbeat", FormatDuration(s.sse_heartbeat)},
+                 {"forwarded_for", s.forwarded_for == ForwardedFor::kReplace  ? "replace"
+                                   : s.forwarded_for == ForwardedFor::kAppend ? "append"
+                                                                              : "none"},
                  {"retry_budget", {{"ratio", s.retry_budget.ratio}, {"min", s.retry_budget.min}}},
                  {"timeouts",
                   {{"read", FormatDuration(s.timeouts.read)},

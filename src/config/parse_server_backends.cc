@@ -219,7 +219,7 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   if (!r.ExpectMap(n, p, parent,
                    {"listen", "admin_token", "max_body_bytes", "max_streams", "max_headers",
                     "max_header_bytes", "max_connections", "access_log", "sse_heartbeat",
-                    "retry_budget", "timeouts"})) {
+                    "forwarded_for", "retry_budget", "timeouts"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -245,6 +245,13 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   if (r.GetInt(n, "max_connections", p, &v, 16, 1'000'000)) s->max_connections = static_cast<int>(v);
   r.GetString(n, "access_log", p, &s->access_log);
   r.GetDuration(n, "sse_heartbeat", p, &s->sse_heartbeat);
+  std::string ff;
+  if (r.GetString(n, "forwarded_for", p, &ff)) {
+    if (ff == "replace") s->forwarded_for = ForwardedFor::kReplace;
+    else if (ff == "append") s->forwarded_for = ForwardedFor::kAppend;
+    else if (ff == "none") s->forwarded_for = ForwardedFor::kNone;
+    else r.Error(R::PosOf(n["forwarded_for"], pos), "server.forwarded_for", "must be replace, append or none");
+  }
   if (n["retry_budget"].IsDefined() && !n["retry_budget"].IsNull()) {
     std::string rp = "server.retry_budget";
     if (r.ExpectMap(n["retry_budget"], rp, pos, {"ratio", "min"})) {

@@ -30,8 +30,15 @@ StatusOr<int> OpenForAppend(const std::string& path) {
 // Milliseconds with three decimals: enough for a log and short to read.
 double RoundMicros(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
+// Client-controlled strings (the requested model) are cut to kMaxAccessFieldBytes, so a
+// 4 MiB model name costs the log 256 bytes, marked as cut.
 void OptionalString(JsonWriter& w, std::string_view k, const std::optional<std::string>& v) {
-  w.NullableField(k, v);
+  if (!v) {
+    w.Key(k).Null();
+    return;
+  }
+  std::string scratch;
+  w.Field(k, CutForLog(*v, kMaxAccessFieldBytes, &scratch));
 }
 
 void OptionalDouble(JsonWriter& w, std::string_view k, std::optional<double> v) {
@@ -75,7 +82,7 @@ std::string FormatAccessRecord(const AccessRecord& r) {
   JsonWriter w(out);
   w.BeginObject();
   w.Field("ts", FormatRfc3339Millis(ts));
-  w.Field("request_id", r.request_id);
+  OptionalString(w, "request_id", r.request_id);
   OptionalString(w, "key", r.key);
   OptionalString(w, "model", r.model);
   OptionalString(w, "backend", r.backend);

@@ -24,6 +24,10 @@
 
 namespace signalbox::metrics {
 
+// The most bytes of one string field of an access-log line; longer ones are cut and
+// marked "...[cut N bytes]".
+inline constexpr size_t kMaxAccessFieldBytes = 256;
+
 // One request's log line before formatting. A plain value, one per request.
 struct AccessRecord {
   // The line's time; left at the epoch, Write() uses the current time.

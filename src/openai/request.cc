@@ -103,6 +103,35 @@ std::optional<ApiError> RejectRoutingOverrides(const json& doc) {
   return std::nullopt;
 }
 
+// Bytes `v` takes as compact JSON, without serialising it. Depth is bounded by the
+// caller (DepthWithin, or a parsed document of the CLI).
+int64_t JsonBytes(const json& v) {
+  switch (v.type()) {
+    case json::value_t::string: return static_cast<int64_t>(v.get_ref<const std::string&>().size()) + 2;
+    case json::value_t::array: {
+      int64_t n = 2;
+      for (const auto& e : v) n += JsonBytes(e) + 1;
+      return n;
+    }
+    case json::value_t::object: {
+      int64_t n = 2;
+      for (const auto& [k, e] : v.items()) n += static_cast<int64_t>(k.size()) + 4 + JsonBytes(e);
+      return n;
+    }
+    case json::value_t::null: return 4;
+    case json::value_t::boolean: return 5;
+    default: return 8;  // a number
+  }
+}
+
+// Adds the billed-but-not-text members of `obj` named in `keys`.
+void AddMemberTokens(const json& obj, std::initializer_list<const char*> keys, ParsedRequest* out) {
+  for (const char* k : keys) {
+    auto it = obj.find(k);
+    if (it != obj.end() && !it->is_null()) out->extra_input_tokens += JsonValueTokens(*it);
+  }
+}
+
 std::optional<ApiError> ParseContent(const json& content, const std::string& param, int index,
                                      classify::Role role, ParsedRequest* out) {
   if (content.is_null()) return std::nullopt;
@@ -128,6 +157,10 @@ std::optional<ApiError> ParseContent(const json& content, const std::string& par
       out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
     } else if (t == "image_url" || t == "input_image") {
       out->has_images = true;
+      ++out->images;
+    } else {
+      // input_audio, file, refusal and whatever comes next: billed, so counted by size.
+      out->extra_input_tokens += JsonValueTokens(part);
     }
   }
   return std::nullopt;
@@ -153,6 +186,7 @@ std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
                                         "assistant, tool, function", mp),
                             mp + ".role", "invalid_value");
     }
+    AddMemberTokens(m, {"tool_calls", "function_call", "audio", "name"}, out);
     auto content = m.find("content");
     if (content != m.end()) {
       if (auto err = ParseContent(*content, mp + ".content", static_cast<int>(i), r, out)) return err;
@@ -208,6 +242,7 @@ std::optional<ApiError> ParseChat(const json& doc, ParsedRequest* out) {
   if (auto f = doc.find("functions"); f != doc.end() && f->is_array()) tools += f->size();
   out->has_tools = tools > 0;
   out->classify.num_tools = static_cast<int>(tools);
+  AddMemberTokens(doc, {"tools", "functions", "tool_choice", "response_format"}, out);
   if (auto e = CheckType(doc, "response_format", &json::is_object, "an object")) return e;
   if (auto rf = doc.find("response_format"); rf != doc.end() && rf->is_object()) {
     std::string t = StringOr(*rf, "type");
@@ -229,13 +264,18 @@ std::optional<ApiError> ParseCompletions(const json& doc, ParsedRequest* out) {
       const json& e = (*p)[i];
       if (e.is_string()) {
         out->classify.parts.push_back({classify::Role::kUser, 0, e.get_ref<const std::string&>()});
-      } else if (!e.is_number_integer() && !e.is_array()) {
+      } else if (e.is_number_integer()) {
+        ++out->extra_input_tokens;  // one token id
+      } else if (e.is_array()) {
+        out->extra_input_tokens += static_cast<int64_t>(e.size());  // one prompt of token ids
+      } else {
         return WrongType(fmt::format("prompt[{}]", i), "a string or tokens", e);
       }
     }
   } else {
     return WrongType("prompt", "a string or an array", *p);
   }
+  AddMemberTokens(doc, {"suffix"}, out);
   out->classify.max_tokens = out->max_tokens;
   return std::nullopt;
 }
@@ -262,6 +302,8 @@ std::optional<ApiError> ParseEmbeddings(const json& doc, ParsedRequest* out) {
 
 }  // namespace
 
+int64_t JsonValueTokens(const nlohmann::json& v) { return (JsonBytes(v) + 3) / 4; }
+
 std::string_view EndpointPath(Endpoint e) {
   switch (e) {
     case Endpoint::kChat: return "/chat/completions";
@@ -282,6 +324,11 @@ std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, P
     out->doc = json::parse(body);
   } catch (const json::parse_error& e) {
     return InvalidRequest(fmt::format("the body is not valid JSON (error at byte {})", e.byte), "",
+                          "invalid_json");
+  } catch (const json::exception&) {
+    // out_of_range: a number literal beyond a double (1e400, a 5000-digit integer). The
+    // library's message quotes the whole literal: never echo or log it.
+    return InvalidRequest("the body has a number outside the range of a 64-bit float", "",
                           "invalid_json");
   }
   if (!out->doc.is_object()) return InvalidRequest("the body must be a JSON object", "", "invalid_json");

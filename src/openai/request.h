@@ -34,8 +34,19 @@ struct ParsedRequest {
   bool has_tools = false;
   bool has_images = false;
   classify::ClassifyInput classify;  // chat and completions only
+  // What the upstream bills as input beyond the text parts the classifier reads, so the
+  // admission estimate (request cap, budgets, context window) counts every input: tool and
+  // function schemas, response_format, assistant tool calls, token-id prompts and
+  // non-text parts other than images (audio, files: by size). See BilledExtras below.
+  int64_t extra_input_tokens = 0;
+  int images = 0;  // image parts, each estimated at kImageTokens by the router
   int64_t embedding_input_chars = 0; // embeddings only: total characters of `input`
 };
+
+// Input tokens of a JSON value the upstream bills but does not read as text (a tool
+// schema, an audio part): its JSON size over 4 bytes per token, rounded up. Conservative
+// for schemas (a tokenizer packs JSON punctuation), exact enough for budgets. Pure.
+int64_t JsonValueTokens(const nlohmann::json& v);
 
 // Parses and validates `body` for `endpoint`. On failure returns the 400 to send, with
 // `param` naming the offending field.

@@ -19,6 +19,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kMaxTokenBytes = 4096;
+constexpr std::string_view kCostCapHeader = "x-signalbox-max-cost-usd";
 
 ApiError Unauthorized(std::string message) {
   ApiError e;
@@ -99,7 +100,18 @@ std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange
                                             const std::string& key_id, routing::BudgetView* out,
                                             budget::BudgetLimits* limits) const {
   *out = routing::BaseBudget(*snap.config);
-  if (auto h = ex.header("x-signalbox-max-cost-usd"); h && !routing::ApplyCostCapHeader(*h, out)) {
+  // Every copy of the header counts and the lowest cap wins: a front proxy that appends
+  // a lower cap to a client's own must not be ignored (docs/security.md).
+  bool bad_cap = false;
+  ex.ForEachHeader([&](std::string_view name, std::string_view value) {
+    if (name.size() == kCostCapHeader.size() &&
+        std::equal(name.begin(), name.end(), kCostCapHeader.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      bad_cap |= !routing::ApplyCostCapHeader(value, out);
+    }
+  });
+  if (bad_cap) {
     return InvalidRequest("x-signalbox-max-cost-usd must be a non-negative number of USD",
                           "x-signalbox-max-cost-usd", "invalid_header");
   }
@@ -122,30 +134,66 @@ void Gateway::Reply(Exchange& ex, const std::vector<Header>& headers, const ApiE
   ex.Respond(e.status, h, "application/json", ErrorBody(e));
 }
 
-void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
+// One proxied request's bookkeeping, released on every exit path — a return, an answer,
+// an exception: the in-flight gauge, the stream slot, one requests_total count and one
+// access-log line. One per request.
+struct Gateway::Admission {
+  const Gateway& gw;
   ProxyInput in;
-  in.start = SteadyClock::now();
+  ParsedRequest req;
+  routing::Decision decision;
+  ProxyResult result;
+  bool decided = false;
+  bool stream_slot = false;
+
+  explicit Admission(const Gateway& g) : gw(g) {
+    if (gw.d_.metrics) gw.d_.metrics->inflight_requests->WithLabels({}).Add(1);
+  }
+  ~Admission() {
+    if (stream_slot) gw.streams_.fetch_sub(1);
+    gw.Record(in, &req, decided ? &decision : nullptr, result, req.stream);
+    if (gw.d_.metrics) gw.d_.metrics->inflight_requests->WithLabels({}).Add(-1);
+  }
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+};
+
+void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
+  Admission a(*this);
+  a.in.start = SteadyClock::now();
+  RetryBudget::Active active(*d_.retry_budget);
+  try {
+    Proxy(ex, ep, a);
+  } catch (const std::exception& e) {
+    // A bug, not a client error: the data plane lets no exception escape, and the
+    // Admission above still balances every gauge and writes the access-log line.
+    Log(LogLevel::kError, "request failed").Field("request_id", a.in.request_id).Field("error", e.what());
+    a.result.status = 500;
+    a.result.error = "internal_error";
+    if (!ex.committed()) {
+      ApiError err;
+      err.status = 500;
+      err.type = "server_error";
+      err.code = "internal_error";
+      err.message = "The gateway failed to handle the request.";
+      Reply(ex, a.in.headers, err);
+    }
+  }
+}
+
+void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
+  ProxyInput& in = a.in;
+  ParsedRequest& req = a.req;
   auto snap = d_.store->Current();
   in.snap = snap.get();
   in.ex = &ex;
   in.raw_body = ex.body();
   in.request_id = RequestIdFor(ex.header("x-request-id"));
   in.headers.push_back({"x-request-id", in.request_id});
-  RetryBudget::Active active(*d_.retry_budget);
-  if (d_.metrics) d_.metrics->inflight_requests->WithLabels({}).Add(1);
-  ProxyResult result;
-  ParsedRequest req;
-  routing::Decision decision;
-  bool decided = false;
-  auto finish = [&]() {
-    Record(in, &req, decided ? &decision : nullptr, result, req.stream);
-    if (d_.metrics) d_.metrics->inflight_requests->WithLabels({}).Add(-1);
-  };
   auto fail = [&](const ApiError& e) {
     Reply(ex, in.headers, e);
-    result.status = e.status;
-    result.error = e.code.empty() ? e.type : e.code;
-    finish();
+    a.result.status = e.status;
+    a.result.error = e.code.empty() ? e.type : e.code;
   };
   if (auto e = ParseRequest(ep, ex.body(), &req)) return fail(*e);
   in.req = &req;
@@ -158,8 +206,9 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
       req, snap->keys_configured() ? std::string_view(in.key_id) : std::string_view(),
       [&ex](std::string_view n) { return ex.header(n); });
   auto t0 = SteadyClock::now();
+  routing::Decision& decision = a.decision;
   decision = snap->router->Decide(facts, bv);
-  decided = true;
+  a.decided = true;
   if (decision.classified && d_.metrics) {
     d_.metrics->classifier_seconds->WithLabels({}).Observe(
         std::chrono::duration<double>(SteadyClock::now() - t0).count());
@@ -191,7 +240,6 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
       return fail(InvalidRequest(decision.message, "messages", "context_length_exceeded"));
     default: break;
   }
-  bool stream_slot = false;
   if (req.stream) {
     int max = snap->config->server.max_streams;
     if (streams_.fetch_add(1) >= max) {
@@ -204,13 +252,11 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
       e.retry_after_s = 1;
       return fail(e);
     }
-    stream_slot = true;
+    a.stream_slot = true;
   }
-  in.forward_headers = ForwardableHeaders(ex);
+  in.forward_headers = ForwardableHeaders(ex, snap->config->server.forwarded_for);
   ProxyServices svc{*d_.clock, *d_.watchdog, *d_.retry_budget, d_.spend, d_.metrics};
-  result = ProxyCall(svc, in).Run();
-  if (stream_slot) streams_.fetch_sub(1);
-  finish();
+  a.result = ProxyCall(svc, in).Run();
 }
 
 void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routing::Decision* d,

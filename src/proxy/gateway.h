@@ -57,6 +57,7 @@ class Gateway {
  private:
   struct Admission;
   void HandleProxy(Exchange& ex, Endpoint ep);
+  void Proxy(Exchange& ex, Endpoint ep, Admission& a);
   void HandleModels(Exchange& ex);
   void HandleRoute(Exchange& ex);
   void HandleReady(Exchange& ex);

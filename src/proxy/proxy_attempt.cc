@@ -23,6 +23,12 @@ constexpr size_t kMaxResponseBytes = 64u << 20;
 ProxyCall::Verdict ProxyCall::ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log) {
   const std::string& name = b.cfg->name;
   log.outcome = std::string(CallErrorName(e));
+  if (e == CallError::kShutdown) {
+    // The gateway cut the call at the end of its drain: no verdict on the backend (a
+    // probe is handed back), and no other candidate is tried.
+    failures_.push_back({name, "the gateway is shutting down", "shutting_down", 503, 1});
+    return Verdict::kNext;
+  }
   Unhealthy(b);
   switch (e) {
     case CallError::kConnect:
@@ -221,6 +227,18 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
     Healthy(b);
     Settle();
     relay.FinishOk();
+    return Verdict::kDone;
+  }
+  if (r.error == CallError::kShutdown) {
+    // Cut by the end of the drain period: the backend did nothing wrong.
+    log.status = status;
+    log.outcome = "shutting_down";
+    result_.error = "shutting_down";
+    Settle();
+    relay.FinishWithError(fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
+                                      "after {} events; the answer is incomplete. Retry the request.",
+                                      b.cfg->name, relay.events()),
+                          "shutting_down");
     return Verdict::kDone;
   }
   Unhealthy(b);

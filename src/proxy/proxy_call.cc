@@ -41,38 +41,6 @@ std::string LedgerRequestId(const std::string& request_id) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchange& ex) {
-  static const char* const kDrop[] = {
-      "authorization", "api-key", "x-api-key", "cookie", "proxy-authorization",  // credentials
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-      "upgrade", "host", "content-length", "content-type", "content-encoding", "accept",
-      "accept-encoding", "expect", "x-request-id", "remote_addr", "remote_port", "local_addr",
-      "local_port",
-      // Conditional and partial requests: an upstream would answer 206/304 to them.
-      "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"};
-  std::vector<std::pair<std::string, std::string>> out;
-  ex.ForEachHeader([&](std::string_view name, std::string_view value) {
-    std::string lower(name);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (const char* d : kDrop) {
-      if (lower == d) return;
-    }
-    if (lower.rfind("x-signalbox-", 0) == 0 || lower.rfind("sec-", 0) == 0) return;
-    for (char c : lower) {  // a name that is not a token never leaves the gateway
-      if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
-        return;
-      }
-    }
-    for (char c : value) {
-      unsigned char u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && u != '\t') || u == 0x7f) return;  // never forward a header that could inject
-    }
-    out.emplace_back(std::string(name), std::string(value));
-  });
-  return out;
-}
-
 std::string ProxyCall::UpstreamBody(const BackendConfig& b) const {
   std::vector<JsonEdit> edits;
   edits.push_back({"model", nlohmann::json(b.model).dump()});
@@ -301,6 +269,7 @@ ProxyResult ProxyCall::Run() {
       std::this_thread::sleep_for(wait);
     }
     if (v == Verdict::kDone || v == Verdict::kClientGone) return result_;
+    if (!failures_.empty() && failures_.back().code == "shutting_down") break;
     previous = b.cfg->name;
     result_.fallback_reasons.push_back(failures_.empty() ? "error" : failures_.back().code);
   }
@@ -361,6 +330,12 @@ void ProxyCall::AnswerAllFailed() {
     return;
   }
   const Failure& last = failures_.back();
+  if (last.code == "shutting_down") {
+    AnswerError(503, "server_error", "shutting_down",
+                "The gateway is shutting down and cancelled this request; retry it (another replica "
+                "will answer).", 1, false);
+    return;
+  }
   if (all_budget || last.code == "budget_exceeded") {
     // The chain ended at a candidate the budget cannot afford: that, not the earlier
     // failures, is why nothing answered.

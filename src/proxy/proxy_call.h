@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "openai/request.h"
 #include "openai/response.h"
+#include "proxy/forward_headers.h"
 #include "routing/router.h"
 #include "runtime/snapshot.h"
 #include "server/exchange.h"
@@ -54,12 +55,6 @@ struct ProxyInput {
   // Client headers to pass upstream (see ForwardableHeaders()).
   std::vector<std::pair<std::string, std::string>> forward_headers;
 };
-
-// The client's headers that may travel upstream: everything but credentials
-// (Authorization, api-key, cookies), hop-by-hop and framing headers, the gateway's own
-// x-signalbox-* controls, x-request-id (set by the gateway) and values with control
-// characters.
-std::vector<std::pair<std::string, std::string>> ForwardableHeaders(const Exchange& ex);
 
 // One upstream attempt, for the ledger, metrics and the access log.
 struct AttemptLog {

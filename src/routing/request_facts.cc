@@ -18,6 +18,8 @@ RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id,
   f.n = req.n;
   f.input = f.embeddings ? nullptr : &req.classify;
   f.embedding_input_chars = req.embedding_input_chars;
+  f.extra_input_tokens = req.extra_input_tokens;
+  f.images = req.images;
   return f;
 }
 

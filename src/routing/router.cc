@@ -9,9 +9,10 @@ namespace {
 
 // Tokens the chat format adds per message (role markers, separators).
 constexpr int64_t kPerMessageTokens = 4;
-// A flat estimate for a request with images (OpenAI bills 85..~1100 tokens per image
-// depending on size and detail; the request does not tell us the size).
-constexpr int64_t kImageTokens = 1000;
+// Per image part: the most a provider documents for one image, since the request does not
+// tell its size (OpenAI: 85 + 170 per 512-px tile, at most 1105 for gpt-4o at high
+// detail; Anthropic: width x height / 750, about 1600 at its 1.15-megapixel limit).
+constexpr int64_t kImageTokens = 1600;
 
 bool InRange(const NumRange& r, double v) {
   return (!r.gte || v >= *r.gte) && (!r.lt || v < *r.lt);
@@ -86,8 +87,9 @@ int64_t Router::EstimateInputTokens(const RequestFacts& f) const {
   int64_t t = 0;
   for (const auto& p : f.input->parts) t += classify::EstimateTokens(p.text);
   t += kPerMessageTokens * f.input->num_messages;
-  if (f.has_images) t += kImageTokens;
-  return t;
+  // Every image part, not one per request; at least one when the facts say images.
+  t += kImageTokens * std::max(f.images, f.has_images ? 1 : 0);
+  return t + f.extra_input_tokens;
 }
 
 bool Router::Matches(const CompiledRule& r, const RequestFacts& f, const Decision& d,

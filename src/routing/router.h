@@ -36,6 +36,10 @@ struct RequestFacts {
   int n = 1;
   const classify::ClassifyInput* input = nullptr;  // chat/completions
   int64_t embedding_input_chars = 0;
+  // Billed input beyond the text parts (ParsedRequest::extra_input_tokens) and the count
+  // of image parts: both enter the admission estimate.
+  int64_t extra_input_tokens = 0;
+  int images = 0;
 };
 
 // The caller's remaining budget, read before deciding (nullopt = unlimited).

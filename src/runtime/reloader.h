@@ -7,6 +7,8 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "config/env_expand.h"
@@ -14,6 +16,14 @@
 #include "upstream/backends.h"
 
 namespace signalbox {
+
+// Applies the reload policy for server settings to `next`, a config about to replace one
+// that runs with `running`: restart-only keys keep their running values (one warning
+// each, naming both values); an admin token that a reload would remove is an error (a
+// reload must never open /admin/* silently). Returns the errors; appends the warnings.
+// Pure.
+std::vector<std::string> ApplyReloadPolicy(const ServerConfig& running, ServerConfig* next,
+                                           std::vector<std::string>* warnings);
 
 class Reloader {
  public:
@@ -32,6 +42,12 @@ class Reloader {
 
   const std::string& path() const { return path_; }
 
+  // The server settings the process actually runs with (after --listen): the keys a
+  // reload cannot change (listen, limits, timeouts the listener was built with, the
+  // access-log file) are kept at these values in every later snapshot, with a warning, so
+  // /admin/config shows what is in effect. Call once the server is bound.
+  void SetRunning(const ServerConfig& running);
+
  private:
   ReloadResult Load(const std::string& trigger, bool initial);
 
@@ -42,6 +58,7 @@ class Reloader {
   std::function<void(const ReloadResult&)> on_result_;
   EnvLookup env_;
   std::mutex mu_;
+  std::optional<ServerConfig> running_;  // guarded by mu_
   uint64_t next_version_ = 1;
 };
 

@@ -39,6 +39,7 @@ std::string_view CallErrorName(CallError e) {
     case CallError::kIdleTimeout: return "idle_timeout";
     case CallError::kTotalTimeout: return "total_timeout";
     case CallError::kClientGone: return "client_gone";
+    case CallError::kShutdown: return "shutting_down";
     case CallError::kStopped: return "stopped";
   }
   return "unknown";
@@ -131,6 +132,8 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   }
   if (fired == WatchReason::kClientGone) {
     result.error = CallError::kClientGone;
+  } else if (fired == WatchReason::kShutdown) {
+    result.error = CallError::kShutdown;
   } else if (fired == WatchReason::kDeadline) {
     auto now = SteadyClock::now();
     if (now >= req.deadline) result.error = CallError::kTotalTimeout;

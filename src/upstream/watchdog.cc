@@ -68,7 +68,12 @@ void Watchdog::Check() {
   std::vector<Watch*> polled;
   for (Watch* w : watches_) {
     if (w->fired_.load() != 0) continue;
-    if (fire_all_.load() || w->deadline_ns_.load(std::memory_order_relaxed) <= now_ns) {
+    if (fire_all_.load()) {
+      w->fired_ = static_cast<int>(WatchReason::kShutdown);
+      w->fire_(WatchReason::kShutdown);
+      continue;
+    }
+    if (w->deadline_ns_.load(std::memory_order_relaxed) <= now_ns) {
       w->fired_ = static_cast<int>(WatchReason::kDeadline);
       w->fire_(WatchReason::kDeadline);
       continue;

@@ -21,7 +21,8 @@
 
 namespace signalbox {
 
-enum class WatchReason { kNone = 0, kDeadline, kClientGone };
+// kShutdown: FireAll() at the end of the drain period, never a backend's fault.
+enum class WatchReason { kNone = 0, kDeadline, kClientGone, kShutdown };
 
 class Watchdog {
  public:

@@ -130,3 +130,76 @@ TEST_CASE("stream chunks: usage, errors and output size", "[openai][response]") 
   CHECK(UsageFromBody(R"({"usage":{"prompt_tokens":0,"completion_tokens":0}})")->completion_tokens == 0);
   CHECK_FALSE(UsageFromBody(R"({"choices":[]})"));
 }
+
+TEST_CASE("a number beyond a double anywhere in a body is a 400, never a 500, and the "
+          "message does not quote the literal",
+          "[openai][request][security]") {
+  std::string huge(5000, '9');
+  for (Endpoint ep : {Endpoint::kChat, Endpoint::kCompletions, Endpoint::kEmbeddings}) {
+    for (const std::string& body :
+         {std::string(R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":1e400})"),
+          std::string(R"({"model":"auto","prompt":"hi","input":"x","seed":)") + huge + "}",
+          std::string(R"({"model":"auto","input":"x","x":[-1e999]})")}) {
+      auto e = Parse(ep, body);
+      REQUIRE(e);
+      CHECK(e->status == 400);
+      CHECK(e->type == "invalid_request_error");
+      CHECK(e->code == "invalid_json");
+      CHECK(e->message.find("999") == std::string::npos);
+      CHECK(e->message.size() < 200);
+    }
+  }
+}
+
+TEST_CASE("the admission estimate counts billed input beyond the text: token-id prompts, "
+          "tools, tool calls, non-text parts and every image",
+          "[openai][request][budget]") {
+  SECTION("a completions prompt of token ids counts one token per id") {
+    std::string ids;
+    for (int i = 0; i < 250000; ++i) ids += (i ? "," : "") + std::to_string(i % 50000);
+    ParsedRequest r;
+    REQUIRE_FALSE(Parse(Endpoint::kCompletions, R"({"model":"auto","max_tokens":1,"prompt":[)" + ids + "]}", &r));
+    CHECK(r.extra_input_tokens == 250000);
+    ParsedRequest r2;
+    REQUIRE_FALSE(Parse(Endpoint::kCompletions, R"({"model":"auto","prompt":[[1,2,3],[4,5]]})", &r2));
+    CHECK(r2.extra_input_tokens == 5);
+  }
+  SECTION("1.5 MB of tool schemas count by size") {
+    std::string desc(1500000, 'a');
+    ParsedRequest r;
+    REQUIRE_FALSE(Parse(Endpoint::kChat,
+                        R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","description":")" +
+                            desc + R"("}}]})",
+                        &r));
+    CHECK(r.extra_input_tokens >= 1500000 / 4);
+    CHECK(r.extra_input_tokens < 1500000 / 3);
+  }
+  SECTION("an input_audio part counts by size; images count one each") {
+    std::string audio(1 << 20, 'A');
+    ParsedRequest r;
+    REQUIRE_FALSE(Parse(Endpoint::kChat,
+                        R"({"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"hi"},)"
+                        R"({"type":"input_audio","input_audio":{"data":")" + audio + R"(","format":"wav"}},)"
+                        R"({"type":"image_url","image_url":{"url":"https://a/b.png"}},)"
+                        R"({"type":"image_url","image_url":{"url":"https://a/c.png"}}]}]})",
+                        &r));
+    CHECK(r.extra_input_tokens >= (1 << 20) / 4);
+    CHECK(r.images == 2);
+  }
+  SECTION("assistant tool calls are billed input of the next turn") {
+    std::string args(40000, 'x');
+    ParsedRequest r;
+    REQUIRE_FALSE(Parse(Endpoint::kChat,
+                        R"({"model":"auto","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,)"
+                        R"("tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":")" +
+                            args + R"("}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}]})",
+                        &r));
+    CHECK(r.extra_input_tokens >= 10000);
+  }
+  SECTION("a plain text chat adds nothing") {
+    ParsedRequest r;
+    REQUIRE_FALSE(Parse(Endpoint::kChat, R"({"model":"auto","messages":[{"role":"user","content":"hi"}]})", &r));
+    CHECK(r.extra_input_tokens == 0);
+    CHECK(r.images == 0);
+  }
+}
