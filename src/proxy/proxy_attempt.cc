@@ -18,132 +18,121 @@ namespace {
 // A plain upstream answer larger than this is a failure, not something to relay.
 constexpr size_t kMaxResponseBytes = 64u << 20;
 
-}  // namespace
-
-ProxyCall::Verdict ProxyCall::ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log) {
-  const std::string& name = b.cfg->name;
-  log.outcome = std::string(CallErrorName(e));
-  if (e == CallError::kShutdown) {
-    // The gateway cut the call at the end of its drain: no verdict on the backend (a
-    // probe is handed back), and no other candidate is tried.
-    failures_.push_back({name, "the gateway is shutting down", "shutting_down", 503, 1});
-    return Verdict::kNext;
-  }
-  Unhealthy(b);
-  switch (e) {
-    case CallError::kConnect:
-      failures_.push_back({name, "could not connect", "connect_failed", 503, 0});
-      return Verdict::kRetry;
-    case CallError::kTls:
-      failures_.push_back({name, "TLS handshake or certificate verification failed", "tls_failed", 502, 0});
-      return Verdict::kNext;
-    case CallError::kFirstByteTimeout:
-      failures_.push_back({name, "no response within timeouts.first_byte", "timeout", 504, 0});
-      return Verdict::kRetry;
-    case CallError::kIdleTimeout:
-      failures_.push_back({name, "the response stalled longer than timeouts.idle", "timeout", 504, 0});
-      return Verdict::kRetry;
-    case CallError::kTotalTimeout:
-      failures_.push_back({name, "the request deadline passed", "timeout", 504, 0});
-      return Verdict::kNext;
-    default:
-      failures_.push_back({name, "the connection was reset", "connection_reset", 502, 0});
-      return Verdict::kRetry;
+// What a backend did, for the all-failed message (no URL, host or port).
+std::string FailureText(Outcome o, int status, int retry_after_s) {
+  switch (o) {
+    case Outcome::kConnectFailed: return "could not connect";
+    case Outcome::kTlsFailed: return "TLS handshake or certificate verification failed";
+    case Outcome::kFirstByteTimeout: return "no response within timeouts.first_byte";
+    case Outcome::kIdleTimeout: return "the response stalled longer than timeouts.idle";
+    case Outcome::kTotalTimeout: return "the request deadline passed";
+    case Outcome::kShutdown: return "the gateway is shutting down";
+    case Outcome::kRateLimited: return fmt::format("rate limited (retry after {}s)", retry_after_s);
+    case Outcome::kUpstreamAuth: return fmt::format("rejected the gateway's credentials (HTTP {})", status);
+    case Outcome::kUpstream5xx:
+    case Outcome::kUpstream503: return fmt::format("upstream returned HTTP {}", status);
+    case Outcome::kRedirect: return fmt::format("upstream answered with a redirect (HTTP {}), not followed", status);
+    case Outcome::kUnexpected2xx: return fmt::format("upstream answered HTTP {} instead of 200", status);
+    case Outcome::kUnusableBody: return "answered 200 without a usable result";
+    case Outcome::kTooLarge: return "the response was larger than 64 MiB";
+    case Outcome::kNotSse: return "answered a streaming request without a stream";
+    case Outcome::kBadFirstEvent: return "sent an error or malformed first event";
+    case Outcome::kEmptyStream: return "the stream ended before any event";
+    default: return "the connection was reset";
   }
 }
 
-ProxyCall::Verdict ProxyCall::ClassifyStatus(const SnapshotBackend& b, int status, int retry_after_s,
-                                             std::string_view body, AttemptLog& log) {
+}  // namespace
+
+ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o, const UpstreamHead& head,
+                                       std::string_view body, AttemptLog& log) {
   const std::string& name = b.cfg->name;
-  log.status = status;
-  if (status == 429) {
-    log.outcome = "rate_limited";
-    int ra = retry_after_s > 0 ? retry_after_s : 1;
-    b.state->circuit.OnRateLimited(std::chrono::seconds(ra));
-    failures_.push_back({name, fmt::format("rate limited (retry after {}s)", ra), "rate_limited", 429, ra});
-    return Verdict::kNext;
+  const OutcomeRule rule = RuleFor(o);
+  log.outcome = std::string(OutcomeName(o));
+  switch (rule.circuit) {
+    case CircuitVerdict::kSuccess: Healthy(b); break;
+    case CircuitVerdict::kFailure: Unhealthy(b); break;
+    case CircuitVerdict::kRateLimited:
+      b.state->circuit.OnRateLimited(std::chrono::seconds(head.retry_after_s > 0 ? head.retry_after_s : 1));
+      break;
+    case CircuitVerdict::kNone: break;  // a probe is handed back by Run()
   }
-  if (status == 401 || status == 403) {
-    log.outcome = "upstream_auth_error";
-    Unhealthy(b);
+  if (o == Outcome::kOk) return Verdict::kDone;
+  if (o == Outcome::kClientError) {
+    // About the request itself: relayed cleanly (message URL-scrubbed), no fallback.
+    result_.backend = name;
+    Settle();
+    result_.status = head.status;
+    result_.error = std::string(rule.code);
+    in_.ex->Respond(head.status, ResponseHeaders(*b.cfg, true), "application/json",
+                    SanitizedUpstreamError(head.status, body));
+    return Verdict::kDone;
+  }
+  if (o == Outcome::kUpstreamAuth) {
     Log(LogLevel::kError, "backend rejected the gateway's credentials: check its api_key")
-        .Field("backend", name).Field("status", status);
-    failures_.push_back({name, fmt::format("rejected the gateway's credentials (HTTP {})", status),
-                         "upstream_auth_error", 502, 0});
-    return Verdict::kNext;
+        .Field("backend", name).Field("status", head.status);
   }
-  if (status >= 500 || status == 408) {
-    log.outcome = "upstream_5xx";
-    Unhealthy(b);
-    failures_.push_back({name, fmt::format("upstream returned HTTP {}", status), "upstream_error",
-                         status == 503 ? 503 : 502, retry_after_s});
-    return Verdict::kRetry;
+  int retry_after = o == Outcome::kRateLimited ? std::max(1, head.retry_after_s) : head.retry_after_s;
+  failures_.push_back({name, FailureText(o, head.status, retry_after), std::string(rule.code), rule.status,
+                       retry_after});
+  switch (rule.next) {
+    case NextStep::kRetry: return Verdict::kRetry;
+    case NextStep::kStop: return Verdict::kStop;
+    default: return Verdict::kNext;
   }
-  if (status >= 300 && status < 400) {
-    log.outcome = "upstream_redirect";
-    Unhealthy(b);
-    failures_.push_back({name, fmt::format("upstream answered with a redirect (HTTP {}), not followed", status),
-                         "upstream_error", 502, 0});
-    return Verdict::kNext;
-  }
-  // Any other 4xx is about the request itself: relay it cleanly, no fallback.
-  log.outcome = "client_error";
-  Healthy(b);
-  result_.backend = name;
+}
+
+namespace {
+
+// A plain attempt's outcome, before anything is sent to the client. *body is filled for a
+// 200 (its usage and output size bill the attempt).
+Outcome PlainOutcome(const CallResult& r, const PlainCollector& col, bool embeddings, BodyInfo* body) {
+  if (r.error == CallError::kStopped && col.too_large()) return Outcome::kTooLarge;
+  if (r.error != CallError::kNone) return OutcomeOf(r.error);
+  Outcome o = OutcomeOfStatus(col.head().status);
+  if (o != Outcome::kOk) return o;
+  // A 200 that holds an error, half a JSON document or nothing is a failure to fail over
+  // from, never an answer to hand to the client.
+  *body = InspectBody(col.body(), embeddings);
+  return body->usable ? Outcome::kOk : Outcome::kUnusableBody;
+}
+
+// A stream attempt's outcome when nothing was committed to the client.
+Outcome UncommittedStreamOutcome(const CallResult& r, const SseRelay& relay) {
+  if (r.error == CallError::kClientGone || relay.client_gone()) return Outcome::kClientGone;
+  if (relay.not_sse()) return Outcome::kNotSse;
+  if (relay.first_event_error() || relay.malformed()) return Outcome::kBadFirstEvent;
+  if (r.error != CallError::kNone && r.error != CallError::kStopped) return OutcomeOf(r.error);
+  int status = relay.head().status;
+  if (status < 200 || status >= 300) return OutcomeOfStatus(status);
+  return Outcome::kEmptyStream;
+}
+
+}  // namespace
+
+ProxyCall::Verdict ProxyCall::ClientGone(const SnapshotBackend& b, AttemptLog& log) {
+  log.outcome = std::string(OutcomeName(Outcome::kClientGone));
+  Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);  // the upstream had the prompt
+  result_.status = 499;
+  result_.error = std::string(RuleFor(Outcome::kClientGone).code);
   Settle();
-  result_.status = status;
-  result_.error = "upstream_client_error";
-  in_.ex->Respond(status, ResponseHeaders(*b.cfg, true), "application/json",
-                  SanitizedUpstreamError(status, body));
-  return Verdict::kDone;
+  return Verdict::kClientGone;
 }
 
 ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log) {
   PlainCollector col(kMaxResponseBytes);
   CallResult r = CallUpstream(svc_.watchdog, ur, col);
-  if (r.error == CallError::kClientGone) {
-    log.outcome = "client_gone";
-    Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);  // the upstream had the prompt
-    result_.status = 499;
-    result_.error = "client_gone";
-    Settle();
-    return Verdict::kClientGone;
-  }
-  if (r.error == CallError::kStopped && col.too_large()) {
-    log.outcome = "response_too_large";
-    Unhealthy(b);
-    failures_.push_back({b.cfg->name, "the response was larger than 64 MiB", "upstream_error", 502, 0});
-    return Verdict::kNext;
-  }
-  if (r.error != CallError::kNone) return ClassifyCallError(b, r.error, log);
-  int status = col.head().status;
-  log.status = status;
-  if (status != 200 && status >= 200 && status < 300) {
-    // 206, 204 and friends are not a completion: something between us and the model
-    // answered a different question.
-    log.outcome = "unexpected_status";
-    Unhealthy(b);
-    failures_.push_back({b.cfg->name, fmt::format("upstream answered HTTP {} instead of 200", status),
-                         "upstream_error", 502, 0});
-    return Verdict::kNext;
-  }
-  if (status != 200) return ClassifyStatus(b, status, col.head().retry_after_s, col.body(), log);
-  BodyInfo body = InspectBody(col.body(), in_.req->endpoint == Endpoint::kEmbeddings);
-  if (!body.usable) {
-    // A 200 that holds an error, half a JSON document or nothing: a failure to fail over
-    // from, never an answer to hand to the client.
-    log.outcome = "unusable_response";
-    Unhealthy(b);
-    failures_.push_back({b.cfg->name, "answered 200 without a usable result", "upstream_error", 502, 0});
-    return Verdict::kRetry;
-  }
-  log.outcome = "ok";
-  Healthy(b);
+  BodyInfo body;
+  Outcome o = PlainOutcome(r, col, in_.req->endpoint == Endpoint::kEmbeddings, &body);
+  log.status = col.head().status;
+  if (o == Outcome::kClientGone) return ClientGone(b, log);
+  if (o != Outcome::kOk) return Conclude(b, o, col.head(), col.body(), log);
+  Conclude(b, o, col.head(), "", log);
   Bill(log, *b.cfg, body.usage, body.output_chars, true);
   result_.backend = b.cfg->name;
-  result_.status = status;
+  result_.status = col.head().status;
   Settle();  // the spend is durable before the client sees the body
-  in_.ex->Respond(status, ResponseHeaders(*b.cfg, true), "application/json", col.body());
+  in_.ex->Respond(col.head().status, ResponseHeaders(*b.cfg, true), "application/json", col.body());
   return Verdict::kDone;
 }
 
@@ -166,37 +155,10 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   }
   // The client has the stream: no fallback from here, whatever happens.
   if (in_.ex->committed()) return FinishCommittedStream(b, relay, r, log);
-  if (r.error == CallError::kClientGone || relay.client_gone()) {
-    log.outcome = "client_gone";
-    Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);
-    result_.status = 499;
-    result_.error = "client_gone";
-    Settle();
-    return Verdict::kClientGone;
-  }
-  if (relay.not_sse()) {
-    log.outcome = "not_a_stream";
-    Unhealthy(b);
-    failures_.push_back({b.cfg->name, "answered a streaming request without a stream", "upstream_error", 502, 0});
-    return Verdict::kNext;
-  }
-  if (relay.first_event_error() || relay.malformed()) {
-    log.outcome = relay.malformed() ? "malformed_event" : "error_event";
-    Unhealthy(b);
-    failures_.push_back({b.cfg->name, relay.malformed() ? "sent a malformed first event" : "sent an error event first",
-                         "upstream_error", 502, 0});
-    return Verdict::kRetry;
-  }
-  if (r.error != CallError::kNone && r.error != CallError::kStopped) return ClassifyCallError(b, r.error, log);
-  int status = relay.head().status;
-  log.status = status;
-  if (status < 200 || status >= 300) {
-    return ClassifyStatus(b, status, relay.head().retry_after_s, relay.error_body(), log);
-  }
-  log.outcome = "empty_stream";
-  Unhealthy(b);
-  failures_.push_back({b.cfg->name, "the stream ended before any event", "upstream_error", 502, 0});
-  return Verdict::kRetry;
+  Outcome o = UncommittedStreamOutcome(r, relay);
+  log.status = relay.head().status;
+  if (o == Outcome::kClientGone) return ClientGone(b, log);
+  return Conclude(b, o, relay.head(), relay.error_body(), log);
 }
 
 // Ends a stream the client already has (committed at its first event, or by a `: ping`

@@ -269,7 +269,7 @@ ProxyResult ProxyCall::Run() {
       std::this_thread::sleep_for(wait);
     }
     if (v == Verdict::kDone || v == Verdict::kClientGone) return result_;
-    if (!failures_.empty() && failures_.back().code == "shutting_down") break;
+    if (v == Verdict::kStop) break;
     previous = b.cfg->name;
     result_.fallback_reasons.push_back(failures_.empty() ? "error" : failures_.back().code);
   }

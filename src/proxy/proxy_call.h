@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "openai/request.h"
 #include "openai/response.h"
+#include "proxy/attempt_outcome.h"
 #include "proxy/forward_headers.h"
 #include "routing/router.h"
 #include "runtime/snapshot.h"
@@ -94,6 +95,7 @@ class ProxyCall {
     kNext,       // try the next candidate (no retry of this one)
     kRetry,      // the same backend may be retried, then the next candidate
     kClientGone, // stop: nobody is listening
+    kStop,       // no further attempt: answer with what failed so far
   };
   struct Failure {
     std::string backend;
@@ -112,9 +114,11 @@ class ProxyCall {
   Verdict AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
   Verdict FinishCommittedStream(const SnapshotBackend& b, SseRelay& relay, const CallResult& r,
                                 AttemptLog& log);
-  Verdict ClassifyStatus(const SnapshotBackend& b, int status, int retry_after_s,
-                         std::string_view body, AttemptLog& log);
-  Verdict ClassifyCallError(const SnapshotBackend& b, CallError e, AttemptLog& log);
+  // Applies RuleFor(o): the circuit verdict, the failure record, a relayed client error,
+  // and what to do next. The one place an attempt's outcome becomes a decision.
+  Verdict Conclude(const SnapshotBackend& b, Outcome o, const UpstreamHead& head,
+                   std::string_view body, AttemptLog& log);
+  Verdict ClientGone(const SnapshotBackend& b, AttemptLog& log);
   std::string UpstreamBody(const BackendConfig& b) const;
   void Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
             int64_t output_chars, bool produced);
