@@ -3,7 +3,7 @@ JOBS    ?= $(shell nproc)
 BUILD   ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build release run test asan tsan bench image image-test format clean
+.PHONY: all deps build release run test asan tsan bench image image-test compose-test format clean
 
 all: build
 
@@ -57,6 +57,10 @@ image:
 # the read-only root and a clean SIGTERM drain. Not part of make test: it is slow.
 image-test:
 	@./tests/deploy/image_test.sh
+
+# deploy/docker-compose.yml's gateway and mocks with podman-compose; one completion.
+compose-test:
+	@./tests/deploy/compose_test.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
