@@ -2,8 +2,8 @@
 # `make compose-test`: brings up deploy/docker-compose.yml's gateway and two mocks with
 # podman-compose (Prometheus and Grafana need registry images, so they are left out),
 # sends a chat completion with the demo key through the gateway's published port 8080 and
-# checks that it was answered by a mock, then takes the stack down with a 30 s stop
-# timeout. Uses the images `make image` builds (podman-compose builds only missing ones,
+# checks that it was answered by a mock, stops the gateway with a 30 s timeout (exit 0,
+# drain logged), then takes the stack down and removes its volumes (`down -v`). Uses the images `make image` builds (podman-compose builds only missing ones,
 # and without --format docker, so build them first).
 #
 # podman-compose 1.0.3 ignores the top-level `name:` (the project is named after the
@@ -21,7 +21,12 @@ fi
 
 COMPOSE=(podman-compose -f deploy/docker-compose.yml)
 WORK=$(mktemp -d)
-down() { "${COMPOSE[@]}" down -t 30 >"$WORK/down.log" 2>&1 || cat "$WORK/down.log" >&2; rm -rf "$WORK"; }
+# down -v: the project's volumes (deploy_ledger) go too, so each run starts fresh.
+down() {
+  "${COMPOSE[@]}" down -v -t 30 >"$WORK/down.log" 2>&1 || cat "$WORK/down.log" >&2
+  podman network rm deploy_default >/dev/null 2>&1 || true   # refused while in use
+  rm -rf "$WORK"
+}
 trap down EXIT
 "${COMPOSE[@]}" up -d small large gateway >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; exit 1; }
 
@@ -41,5 +46,11 @@ check "the body has a choice" grep -q '"choices"' "$WORK/b"
 curl -s -D "$WORK/h2" -o /dev/null http://127.0.0.1:8080/v1/chat/completions \
   -H 'Content-Type: application/json' -d '{"model":"auto","messages":[{"role":"user","content":"hi"}]}'
 check "no key: 401" eval 'head -n 1 "$WORK/h2" | grep -q " 401"'
+# SIGTERM drain (`stop -t 30`: podman-compose ignores stop_grace_period).
+"${COMPOSE[@]}" stop -t 30 gateway >/dev/null 2>&1
+check "stop -t 30 gateway: exit code 0" \
+  eval '[ "$(podman inspect -f "{{.State.ExitCode}}" deploy_gateway_1)" = 0 ]'
+check "stop: SIGTERM drain logged" \
+  eval 'podman logs deploy_gateway_1 2>&1 | grep "shutting down: draining" | grep -q SIGTERM'
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

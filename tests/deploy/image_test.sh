@@ -30,7 +30,8 @@ SMALL=$P-small LARGE=$P-large GW=$P-gateway VOL=$P-state
 WORK=$(mktemp -d)
 passed=0 failed=0
 cleanup() {
-  $E rm -f -t 0 "$GW" "$LARGE" "$SMALL" >/dev/null 2>&1 || $E rm -f "$GW" "$LARGE" "$SMALL" >/dev/null 2>&1 || true
+  # One at a time, joiners first: the namespace owner cannot go while they exist.
+  for c in "$GW" "$LARGE" "$SMALL"; do $E rm -f "$c" >/dev/null 2>&1 || true; done
   $E volume rm -f "$VOL" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
