@@ -21,9 +21,9 @@ release: deps
 	@cmake --build build-release -j $(JOBS) --target signalbox signalbox-mock
 
 # Two local mock models and the gateway on config/signalbox.yaml; Ctrl-C stops all three.
-# It shares $(BUILD) with `make test` (same build type, same objects): run after test only
-# links nothing new, test after run compiles only the tests. It builds just the two
-# binaries it starts. build-release/ (make release) is for benchmarks only.
+# It shares $(BUILD) with `make test` (same build type, same objects) and builds only the
+# two binaries it starts: after `make test` it compiles nothing, and a `make test` after it
+# compiles only the tests. build-release/ (make release) is for the benchmarks only.
 run: deps $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) --target signalbox signalbox-mock
 	@./scripts/run-demo $(BUILD)
