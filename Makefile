@@ -3,7 +3,7 @@ JOBS    ?= $(shell nproc)
 BUILD   ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build release run test asan tsan bench format clean
+.PHONY: all deps build release run test asan tsan bench image image-test compose-test format clean
 
 all: build
 
@@ -21,8 +21,12 @@ release: deps
 	@cmake --build build-release -j $(JOBS) --target signalbox signalbox-mock
 
 # Two local mock models and the gateway on config/signalbox.yaml; Ctrl-C stops all three.
-run: release
-	@./scripts/run-demo build-release
+# It shares $(BUILD) with `make test` (same build type, same objects) and builds only the
+# two binaries it starts: after `make test` it compiles nothing, and a `make test` after it
+# compiles only the tests. build-release/ (make release) is for the benchmarks only.
+run: deps $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) --target signalbox signalbox-mock
+	@./scripts/run-demo $(BUILD)
 
 test: build
 	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 300
@@ -42,6 +46,21 @@ tsan: deps
 bench: release
 	@cmake --build build-release -j $(JOBS)
 	@echo "micro-benchmarks: build-release/bench/; load benchmarks: bench/*.sh (see bench/README.md)"
+
+# The gateway and mock container images (signalbox:dev, signalbox-mock:dev) with podman or
+# docker; installs the container tools and makes a local base image if needed (slow:
+# minutes; not part of make test).
+image:
+	@./scripts/image
+
+# Builds the images, runs them (gateway -> mock), checks /livez, a completion, UID 10001,
+# the read-only root and a clean SIGTERM drain. Not part of make test: it is slow.
+image-test:
+	@./tests/deploy/image_test.sh
+
+# deploy/docker-compose.yml's gateway and mocks with podman-compose; one completion.
+compose-test:
+	@./tests/deploy/compose_test.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
