@@ -51,7 +51,7 @@ const std::string kChat = R"({"model":"auto","messages":[{"role":"user","content
 
 }  // namespace
 
-TEST_CASE("S3 a bare LF or bare CR in the request head is 400 and closes; nothing is smuggled",
+TEST_CASE("S3 a bare LF or bare CR in the request head is 400 and closes, nothing is smuggled",
           "[integration][http][framing]") {
   Gw f("  max_body_bytes: 64KiB\n");
   const std::string smuggled = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -98,7 +98,7 @@ TEST_CASE("S3 a bare LF or bare CR in the request head is 400 and closes; nothin
   CHECK(f.UpstreamRequests() == 2);
 }
 
-TEST_CASE("S7 HTTP/1.1 needs exactly one valid Host; the absolute form of the target is served",
+TEST_CASE("S7 HTTP/1.1 needs exactly one valid Host, the absolute form of the target is served",
           "[integration][http][framing]") {
   Gw f("  max_body_bytes: 64KiB\n");
   struct Case {
