@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -30,6 +31,13 @@ ServerLimits LimitsFor(const ServerConfig& s) {
   l.conn.write_timeout = s.timeouts.write;
   l.conn.header_timeout = s.timeouts.header;
   l.conn.max_header_bytes = s.max_header_bytes;
+  l.conn.body_timeout = s.timeouts.body;
+  l.conn.min_body_rate = s.min_body_rate;
+  l.linger.time = s.lingering_close.time;
+  l.linger.idle = s.lingering_close.idle;
+  l.linger.max_bytes = s.lingering_close.max_bytes;
+  // A lingering socket costs a file descriptor, not a thread.
+  l.linger.max_sockets = std::max<size_t>(4096, static_cast<size_t>(s.max_connections));
   l.max_body_bytes = s.max_body_bytes;
   l.max_headers = s.max_headers;
   l.max_connections = static_cast<size_t>(s.max_connections);

@@ -32,7 +32,16 @@ struct ServerTimeouts {
   Duration write{std::chrono::seconds(300)};  // per write to a slow client
   Duration idle{std::chrono::seconds(60)};    // keep-alive idle before the connection closes
   Duration drain{std::chrono::seconds(20)};   // SIGTERM: how long in-flight requests may finish
-  Duration header{std::chrono::seconds(10)};  // time to receive a request's line and headers
+  Duration header{std::chrono::seconds(10)};  // a request's line and headers (from accept)
+  Duration body{std::chrono::seconds(10)};    // a body's allowance, + 1 s per min_body_rate bytes
+};
+
+// After a refusal the gateway reads and discards what the client still sends, then
+// closes (nginx's lingering close), so the client can read the refusal.
+struct LingeringCloseConfig {
+  Duration time{std::chrono::seconds(30)};  // total; 0 = close at once
+  Duration idle{std::chrono::seconds(5)};   // longest wait for the next byte
+  uint64_t max_bytes = 64ull << 20;         // discarded per connection
 };
 
 // What the gateway sends upstream as X-Forwarded-For / X-Forwarded-Proto. A client's own
@@ -51,6 +60,8 @@ struct ServerConfig {
   int max_headers = 100;
   uint64_t max_header_bytes = 64ull << 10;  // request line + headers, in bytes
   int max_connections = 4096;               // concurrent client connections (one thread each)
+  uint64_t min_body_rate = 4096;            // bytes/s a request body must keep up
+  LingeringCloseConfig lingering_close;
   std::string access_log;                   // empty = stdout
   Duration sse_heartbeat{0};                // 0 = off
   ForwardedFor forwarded_for = ForwardedFor::kReplace;

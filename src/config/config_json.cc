@@ -82,6 +82,11 @@ json ConfigToJson(const Config& c) {
                  {"max_headers", s.max_headers},
                  {"max_header_bytes", s.max_header_bytes},
                  {"max_connections", s.max_connections},
+                 {"min_body_rate", s.min_body_rate},
+                 {"lingering_close",
+                  {{"time", FormatDuration(s.lingering_close.time)},
+                   {"idle", FormatDuration(s.lingering_close.idle)},
+                   {"max_bytes", s.lingering_close.max_bytes}}},
                  {"access_log", s.access_log},
                  {"sse_heartbeat", FormatDuration(s.sse_heartbeat)},
                  {"forwarded_for", s.forwarded_for == ForwardedFor::kReplace  ? "replace"
@@ -93,7 +98,8 @@ json ConfigToJson(const Config& c) {
                    {"write", FormatDuration(s.timeouts.write)},
                    {"idle", FormatDuration(s.timeouts.idle)},
                    {"drain", FormatDuration(s.timeouts.drain)},
-                   {"header", FormatDuration(s.timeouts.header)}}}};
+                   {"header", FormatDuration(s.timeouts.header)},
+                   {"body", FormatDuration(s.timeouts.body)}}}};
   j["backends"] = json::array();
   for (const auto& b : c.backends) j["backends"].push_back(Backend(b));
   json signals = json::object();

@@ -218,8 +218,8 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   const std::string p = "server";
   if (!r.ExpectMap(n, p, parent,
                    {"listen", "admin_token", "max_body_bytes", "max_streams", "max_headers",
-                    "max_header_bytes", "max_connections", "access_log", "sse_heartbeat",
-                    "forwarded_for", "retry_budget", "timeouts"})) {
+                    "max_header_bytes", "max_connections", "min_body_rate", "lingering_close",
+                    "access_log", "sse_heartbeat", "forwarded_for", "retry_budget", "timeouts"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -243,6 +243,29 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   if (r.GetInt(n, "max_streams", p, &v, 1, 1'000'000)) s->max_streams = static_cast<int>(v);
   if (r.GetInt(n, "max_headers", p, &v, 8, 10'000)) s->max_headers = static_cast<int>(v);
   if (r.GetInt(n, "max_connections", p, &v, 16, 1'000'000)) s->max_connections = static_cast<int>(v);
+  if (r.GetSize(n, "min_body_rate", p, &s->min_body_rate) &&
+      (s->min_body_rate < 1 || s->min_body_rate > (1ull << 30))) {
+    r.Error(R::PosOf(n["min_body_rate"], pos), "server.min_body_rate", "must be between 1 and 1GiB (bytes per second)");
+  }
+  if (n["lingering_close"].IsDefined() && !n["lingering_close"].IsNull()) {
+    std::string lp = "server.lingering_close";
+    const YAML::Node& l = n["lingering_close"];
+    if (r.ExpectMap(l, lp, pos, {"time", "idle", "max_bytes"})) {
+      LingeringCloseConfig& lc = s->lingering_close;
+      r.GetDuration(l, "time", lp, &lc.time);
+      r.GetDuration(l, "idle", lp, &lc.idle);
+      r.GetSize(l, "max_bytes", lp, &lc.max_bytes);
+      if (lc.time > std::chrono::minutes(10)) {
+        r.Error(R::PosOf(l["time"], R::PosOf(l, pos)), lp + ".time", "must be at most 10m (0 = off)");
+      }
+      if (lc.time.count() > 0 && (lc.idle.count() < 100 || lc.idle > lc.time)) {
+        r.Error(R::PosOf(l["idle"], R::PosOf(l, pos)), lp + ".idle", "must be between 100ms and lingering_close.time");
+      }
+      if (lc.max_bytes > (1ull << 32)) {
+        r.Error(R::PosOf(l["max_bytes"], R::PosOf(l, pos)), lp + ".max_bytes", "must be at most 4GiB");
+      }
+    }
+  }
   r.GetString(n, "access_log", p, &s->access_log);
   r.GetDuration(n, "sse_heartbeat", p, &s->sse_heartbeat);
   std::string ff;
@@ -262,15 +285,17 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   if (n["timeouts"].IsDefined() && !n["timeouts"].IsNull()) {
     std::string tp = "server.timeouts";
     const YAML::Node& t = n["timeouts"];
-    if (r.ExpectMap(t, tp, pos, {"read", "write", "idle", "drain", "header"})) {
+    if (r.ExpectMap(t, tp, pos, {"read", "write", "idle", "drain", "header", "body"})) {
       r.GetDuration(t, "read", tp, &s->timeouts.read);
       r.GetDuration(t, "write", tp, &s->timeouts.write);
       r.GetDuration(t, "idle", tp, &s->timeouts.idle);
       r.GetDuration(t, "drain", tp, &s->timeouts.drain);
       r.GetDuration(t, "header", tp, &s->timeouts.header);
-      for (auto d : {s->timeouts.read, s->timeouts.write, s->timeouts.idle, s->timeouts.header}) {
+      r.GetDuration(t, "body", tp, &s->timeouts.body);
+      for (auto d : {s->timeouts.read, s->timeouts.write, s->timeouts.idle, s->timeouts.header,
+                     s->timeouts.body}) {
         if (d.count() < 1000) {
-          r.Error(R::PosOf(t, pos), tp, "read, write, idle and header must be at least 1s");
+          r.Error(R::PosOf(t, pos), tp, "read, write, idle, header and body must be at least 1s");
           break;
         }
       }

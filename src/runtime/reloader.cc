@@ -46,6 +46,14 @@ std::vector<std::string> ApplyReloadPolicy(const ServerConfig& running, ServerCo
   KeepRunning("timeouts.write", running.timeouts.write, &next->timeouts.write, ShowDuration, warnings);
   KeepRunning("timeouts.idle", running.timeouts.idle, &next->timeouts.idle, ShowDuration, warnings);
   KeepRunning("timeouts.header", running.timeouts.header, &next->timeouts.header, ShowDuration, warnings);
+  KeepRunning("timeouts.body", running.timeouts.body, &next->timeouts.body, ShowDuration, warnings);
+  KeepRunning("min_body_rate", running.min_body_rate, &next->min_body_rate, ShowU64, warnings);
+  KeepRunning("lingering_close.time", running.lingering_close.time, &next->lingering_close.time, ShowDuration,
+              warnings);
+  KeepRunning("lingering_close.idle", running.lingering_close.idle, &next->lingering_close.idle, ShowDuration,
+              warnings);
+  KeepRunning("lingering_close.max_bytes", running.lingering_close.max_bytes, &next->lingering_close.max_bytes,
+              ShowU64, warnings);
   return errors;
 }
 

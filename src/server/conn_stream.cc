@@ -64,7 +64,7 @@ bool ConnStream::is_writable() const {
   return !broken() && WaitFd(POLLOUT, limits_.write_timeout) && !PeerClosed();
 }
 
-void ConnStream::BeginHeaderPhase() {
+void ConnStream::BeginHeaderPhase(Clock::time_point since) {
   in_header_ = true;
   header_limit_hit_ = false;
   header_bytes_ = 0;
@@ -72,12 +72,45 @@ void ConnStream::BeginHeaderPhase() {
   line_index_ = 0;
   line_name_.clear();
   line_name_done_ = false;
+  prev_cr_ = false;
+  head_done_ = false;
+  bare_break_ = false;
   overlong_header_.clear();
-  header_deadline_ = Clock::now() + limits_.header_timeout;
+  header_deadline_ = since + limits_.header_timeout;
+  // Bytes read ahead with the previous request (pipelining) belong to this head.
+  if (rbuf_off_ < rbuf_len_) ScanHeaderBytes(rbuf_ + rbuf_off_, rbuf_len_ - rbuf_off_);
+}
+
+void ConnStream::BeginBodyPhase() {
+  in_body_ = true;
+  body_too_slow_ = false;
+  body_got_ = 0;
+  body_start_ = Clock::now();
+}
+
+bool ConnStream::WaitReadable(std::chrono::milliseconds timeout) {
+  if (wake_fd_ < 0 || !in_header_) return WaitFd(POLLIN, timeout);
+  pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  for (;;) {
+    int r = ::poll(p, 2, Millis(timeout));
+    if (r < 0 && errno == EINTR) continue;
+    if (r > 0 && (p[1].revents & POLLIN)) {
+      woken_ = true;
+      return false;
+    }
+    return r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
+  }
 }
 
 ssize_t ConnStream::read(char* ptr, size_t size) {
+  ssize_t n = ReadSome(ptr, size);
+  if (in_body_ && n > 0) body_got_ += static_cast<uint64_t>(n);
+  return n;
+}
+
+ssize_t ConnStream::ReadSome(char* ptr, size_t size) {
   if (size == 0) return 0;
+  if (woken_) return -1;
   if (rbuf_off_ < rbuf_len_) {
     size_t n = std::min(size, rbuf_len_ - rbuf_off_);
     std::memcpy(ptr, rbuf_ + rbuf_off_, n);
@@ -86,6 +119,7 @@ ssize_t ConnStream::read(char* ptr, size_t size) {
   }
   if (!wbuf_.empty() && !Flush()) return -1;  // e.g. "100 Continue" must go out first
   auto timeout = limits_.read_timeout;
+  bool body_bound = false;  // the body allowance, not timeouts.read, limits this wait
   if (in_header_) {
     if (header_bytes_ >= limits_.max_header_bytes) {
       header_limit_hit_ = true;
@@ -97,36 +131,62 @@ ssize_t ConnStream::read(char* ptr, size_t size) {
       return -1;
     }
     timeout = std::min(timeout, left);
+  } else if (in_body_) {
+    uint64_t rate = std::max<uint64_t>(limits_.min_body_rate, 1);
+    auto deadline = body_start_ + limits_.body_timeout + std::chrono::milliseconds(body_got_ * 1000 / rate);
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      body_too_slow_ = true;
+      return -1;
+    }
+    if (left <= timeout) {
+      timeout = left;
+      body_bound = true;
+    }
   }
-  if (!WaitFd(POLLIN, timeout)) return -1;
+  if (!WaitReadable(timeout)) {
+    body_too_slow_ = body_bound;
+    return -1;
+  }
   ssize_t n;
   do {
     n = ::recv(fd_, rbuf_, sizeof(rbuf_), 0);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return n;
+  rbuf_off_ = 0;
+  rbuf_len_ = static_cast<size_t>(n);
   if (in_header_) {
     header_bytes_ += static_cast<size_t>(n);
     ScanHeaderBytes(rbuf_, static_cast<size_t>(n));
   }
-  rbuf_off_ = 0;
-  rbuf_len_ = static_cast<size_t>(n);
   size_t m = std::min(size, rbuf_len_);
   std::memcpy(ptr, rbuf_, m);
   rbuf_off_ = m;
   return static_cast<ssize_t>(m);
 }
 
+// Follows the head's lines as they arrive: names the first header line over httplib's
+// fixed 8 KiB limit, flags a bare CR or LF, and stops at the blank line that ends the
+// head (what follows is body, where CR and LF are data).
 void ConnStream::ScanHeaderBytes(const char* p, size_t n) {
   constexpr size_t kLibraryLineLimit = 8192;  // CPPHTTPLIB_HEADER_MAX_LENGTH in the .so
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < n && !head_done_; ++i) {
     char c = p[i];
+    if (prev_cr_ && c != '\n') bare_break_ = true;
     if (c == '\n') {
+      if (!prev_cr_) {
+        bare_break_ = true;
+      } else if (line_len_ == 1 && line_index_ > 0) {
+        head_done_ = true;  // "\r\n" alone: the end of the head
+      }
+      prev_cr_ = false;
       ++line_index_;
       line_len_ = 0;
       line_name_.clear();
       line_name_done_ = false;
       continue;
     }
+    prev_cr_ = c == '\r';
     ++line_len_;
     if (!line_name_done_) {
       if (c == ':' || line_name_.size() >= 64) line_name_done_ = true;
@@ -200,12 +260,16 @@ bool ConnStream::PeerClosed() const {
 bool ConnStream::WaitForRequest(int stop_fd, std::chrono::milliseconds idle) {
   if (rbuf_off_ < rbuf_len_) return true;
   if (!Flush()) return false;
-  pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+  pollfd p[3] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   for (;;) {
-    int r = ::poll(p, stop_fd >= 0 ? 2 : 1, Millis(idle));
+    int r = ::poll(p, 3, Millis(idle));  // poll() ignores entries whose fd is -1
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
     if (p[1].revents & POLLIN) return false;  // the server is stopping
+    if (p[2].revents & POLLIN) {
+      woken_ = true;  // the pool reclaims this thread
+      return false;
+    }
     if (p[0].revents & POLLIN) {
       char c;
       return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;

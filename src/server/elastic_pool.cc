@@ -1,5 +1,7 @@
 #include "server/elastic_pool.h"
 
+#include <unistd.h>
+
 #include <thread>
 
 namespace signalbox {
@@ -33,7 +35,19 @@ void ElasticPool::enqueue(std::function<void()> fn) {
     std::thread([this] { Worker(); }).detach();
     return;
   }
-  // Saturated: hand the connection to the shedding thread, which refuses it quickly.
+  // Saturated. A worker whose connection has no request in progress gives its thread
+  // to the new connection: the oldest one is woken, closes, and picks this job up.
+  if (!reclaimable_.empty()) {
+    auto it = reclaimable_.begin();
+    uint64_t one = 1;
+    (void)!::write(it->second, &one, sizeof(one));
+    reclaimable_.erase(it);
+    ++reclaimed_total_;
+    jobs_.push_back(std::move(fn));
+    cv_.notify_one();
+    return;
+  }
+  // Nothing to reclaim: hand the connection to the shedding thread, which refuses it.
   ++shed_total_;
   shed_jobs_.push_back(std::move(fn));
   if (!shed_running_) {
@@ -85,6 +99,23 @@ void ElasticPool::shutdown() {
   shutdown_ = true;
   cv_.notify_all();
   done_cv_.wait(lk, [&] { return threads_ == 0; });
+}
+
+uint64_t ElasticPool::AddReclaimable(int wake_fd) {
+  std::lock_guard<std::mutex> lk(mu_);
+  uint64_t ticket = next_ticket_++;
+  reclaimable_.emplace(ticket, wake_fd);
+  return ticket;
+}
+
+bool ElasticPool::RemoveReclaimable(uint64_t ticket) {
+  std::lock_guard<std::mutex> lk(mu_);
+  return reclaimable_.erase(ticket) == 1;
+}
+
+uint64_t ElasticPool::reclaimed_total() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return reclaimed_total_;
 }
 
 size_t ElasticPool::threads() const {

@@ -30,9 +30,66 @@ constexpr size_t kKeptBodyCapacity = 1 << 20;
 // The connection being served by this worker thread.
 struct ConnState {
   ConnStream* stream = nullptr;
+  ElasticPool* pool = nullptr;
+  uint64_t ticket = 0;     // registered as reclaimable while no request head is complete
+  bool reclaimed = false;  // the pool took this thread back for a new connection
   bool force_close = false;
+
+  void Release() {
+    if (ticket != 0 && pool != nullptr && !pool->RemoveReclaimable(ticket)) reclaimed = true;
+    ticket = 0;
+  }
 };
 thread_local ConnState* t_conn = nullptr;
+
+// One eventfd per worker thread: the pool writes it to reclaim the thread.
+struct WakeFd {
+  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ~WakeFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  void Drain() const {
+    uint64_t v;
+    if (fd >= 0) (void)!::read(fd, &v, sizeof(v));
+  }
+};
+
+// RFC 9112 3.2.2: a server must accept the absolute form of a request target
+// ("POST http://host/v1/chat/completions HTTP/1.1"). httplib leaves scheme and authority
+// in the path; the route lookup needs the path alone.
+void NormalizeTarget(httplib::Request& req) {
+  std::string_view p = req.path;
+  size_t scheme = p.find("://");
+  if (scheme == std::string_view::npos || scheme == 0 || scheme > 5) return;
+  std::string s(p.substr(0, scheme));
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s != "http" && s != "https") return;
+  size_t slash = p.find('/', scheme + 3);
+  req.path = slash == std::string_view::npos ? "/" : std::string(p.substr(slash));
+}
+
+// The head is complete: the connection is no longer reclaimable, the header limits end,
+// and what httplib would slice or compress is removed.
+void HeadComplete(ConnState& state, httplib::Request& req) {
+  state.stream->EndHeaderPhase();
+  state.Release();
+  NormalizeTarget(req);
+  // Never slice or compress a response: Range would cut a JSON body, and compression
+  // would buffer and cost CPU.
+  req.ranges.clear();
+  req.headers.erase("Accept-Encoding");
+}
+
+// RFC 3986 host (reg-name, IPv4, [IPv6]) with an optional port; empty is allowed.
+bool IsHostValue(std::string_view v) {
+  for (char c : v) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          std::string_view("-._~%!$&'()*+,;=:[]").find(c) != std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 class HeadView final : public RequestHead {
  public:
@@ -88,7 +145,8 @@ void ShedConnection(int sock) {
 
 class HttpServer::Impl : public httplib::Server {
  public:
-  explicit Impl(const ServerLimits& limits) : limits_(limits) {
+  explicit Impl(const ServerLimits& limits)
+      : limits_(limits), lingerer_(std::make_unique<Lingerer>(limits.linger)) {
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     new_task_queue = [this]() -> httplib::TaskQueue* {
       auto* pool = new ElasticPool(limits_.min_threads, limits_.max_connections);
@@ -137,6 +195,7 @@ class HttpServer::Impl : public httplib::Server {
   int port_ = 0;
   int stop_fd_ = -1;
   std::atomic<ElasticPool*> pool_{nullptr};
+  std::unique_ptr<Lingerer> lingerer_;  // outlives the pool: its jobs hand sockets over
 
   void Shutdown() {
     uint64_t one = 1;
@@ -156,32 +215,49 @@ class HttpServer::Impl : public httplib::Server {
 bool HttpServer::Impl::process_and_close_socket(socket_t sock) {
   if (ElasticPool::InShedMode()) {
     ShedConnection(sock);
-    ::close(sock);
+    lingerer_->Close(sock);
     return true;
   }
+  const auto accepted = std::chrono::steady_clock::now();
   int yes = 1;
   setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   ConnStream stream(sock, limits_.conn);
+  thread_local WakeFd wake;
+  stream.set_wake_fd(wake.fd);
   ConnState state;
   state.stream = &stream;
+  state.pool = pool_.load();
   t_conn = &state;
   size_t left = limits_.keepalive_max_requests;
+  bool first = true;
   while (left-- > 0 && svr_sock_ != INVALID_SOCKET) {
-    if (!stream.WaitForRequest(stop_fd_, limits_.keepalive_idle)) break;
-    stream.BeginHeaderPhase();
+    // Until its head is complete, the connection may give its thread to a new one.
+    wake.Drain();
+    if (state.pool != nullptr) state.ticket = state.pool->AddReclaimable(wake.fd);
+    // The first request must arrive within timeouts.header of the accept (a connection
+    // that sends nothing is not an idle keep-alive connection); later ones within the
+    // keep-alive idle timeout, and then their head within timeouts.header.
+    auto wait = first ? limits_.conn.header_timeout : limits_.keepalive_idle;
+    if (!stream.WaitForRequest(stop_fd_, wait)) {
+      state.Release();
+      break;
+    }
+    stream.BeginHeaderPhase(first ? accepted : std::chrono::steady_clock::now());
+    first = false;
     bool connection_closed = false;
     bool ok = process_request(stream, /*close_connection=*/left == 0, connection_closed,
-                              [&stream](httplib::Request& req) {
-                                stream.EndHeaderPhase();
-                                // Never slice or compress a response: Range would cut a JSON
-                                // body, and compression would buffer and cost CPU.
-                                req.ranges.clear();
-                                req.headers.erase("Accept-Encoding");
-                              });
+                              [&state](httplib::Request& req) { HeadComplete(state, req); });
+    state.Release();  // parsing failed before the head was complete
     stream.set_swallow_writes(false);
-    if (!stream.Flush() || !ok || connection_closed || state.force_close) break;
+    if (!stream.Flush() || !ok || connection_closed || state.force_close || state.reclaimed) break;
   }
   t_conn = nullptr;
+  if (state.force_close && !stream.broken()) {
+    // A refusal: the client may still be sending the body we did not read. Closing now
+    // would reset the connection and destroy the unread answer (RFC 9112 9.6).
+    lingerer_->Close(sock);
+    return true;
+  }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return true;
@@ -216,6 +292,15 @@ bool IsToken(std::string_view s) {
 }  // namespace
 
 std::optional<ApiError> HttpServer::Impl::CheckFraming(const httplib::Request& req) {
+  if (t_conn != nullptr && t_conn->reclaimed) {
+    return Err(503, "server_error", "overloaded", "The gateway is at its connection limit; retry shortly.");
+  }
+  // RFC 9112 2.2: a bare CR must be refused; a bare LF line end is what httplib drops
+  // silently, so the gateway and a hop in front would read different requests.
+  if (t_conn != nullptr && t_conn->stream->bare_line_break()) {
+    return Err(400, "invalid_request_error", "invalid_line_break",
+               "A line of the request head ends in a bare LF or contains a bare CR.");
+  }
   if (req.headers.size() > static_cast<size_t>(limits_.max_headers) + 4) {  // + REMOTE_*/LOCAL_*
     return Err(431, "invalid_request_error", "too_many_headers",
                fmt::format("The request has more than {} headers.", limits_.max_headers));
@@ -226,6 +311,18 @@ std::optional<ApiError> HttpServer::Impl::CheckFraming(const httplib::Request& r
     if (!IsToken(h.first)) {
       return Err(400, "invalid_request_error", "invalid_header_name", "A request header name is malformed.");
     }
+  }
+  // RFC 9112 3.2: an HTTP/1.1 request without Host, or with two, or with an invalid one,
+  // is a 400.
+  size_t hosts = req.get_header_value_count("Host");
+  if (hosts > 1) {
+    return Err(400, "invalid_request_error", "invalid_host", "The request has more than one Host header.");
+  }
+  if (hosts == 0 && req.version != "HTTP/1.0") {
+    return Err(400, "invalid_request_error", "invalid_host", "An HTTP/1.1 request needs a Host header.");
+  }
+  if (hosts == 1 && !IsHostValue(req.get_header_value("Host"))) {
+    return Err(400, "invalid_request_error", "invalid_host", "The Host header is malformed.");
   }
   for (const char* name : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
     if (req.get_header_value_count(name) > 1) {
@@ -321,7 +418,17 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
   if (req.has_header("Content-Length")) {
     uint64_t len = 0;
     ParseContentLength(req.get_header_value("Content-Length"), &len);
-    if (len > 0 && !ReadBody(*conn, static_cast<size_t>(len), &body)) {
+    conn->BeginBodyPhase();
+    bool read = len == 0 || ReadBody(*conn, static_cast<size_t>(len), &body);
+    conn->EndBodyPhase();
+    if (!read && conn->body_too_slow()) {
+      Refuse(req, res,
+             Err(408, "invalid_request_error", "request_timeout",
+                 fmt::format("The request body arrived too slowly (allowed: {} ms plus 1 s per {} bytes).",
+                             limits_.conn.body_timeout.count(), limits_.conn.min_body_rate)));
+      return HandlerResponse::Handled;
+    }
+    if (!read) {
       // The client stalled or left mid-body: nothing sensible can be answered.
       t_conn->force_close = true;
       res.status = 408;
@@ -356,10 +463,8 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
     // endpoints means nothing (RFC 9110 14.2 lets a server ignore it), so the request
     // is served as if it had none: the headers are complete and the body is unread.
     auto& r = const_cast<httplib::Request&>(req);  // the library's own mutable local
-    r.ranges.clear();
     r.headers.erase("Range");
-    r.headers.erase("Accept-Encoding");
-    conn->EndHeaderPhase();
+    HeadComplete(*t_conn, r);
     res.status = -1;
     res.headers.clear();
     res.body.clear();
@@ -369,7 +474,12 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
   }
   ApiError e = Err(res.status, "invalid_request_error", "bad_request",
                    fmt::format("The request could not be parsed ({}).", res.status));
-  if (conn != nullptr && !conn->overlong_header().empty()) {
+  if (conn != nullptr && conn->woken()) {
+    e = Err(503, "server_error", "overloaded", "The gateway is at its connection limit; retry shortly.");
+  } else if (conn != nullptr && conn->bare_line_break()) {
+    e = Err(400, "invalid_request_error", "invalid_line_break",
+            "A line of the request head ends in a bare LF or contains a bare CR.");
+  } else if (conn != nullptr && !conn->overlong_header().empty()) {
     std::string name = conn->overlong_header();
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     e = name == "authorization"
@@ -422,6 +532,11 @@ void HttpServer::Stop() { impl_->Shutdown(); }
 size_t HttpServer::worker_threads() const {
   ElasticPool* p = impl_->pool_.load();
   return p ? p->threads() : 0;
+}
+
+uint64_t HttpServer::reclaimed_connections() const {
+  ElasticPool* p = impl_->pool_.load();
+  return p ? p->reclaimed_total() : 0;
 }
 
 uint64_t HttpServer::shed_connections() const {

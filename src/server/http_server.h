@@ -17,6 +17,7 @@
 #include "openai/error.h"
 #include "server/conn_stream.h"
 #include "server/exchange.h"
+#include "server/lingerer.h"
 
 namespace signalbox {
 
@@ -29,6 +30,7 @@ struct ServerLimits {
   size_t max_path = 256;
   std::chrono::milliseconds keepalive_idle{60'000};
   size_t keepalive_max_requests = 100'000;
+  LingerLimits linger;  // lingering close after a refusal (see lingerer.h)
 };
 
 // What the gate sees before the body is read.
@@ -68,6 +70,8 @@ class HttpServer {
 
   size_t worker_threads() const;
   uint64_t shed_connections() const;
+  // Connections closed to give their thread to a new one (see ElasticPool).
+  uint64_t reclaimed_connections() const;
 
  private:
   class Impl;

@@ -254,7 +254,7 @@ TEST_CASE("The score is the squashed sum of the contributions", "[classify]") {
   CHECK(b.score > a.score);
 }
 
-TEST_CASE("Config weights override the defaults; 0 turns a signal off", "[classify]") {
+TEST_CASE("Config weights override the defaults, 0 turns a signal off", "[classify]") {
   const std::string prompt = "```go\nfunc main() { fmt.Println(\"hi\") }\n```\nWhat is wrong?";
   ClassifierConfig cfg;
   cfg.signal_weights["code"] = 0;

@@ -127,7 +127,7 @@ TEST_CASE("backend URLs are split into scheme, host, port and base path", "[conf
   }
 }
 
-TEST_CASE("keys may be given as sha256 or literal; errors never echo a key", "[config]") {
+TEST_CASE("keys may be given as sha256 or literal, errors never echo a key", "[config]") {
   auto res = LoadConfigText(R"(
 backends:
   - name: small

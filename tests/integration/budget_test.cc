@@ -16,7 +16,7 @@
 
 namespace signalbox::testing::budget_it {
 
-TEST_CASE("plain request: one ledger row with the upstream's tokens at the configured prices; the "
+TEST_CASE("plain request: one ledger row with the upstream's tokens at the configured prices, the "
           "cost header, /admin/spend and `signalbox spend` agree with it", "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage,
                    .team_b = "      daily_usd: 1\n      monthly_usd: 10\n"});
@@ -277,7 +277,7 @@ TEST_CASE("fallback: only the attempt that answered is billed", "[integration][b
 }
 
 TEST_CASE("fallback: a first backend that answers 200 with no usable answer (error object, malformed or "
-          "empty body or stream) is not billed; the fallback that answers is", "[integration][budget][fallback]") {
+          "empty body or stream) is not billed, the fallback that answers is", "[integration][budget][fallback]") {
   const std::string fault = GENERATE(as<std::string>{}, "error-event", "malformed", "empty-stream");
   const bool stream = GENERATE(false, true);
   INFO("small answers with fault " << fault << (stream ? ", streamed" : ", plain"));
@@ -342,7 +342,7 @@ TEST_CASE("fallback: a paid fallback the key's budget cannot afford is never cal
   CHECK(Rows(g.Ledger()).empty());
 }
 
-TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the request cap; reject refuses",
+TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the request cap, reject refuses",
           "[integration][budget]") {
   const std::string large_first = "    - name: default\n      route: [large, small]\n";
   std::string body = ChatBody("hello", false, R"("max_tokens":20)");
@@ -537,7 +537,7 @@ TEST_CASE("embeddings and legacy completions are billed from their usage like ch
   CHECK(Nano(std::stod(c->get_header_value("x-signalbox-cost-usd"))) == kSmallFixed);
 }
 
-TEST_CASE("a backend with stream_usage: false is not asked for usage; its streams are billed by estimate",
+TEST_CASE("a backend with stream_usage: false is not asked for usage, its streams are billed by estimate",
           "[integration][budget][stream]") {
   BudgetGateway g({.small_args = kFixedUsage, .backend_extra = "    stream_usage: false\n"});
   std::string body = ChatBody("hi", true);
@@ -588,7 +588,7 @@ TEST_CASE("a client that reuses an x-request-id is billed for every request", "[
   CHECK(CliSpend(g.gw) == live);
 }
 
-TEST_CASE("a config reload keeps every key's spend; new limits apply to it; a removed key's spend stays "
+TEST_CASE("a config reload keeps every key's spend, new limits apply to it, a removed key's spend stays "
           "listed", "[integration][budget][reload]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage, .team_a = "      daily_usd: 1\n",
                    .team_b = "      daily_usd: 1\n"});

@@ -72,7 +72,7 @@ std::string RandomHex(size_t n) {
 
 }  // namespace
 
-TEST_CASE("B16 missing or bad API keys are 401 before the body is read; a valid key is served",
+TEST_CASE("B16 missing or bad API keys are 401 before the body is read, a valid key is served",
           "[integration][http]") {
   const std::string key = "sk-team-" + RandomHex(24);
   GwOptions o;
@@ -137,7 +137,7 @@ TEST_CASE("B16 missing or bad API keys are 401 before the body is read; a valid 
   CHECK(f.UpstreamRequests() <= 2);
 }
 
-TEST_CASE("B16 the admin token guards /admin/*; without one /admin is open",
+TEST_CASE("B16 the admin token guards /admin/*, without one /admin is open",
           "[integration][http]") {
   const std::string admin = "adm-" + RandomHex(32);
   const std::string key = "sk-team-" + RandomHex(24);
@@ -266,7 +266,7 @@ TEST_CASE("D33 SSE headers survive Accept-Encoding: gzip, br", "[integration][ht
 }
 
 TEST_CASE(
-    "D33 at server.max_streams a new stream gets a fast 503; health and plain requests answer",
+    "D33 at server.max_streams a new stream gets a fast 503, health and plain requests answer",
     "[integration][http]") {
   GwOptions o;
   o.server_extra = "  max_streams: 2\n";

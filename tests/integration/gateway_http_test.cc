@@ -126,7 +126,7 @@ TEST_CASE(
   CHECK(f.UpstreamRequests() == 0);
 }
 
-TEST_CASE("A5 a chunked request body is 411 and closes; a large one leaves RSS flat",
+TEST_CASE("A5 a chunked request body is 411 and closes, a large one leaves RSS flat",
           "[integration][http]") {
   Gw f;
   for (std::string te : {"chunked", "gzip, chunked", "Chunked", "identity"}) {

@@ -80,7 +80,7 @@ TEST_CASE("a plain chat completion goes to the routed backend and comes back unc
   CHECK((*line)["output_tokens"] == 16);
 }
 
-TEST_CASE("the client's x-request-id is echoed; a hostile one is replaced", "[integration][proxy]") {
+TEST_CASE("the client's x-request-id is echoed, a hostile one is replaced", "[integration][proxy]") {
   Fixture f;
   auto cli = f.gw.Client();
   auto a = cli->Post("/v1/chat/completions", {{"x-request-id", "abc-123"}}, ChatBody("hi"), "application/json");
@@ -143,7 +143,7 @@ TEST_CASE("completions, embeddings and models", "[integration][proxy]") {
   CHECK(names == std::vector<std::string>{"auto", "small-model", "large-model"});
 }
 
-TEST_CASE("explicit models go straight to their backend; unknown ones are 404 model_not_found", "[integration][proxy]") {
+TEST_CASE("explicit models go straight to their backend, unknown ones are 404 model_not_found", "[integration][proxy]") {
   Fixture f;
   auto cli = f.gw.Client();
   auto r = cli->Post("/v1/chat/completions", R"({"model":"large","messages":[{"role":"user","content":"x"}]})", "application/json");
@@ -158,7 +158,7 @@ TEST_CASE("explicit models go straight to their backend; unknown ones are 404 mo
   CHECK(json::parse(n->body)["error"]["code"] == "model_not_found");
 }
 
-TEST_CASE("an upstream 5xx falls back to the next backend; a 4xx is relayed without fallback",
+TEST_CASE("an upstream 5xx falls back to the next backend, a 4xx is relayed without fallback",
           "[integration][proxy][fallback]") {
   Fixture f;
   auto cli = f.gw.Client();

@@ -76,7 +76,7 @@ TEST_CASE("stream: a malformed first event falls back before commit", "[integrat
   CHECK(AccessLine(p.gw, id)["attempts"] == 2);
 }
 
-TEST_CASE("stream: after the first event there is no fallback; the stream ends with one error event",
+TEST_CASE("stream: after the first event there is no fallback, the stream ends with one error event",
           "[integration][resilience][stream]") {
   std::string fault = GENERATE("cut:3", "error-event:3", "malformed:3");
   INFO("fault on small: " << fault);
@@ -207,7 +207,7 @@ TEST_CASE("sse_heartbeat: ': ping' comments during a slow first byte, then the s
   CHECK(line["output_tokens"] == 16);  // pings are not tokens
 }
 
-TEST_CASE("sse_heartbeat: once a ping committed the stream there is no fallback; a failure is an error event",
+TEST_CASE("sse_heartbeat: once a ping committed the stream there is no fallback, a failure is an error event",
           "[integration][resilience][stream][heartbeat]") {
   Pair p({"--fault", "hang"}, {}, "    timeouts: {connect: 1s, first_byte: 2s, idle: 2s, total: 30s}\n",
          "  sse_heartbeat: 1s\n");

@@ -75,7 +75,7 @@ TEST_CASE("Values are formatted so Prometheus parses them", "[metrics]") {
   CHECK(text.find("app_value{case=\"frac\"} 0.1\n") != std::string::npos);
 }
 
-TEST_CASE("Pre-created series export 0; families without series are left out", "[metrics]") {
+TEST_CASE("Pre-created series export 0, families without series are left out", "[metrics]") {
   Registry r;
   auto c = r.AddCounter("app_errors_total", "Errors.", {"key"});
   auto unused = r.AddCounter("app_unused_total", "Never used.", {"key"});
@@ -166,7 +166,7 @@ TEST_CASE("Registration rejects names promtool would flag", "[metrics]") {
   CHECK(r.AddHistogram("app_none_seconds", "No bounds: only +Inf.", {}, {}).ok());
 }
 
-TEST_CASE("Registering the same family twice returns it; a different one fails", "[metrics]") {
+TEST_CASE("Registering the same family twice returns it, a different one fails", "[metrics]") {
   Registry r;
   auto a = r.AddCounter("app_x_total", "X.", {"k"});
   auto b = r.AddCounter("app_x_total", "X.", {"k"});

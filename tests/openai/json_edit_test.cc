@@ -38,7 +38,7 @@ TEST_CASE("stream_options is added, replaced or removed", "[openai][rewrite]") {
   CHECK(Edit(R"({})", {{"model", "\"m\""}}) == R"({"model":"m"})");
 }
 
-TEST_CASE("escaped keys decode like a JSON parser; duplicates are detected", "[openai][rewrite]") {
+TEST_CASE("escaped keys decode like a JSON parser, duplicates are detected", "[openai][rewrite]") {
   auto scan = ScanJsonObject(R"({"model":"auto","mod\u0065l":"gpt-4o"})");
   REQUIRE(scan);
   CHECK(scan->duplicate_keys);

@@ -54,7 +54,7 @@ TEST_CASE("SSE: [DONE] glued to the previous event in one read", "[openai][sse]"
   CHECK(got[1].data == "[DONE]");
 }
 
-TEST_CASE("SSE: unfinished event is not dispatched; comments only produce nothing", "[openai][sse]") {
+TEST_CASE("SSE: unfinished event is not dispatched, comments only produce nothing", "[openai][sse]") {
   std::vector<std::string> got;
   SseParser p([&](const SseEvent& e) {
     got.emplace_back(e.data);

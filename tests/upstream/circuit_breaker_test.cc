@@ -48,7 +48,7 @@ TEST_CASE("circuit: closed by default, admits every request, no probes", "[upstr
   CHECK(cb.consecutive_failures() == 0);
 }
 
-TEST_CASE("circuit: `failures` consecutive failures open it; a success in between resets the count",
+TEST_CASE("circuit: `failures` consecutive failures open it, a success in between resets the count",
           "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
@@ -69,7 +69,7 @@ TEST_CASE("circuit: `failures` consecutive failures open it; a success in betwee
   CHECK_FALSE(a.reason.empty());
 }
 
-TEST_CASE("circuit: after the cool-down exactly one probe is admitted; its success closes the circuit",
+TEST_CASE("circuit: after the cool-down exactly one probe is admitted, its success closes the circuit",
           "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
@@ -217,7 +217,7 @@ TEST_CASE("circuit: Configure keeps the state and applies the new threshold", "[
   CHECK(cb.state() == CircuitState::kOpen);
 }
 
-TEST_CASE("circuit: a failure while closed below the threshold never ejects; 4xx-like successes reset",
+TEST_CASE("circuit: a failure while closed below the threshold never ejects, 4xx-like successes reset",
           "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
