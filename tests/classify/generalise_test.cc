@@ -127,7 +127,7 @@ TEST_CASE("Leave-subjects-out: the tuning procedure beats prompt length on unsee
   }
 }
 
-TEST_CASE("fit on half of a benchmark: on the other half it beats length and holds the defaults",
+TEST_CASE("fit on half of a benchmark: on the other half it beats length, at least matches the defaults",
           "[classify][fit]") {
   if (!testing::BenchAvailable()) {
     WARN("SKIPPED: routing benchmarks not found under " << testing::kBenchDir);
@@ -156,7 +156,10 @@ TEST_CASE("fit on half of a benchmark: on the other half it beats length and hol
                   set == &b.gsm ? "gsm8k" : "mmlu-dev", fitted, shipped, length, fit.ridge);
     }
     CHECK(fitted > length + 0.02);
-    CHECK(fitted >= shipped);
+    // The defaults were themselves fitted on these sets (this half included), so where the
+    // cross validation finds nothing better the fit stays on them: equal to within the
+    // rounding of the printed weights.
+    CHECK(fitted >= shipped - 0.0005);
   }
 }
 
