@@ -2,8 +2,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <map>
 
 #include <fmt/format.h>
@@ -16,30 +14,6 @@
 
 namespace signalbox::app {
 namespace {
-
-// Calls fn(line_number, line) for every non-blank line of --input or stdin. Returns
-// false (after a message) when the input cannot be opened.
-template <typename Fn>
-bool ForEachLine(const Args& args, const char* verb, Fn fn) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (auto path = args.Get("input"); path && *path != "-") {
-    file.open(*path);
-    if (!file) {
-      std::fprintf(stderr, "signalbox %s: cannot read %s\n", verb, path->c_str());
-      return false;
-    }
-    in = &file;
-  }
-  std::string line;
-  size_t n = 0;
-  while (std::getline(*in, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    fn(n, line);
-  }
-  return true;
-}
 
 const classify::Classification& ScoreOf(const OfflineRouting& r, const OfflineRequest& q,
                                         const routing::Decision& d, classify::Classification* tmp) {
@@ -63,7 +37,7 @@ int RunScore(const Args& args) {
   routing::BudgetView budget = routing::BaseBudget(routing->cfg);
   std::string out;
   bool any_error = false;
-  bool ok = ForEachLine(args, "score", [&](size_t, const std::string& line) {
+  bool ok = ForEachInputLine(args, "score", [&](size_t, const std::string& line) {
     JsonWriter w(out);
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     OfflineRequest q;
@@ -121,7 +95,7 @@ int RunCalibrate(const Args& args) {
   }
   std::vector<double> scores;
   size_t bad = 0;
-  bool ok = ForEachLine(args, "calibrate", [&](size_t n, const std::string& line) {
+  bool ok = ForEachInputLine(args, "calibrate", [&](size_t n, const std::string& line) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     OfflineRequest q;
     if (j.is_discarded() || RequestFromLine(j, routing->cfg, &q)) {
@@ -212,7 +186,7 @@ int RunReplay(const Args& args) {
   ReplayStats base, alt;
   size_t errors = 0, changed = 0;
   std::vector<std::string> changes;
-  bool ok = ForEachLine(args, "replay", [&](size_t n, const std::string& line) {
+  bool ok = ForEachInputLine(args, "replay", [&](size_t n, const std::string& line) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     OfflineRequest q;
     std::optional<std::string> err = j.is_discarded() ? std::optional<std::string>("not valid JSON")

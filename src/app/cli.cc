@@ -65,6 +65,18 @@ const std::vector<Verb>& Verbs() {
        "  every request whose decision changes between the two configs.\n",
        {kConfig, {"input", true}, {"against", true}},
        app::RunReplay},
+      {"fit",
+       "usage: signalbox fit --input FILE [--holdout X] [--seed N] [--config FILE]\n"
+       "  Learns classifier.signals weights from labelled traffic: JSON lines as `score` reads\n"
+       "  plus \"strong\" and \"weak\", the two models' measured quality on that prompt (1/0\n"
+       "  correct, or judge scores), and optionally \"group\" (a kind of prompt; cross\n"
+       "  validation then holds whole groups out). Prints the YAML block to paste and, on a\n"
+       "  held-out share X of the prompts (default 0.2, 0 = none) that the fit never saw, the\n"
+       "  APGR and strong-model share at 95% quality of the current config, of prompt length\n"
+       "  alone and of the fitted weights. The same --seed (default 1) gives the same output.\n"
+       "  Then run `signalbox calibrate` for the tier bound that sends the share you want.\n",
+       {kConfig, {"input", true}, {"holdout", true}, {"seed", true}},
+       app::RunFit},
       {"spend",
        "usage: signalbox spend [--json] [--config FILE]\n"
        "  Prints spend per key and backend for today and this month from the ledger file\n"
@@ -85,6 +97,7 @@ void PrintMainUsage(FILE* f) {
                "  score      score JSON lines of prompts (batch)\n"
                "  calibrate  find the tier threshold for a target share of prompts\n"
                "  replay     route recorded requests offline, compare two configs\n"
+               "  fit        learn the classifier's signal weights from labelled traffic\n"
                "  spend      print spend per key and backend from the ledger\n\n"
                "exit codes: 0 success, 1 invalid input or config, 2 usage error\n");
 }

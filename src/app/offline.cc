@@ -1,6 +1,8 @@
 #include "app/offline.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iostream>
 
 #include "config/loader.h"
 #include "routing/request_facts.h"
@@ -71,6 +73,28 @@ routing::Decision DecideOffline(const OfflineRouting& r, const OfflineRequest& q
     return std::string_view(it->second);
   };
   return r.router->Decide(routing::FactsFromRequest(q.req, q.key_id, header), budget);
+}
+
+bool ForEachInputLine(const Args& args, const char* verb,
+                      const std::function<void(size_t, const std::string&)>& fn) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (auto path = args.Get("input"); path && *path != "-") {
+    file.open(*path);
+    if (!file) {
+      std::fprintf(stderr, "signalbox %s: cannot read %s\n", verb, path->c_str());
+      return false;
+    }
+    in = &file;
+  }
+  std::string line;
+  size_t n = 0;
+  while (std::getline(*in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    fn(n, line);
+  }
+  return true;
 }
 
 }  // namespace signalbox::app

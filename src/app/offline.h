@@ -2,6 +2,7 @@
 // Router::Decide() live traffic uses, fed from prompts and JSON lines instead of HTTP.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,12 @@ std::optional<std::string> RequestFromLine(const nlohmann::json& line, const Con
                                            OfflineRequest* out);
 // A plain prompt as one user message.
 void RequestFromPrompt(const std::string& prompt, const Config& cfg, OfflineRequest* out);
+
+// Calls fn(line_number, line) for every non-blank line of --input (or stdin when it is
+// absent or "-"). Returns false (after a message naming `verb`) when the input cannot be
+// opened.
+bool ForEachInputLine(const Args& args, const char* verb,
+                      const std::function<void(size_t, const std::string&)>& fn);
 
 routing::Decision DecideOffline(const OfflineRouting& r, const OfflineRequest& q,
                                 const routing::BudgetView& budget);

@@ -12,6 +12,7 @@ int RunExplain(const Args& args);
 int RunScore(const Args& args);
 int RunCalibrate(const Args& args);
 int RunReplay(const Args& args);
+int RunFit(const Args& args);
 int RunSpend(const Args& args);
 
 }  // namespace signalbox::app

@@ -4,23 +4,25 @@
 
 namespace signalbox::classify {
 
-// Default weights: tuned as classify/README.md describes (fitted on one half of the
-// routing benchmarks, checked on the other half) for the text signals; set by judgement
-// for the request-shape signals the benchmarks cannot measure (depth, tools, images).
+// Default weights: length, math, reasoning and multi_step learnt by FitSignalWeights
+// from the routing benchmarks with the differences between MMLU subjects taken out
+// (within-group fit, checked by leave-subjects-out cross validation), as classify/README.md
+// describes; the others set by judgement for traffic the benchmarks cannot measure (code,
+// constraints, conversations, tools, images).
 const std::vector<SignalInfo>& KnownSignals() {
   static const std::vector<SignalInfo> signals = {
       {"length", "estimated prompt tokens, log-scaled (the ask in full, context discounted)",
-       0.50, false, false},
+       0.68, false, false},
       {"code", "code fences, code syntax, file names, stack traces, programming vocabulary",
        0.30, false, true},
       {"math", "equations, operators between operands, math and logic symbols, math "
                "vocabulary, relations between quantities (twice, percent, ratio)",
-       0.22, false, true},
+       0.30, false, true},
       {"reasoning", "asks for reasoning (why, prove, compare, trade-off), logical and causal "
                     "connectives, comparisons",
-       0.22, false, true},
+       0.14, false, true},
       {"multi_step", "sequence and step markers (first, then, after, finally), list items",
-       0.30, false, true},
+       0.29, false, true},
       {"constraints", "demands on the output: must, exactly, at most, JSON, bullet points",
        0.15, false, true},
       {"questions", "number of questions beyond the first", 0.15, false, false},
