@@ -15,11 +15,15 @@
 
 #include "common/log.h"
 #include "server/elastic_pool.h"
+#include "server/framing.h"
 #include "server/http_exchange.h"
 
 namespace signalbox {
 
+using server_internal::Err;
 using server_internal::HttplibExchange;
+using server_internal::NormalizeTarget;
+using server_internal::ParseContentLength;
 using server_internal::ReadBody;
 
 namespace {
@@ -54,19 +58,6 @@ struct WakeFd {
   }
 };
 
-// RFC 9112 3.2.2: a server must accept the absolute form of a request target
-// ("POST http://host/v1/chat/completions HTTP/1.1"). httplib leaves scheme and authority
-// in the path; the route lookup needs the path alone.
-void NormalizeTarget(httplib::Request& req) {
-  std::string_view p = req.path;
-  size_t scheme = p.find("://");
-  if (scheme == std::string_view::npos || scheme == 0 || scheme > 5) return;
-  std::string s(p.substr(0, scheme));
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (s != "http" && s != "https") return;
-  size_t slash = p.find('/', scheme + 3);
-  req.path = slash == std::string_view::npos ? "/" : std::string(p.substr(slash));
-}
 
 // The head is complete: the connection is no longer reclaimable, the header limits end,
 // and what httplib would slice or compress is removed.
@@ -80,16 +71,6 @@ void HeadComplete(ConnState& state, httplib::Request& req) {
   req.headers.erase("Accept-Encoding");
 }
 
-// RFC 3986 host (reg-name, IPv4, [IPv6]) with an optional port; empty is allowed.
-bool IsHostValue(std::string_view v) {
-  for (char c : v) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          std::string_view("-._~%!$&'()*+,;=:[]").find(c) != std::string_view::npos)) {
-      return false;
-    }
-  }
-  return true;
-}
 
 class HeadView final : public RequestHead {
  public:
@@ -106,22 +87,14 @@ class HeadView final : public RequestHead {
   const httplib::Request& r_;
 };
 
-bool ParseContentLength(const std::string& v, uint64_t* out) {
-  if (v.empty() || v.size() > 19) return false;
-  for (char c : v) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
-  return ec == std::errc() && p == v.data() + v.size();
-}
 
-ApiError Err(int status, std::string type, std::string code, std::string message) {
-  ApiError e;
-  e.status = status;
-  e.type = std::move(type);
-  e.code = std::move(code);
-  e.message = std::move(message);
-  return e;
+
+server_internal::FramingLimits FramingLimitsOf(const ServerLimits& l) {
+  server_internal::FramingLimits f;
+  f.max_headers = l.max_headers;
+  f.max_path = l.max_path;
+  f.max_body_bytes = l.max_body_bytes;
+  return f;
 }
 
 // The answer to a connection the pool had no thread for: written straight to the socket
@@ -207,7 +180,10 @@ class HttpServer::Impl : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
   HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   HandlerResponse OnLibraryError(const httplib::Request& req, httplib::Response& res);
-  std::optional<ApiError> CheckFraming(const httplib::Request& req);
+  std::optional<ApiError> CheckFraming(const httplib::Request& req) const {
+    return server_internal::CheckFraming(req, FramingLimitsOf(limits_), t_conn != nullptr && t_conn->reclaimed,
+                                         t_conn != nullptr && t_conn->stream->bare_line_break());
+  }
   int ExpectContinue(const httplib::Request& req, httplib::Response& res);
   void Refuse(const httplib::Request& req, httplib::Response& res, const ApiError& e);
 };
@@ -276,96 +252,7 @@ void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& re
   if (t_conn) t_conn->force_close = true;
 }
 
-namespace {
 
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
-std::optional<ApiError> HttpServer::Impl::CheckFraming(const httplib::Request& req) {
-  if (t_conn != nullptr && t_conn->reclaimed) {
-    return Err(503, "server_error", "overloaded", "The gateway is at its connection limit; retry shortly.");
-  }
-  // RFC 9112 2.2: a bare CR must be refused; a bare LF line end is what httplib drops
-  // silently, so the gateway and a hop in front would read different requests.
-  if (t_conn != nullptr && t_conn->stream->bare_line_break()) {
-    return Err(400, "invalid_request_error", "invalid_line_break",
-               "A line of the request head ends in a bare LF or contains a bare CR.");
-  }
-  if (req.headers.size() > static_cast<size_t>(limits_.max_headers) + 4) {  // + REMOTE_*/LOCAL_*
-    return Err(431, "invalid_request_error", "too_many_headers",
-               fmt::format("The request has more than {} headers.", limits_.max_headers));
-  }
-  // RFC 9112 5.1: a header name is a token; whitespace before the colon or a bare CR in
-  // a name must be refused, or a lenient hop further on could read two headers.
-  for (const auto& h : req.headers) {
-    if (!IsToken(h.first)) {
-      return Err(400, "invalid_request_error", "invalid_header_name", "A request header name is malformed.");
-    }
-  }
-  // RFC 9112 3.2: an HTTP/1.1 request without Host, or with two, or with an invalid one,
-  // is a 400.
-  size_t hosts = req.get_header_value_count("Host");
-  if (hosts > 1) {
-    return Err(400, "invalid_request_error", "invalid_host", "The request has more than one Host header.");
-  }
-  if (hosts == 0 && req.version != "HTTP/1.0") {
-    return Err(400, "invalid_request_error", "invalid_host", "An HTTP/1.1 request needs a Host header.");
-  }
-  if (hosts == 1 && !IsHostValue(req.get_header_value("Host"))) {
-    return Err(400, "invalid_request_error", "invalid_host", "The Host header is malformed.");
-  }
-  for (const char* name : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
-    if (req.get_header_value_count(name) > 1) {
-      return Err(400, "invalid_request_error", "reserved_header",
-                 fmt::format("The header '{}' is reserved.", name));
-    }
-  }
-  if (req.path.size() > limits_.max_path || req.target.size() > 2 * limits_.max_path) {
-    return Err(414, "invalid_request_error", "uri_too_long", "The request path is too long.");
-  }
-  if (req.method != "GET" && req.method != "POST" && req.method != "HEAD") {
-    return Err(405, "invalid_request_error", "method_not_allowed",
-               "Only GET and POST are supported.");
-  }
-  if (req.has_header("Transfer-Encoding")) {
-    return Err(411, "invalid_request_error", "length_required",
-               "Chunked request bodies are not accepted; send a Content-Length.");
-  }
-  if (req.has_header("Content-Encoding")) {
-    return Err(415, "invalid_request_error", "unsupported_content_encoding",
-               "Compressed request bodies are not accepted.");
-  }
-  size_t cl_count = req.get_header_value_count("Content-Length");
-  if (cl_count > 1) {
-    return Err(400, "invalid_request_error", "invalid_content_length",
-               "The request has more than one Content-Length.");
-  }
-  if (req.method == "POST" && cl_count == 0) {
-    return Err(411, "invalid_request_error", "length_required", "A POST needs a Content-Length.");
-  }
-  if (cl_count == 1) {
-    uint64_t len = 0;
-    if (!ParseContentLength(req.get_header_value("Content-Length"), &len)) {
-      return Err(400, "invalid_request_error", "invalid_content_length",
-                 "The Content-Length is not a decimal number.");
-    }
-    if (len > limits_.max_body_bytes) {
-      return Err(413, "invalid_request_error", "request_too_large",
-                 fmt::format("The request body is larger than {} bytes.", limits_.max_body_bytes));
-    }
-  }
-  return std::nullopt;
-}
 
 int HttpServer::Impl::ExpectContinue(const httplib::Request& req, httplib::Response& res) {
   std::optional<ApiError> e = CheckFraming(req);
