@@ -100,7 +100,7 @@ TEST_CASE("fit prints the signals block and the held-out report, the same for th
   CHECK(whole.out.find("held out:") == std::string::npos);
 }
 
-TEST_CASE("fit names the line of bad input and exits 1; bad flags exit 2", "[integration][fit]") {
+TEST_CASE("fit names the line of bad input and exits 1, bad flags exit 2", "[integration][fit]") {
   ScratchDir dir;
   std::vector<std::string> lines = Labelled();
   lines[2] = R"({"id": "x", "prompt": "hello", "strong": "yes", "weak": 0})";

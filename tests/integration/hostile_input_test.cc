@@ -205,7 +205,7 @@ TEST_CASE("a 4 MiB model name costs the access log 256 bytes", "[integration][se
 }
 
 TEST_CASE("forwarding: Connection-named headers, the billing organisation and spoofed forwarding "
-          "headers never reach the upstream; the gateway sets its own X-Forwarded-For",
+          "headers never reach the upstream, the gateway sets its own X-Forwarded-For",
           "[integration][security]") {
   Mocks m;
   RunningGateway gw = MustStartGateway(MoneyConfig(m.small, m.large, ""));

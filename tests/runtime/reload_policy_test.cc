@@ -23,7 +23,7 @@ TEST_CASE("a reload keeps restart-only server keys at their running values and s
   CHECK(warnings[0].find("after a restart") != std::string::npos);
 }
 
-TEST_CASE("a reload that would remove the admin token is refused; changing it is fine",
+TEST_CASE("a reload that would remove the admin token is refused, changing it is fine",
           "[runtime][reload][security]") {
   ServerConfig running;
   running.admin_token = "secret";
