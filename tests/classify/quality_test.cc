@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "classify/classifier.h"
+#include "classify/routing_quality.h"
 
 namespace signalbox::classify {
 namespace {
@@ -71,43 +72,14 @@ std::vector<Row> Load(const std::string& path, const Classifier& c) {
   return rows;
 }
 
-struct Metrics {
-  double apgr = 0, cpt50 = 0, cpt80 = 0, strong95 = 0;
-};
+using Metrics = RoutingQuality;
 
-// routing-eval: route the top k by (score, tie) to the strong model for every k; the
-// quality curve's area over the weak..strong gap is the APGR.
+// routing-eval's measure (classify/routing_quality.h), on the rows' labels.
 Metrics Evaluate(const std::vector<const Row*>& rows, const std::vector<double>& score) {
-  const size_t n = rows.size();
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (score[a] != score[b]) return score[a] > score[b];
-    return rows[a]->tie > rows[b]->tie;
-  });
-  double q = 0, strong = 0;
-  for (const Row* r : rows) {
-    q += r->weak;
-    strong += r->strong;
-  }
-  std::vector<double> pts{q / n};
-  for (size_t i : order) {
-    q += rows[i]->strong - rows[i]->weak;
-    pts.push_back(q / n);
-  }
-  const double weak = pts[0];
-  strong /= n;
-  const double gap = strong - weak;
-  double area = 0;
-  for (size_t i = 0; i < n; ++i) area += (pts[i] + pts[i + 1]) / 2;
-  area /= n;
-  auto cpt = [&](double target) {
-    for (size_t k = 0; k < pts.size(); ++k) {
-      if (pts[k] >= target - 1e-12) return static_cast<double>(k) / n;
-    }
-    return 1.0;
-  };
-  return {(area - weak) / gap, cpt(weak + 0.5 * gap), cpt(weak + 0.8 * gap), cpt(0.95 * strong)};
+  std::vector<signalbox::classify::Outcome> outcomes;
+  outcomes.reserve(rows.size());
+  for (const Row* r : rows) outcomes.push_back({double(r->weak), double(r->strong), r->tie});
+  return EvaluateRouting(outcomes, score);
 }
 
 using ScoreFn = std::function<double(const Row&)>;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "integration/gateway_fixture.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/raw_http.h"
@@ -21,25 +22,8 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
-struct Gw {
-  RunningMock small, large;
-  RunningGateway gw;
-  explicit Gw(const std::string& server_extra) {
-    auto s = StartMock({"--model", "small-model"});
-    auto l = StartMock({"--model", "large-model"});
-    REQUIRE(s.ok());
-    REQUIRE(l.ok());
-    small = std::move(s).value();
-    large = std::move(l).value();
-    GatewayOptions go;
-    go.config_yaml = TwoBackendConfig(small, large, server_extra);
-    auto g = StartGateway(go);
-    if (!g.ok()) FAIL(g.status().message());
-    gw = std::move(g).value();
-  }
-  int64_t UpstreamRequests() const {
-    return small.Stats()["requests"].get<int64_t>() + large.Stats()["requests"].get<int64_t>();
-  }
+struct Gw : MocksAndGateway {
+  explicit Gw(const std::string& server_extra) : MocksAndGateway(server_extra) {}
 };
 
 std::string CodeOf(const RawResponse& r) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "integration/gateway_fixture.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/raw_http.h"
@@ -23,25 +24,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // 64 KiB body limit, 1 s to send a request head.
 constexpr const char* kServerExtra = "  max_body_bytes: 64KiB\n  timeouts: {header: 1s}\n";
 
-struct Gw {
-  RunningMock small, large;
-  RunningGateway gw;
-  explicit Gw(const std::string& server_extra = kServerExtra) {
-    auto s = StartMock({"--model", "small-model"});
-    auto l = StartMock({"--model", "large-model"});
-    REQUIRE(s.ok());
-    REQUIRE(l.ok());
-    small = std::move(s).value();
-    large = std::move(l).value();
-    GatewayOptions go;
-    go.config_yaml = TwoBackendConfig(small, large, server_extra);
-    auto g = StartGateway(go);
-    if (!g.ok()) FAIL(g.status().message());
-    gw = std::move(g).value();
-  }
-  int64_t UpstreamRequests() const {
-    return small.Stats()["requests"].get<int64_t>() + large.Stats()["requests"].get<int64_t>();
-  }
+struct Gw : MocksAndGateway {
+  explicit Gw(const std::string& server_extra = kServerExtra) : MocksAndGateway(server_extra) {}
   // The same process still serves /healthz.
   bool Alive(pid_t pid) const {
     auto res = gw.Client()->Get("/healthz");

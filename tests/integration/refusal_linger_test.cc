@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "integration/gateway_fixture.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/process.h"
@@ -21,30 +22,8 @@ using std::chrono::seconds;
 
 const std::string kKey = "sk-linger-test-0123456789abcdef";
 
-struct Gw {
-  RunningMock small, large;
-  RunningGateway gw;
-  explicit Gw(const std::string& server_extra, bool keys) {
-    auto s = StartMock({"--model", "small-model"});
-    auto l = StartMock({"--model", "large-model"});
-    REQUIRE(s.ok());
-    REQUIRE(l.ok());
-    small = std::move(s).value();
-    large = std::move(l).value();
-    std::string yaml = TwoBackendConfig(small, large, server_extra);
-    if (keys) {
-      const std::string anchor = "  ledger_path: {STATE}/ledger.db\n";
-      size_t at = yaml.find(anchor);
-      REQUIRE(at != std::string::npos);
-      yaml.insert(at + anchor.size(), "  keys:\n    - id: team-a\n      key: ${K}\n");
-    }
-    GatewayOptions go;
-    go.config_yaml = yaml;
-    go.env = {{"K", kKey}};
-    auto g = StartGateway(go);
-    if (!g.ok()) FAIL(g.status().message());
-    gw = std::move(g).value();
-  }
+struct Gw : MocksAndGateway {
+  Gw(const std::string& server_extra, bool keys) : MocksAndGateway(server_extra, keys ? kKey : "") {}
 };
 
 std::string Head(const std::string& target, const std::string& auth, size_t len,
