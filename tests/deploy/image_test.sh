@@ -91,7 +91,7 @@ backend_is() { grep -qi "^x-signalbox-backend: $2" "$WORK/$1.h"; }
 chat small 'Hello!'
 check "short prompt: 200 from backend small" eval 'has_status_200 small && backend_is small small'
 check "short prompt: the body has a choice" grep -q '"choices"' "$WORK/small.b"
-chat large 'Prove that sqrt(2) is irrational, step by step.'
+chat large 'Prove that sqrt(2) is irrational. Reason step by step and justify each step of the proof.'
 check "proof prompt: 200 from backend large" eval 'has_status_200 large && backend_is large large'
 chat stream 'Hello!' true
 check "stream: ends with data: [DONE]" eval '[ "$(grep "^data:" "$WORK/stream.b" | tail -n 1 | tr -d "\r")" = "data: [DONE]" ]'
