@@ -36,6 +36,8 @@ constexpr Row kTable[] = {
     {Outcome::kNotSse, "not_a_stream", {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
     {Outcome::kBadFirstEvent, "bad_first_event", {C::kFailure, N::kRetry, 502, "upstream_error"}},
     {Outcome::kEmptyStream, "empty_stream", {C::kFailure, N::kRetry, 502, "upstream_error"}},
+    // After the commit point: the client keeps its 200, the stream ends with an error event.
+    {Outcome::kStreamInterrupted, "stream_interrupted", {C::kFailure, N::kDone, 200, "upstream_stream_interrupted"}},
 };
 
 const Row& RowOf(Outcome o) {

@@ -38,6 +38,8 @@ enum class Outcome {
   kNotSse,            // a stream request answered 200 without text/event-stream
   kBadFirstEvent,     // the first event is an error object or not JSON
   kEmptyStream,       // a 200 stream that ended without any event
+  // After the commit point (the client has the stream): kOk, kClientGone, kShutdown or
+  kStreamInterrupted,  // cut, reset, stall, deadline, error or broken event: ends in-band
 };
 
 enum class CircuitVerdict {

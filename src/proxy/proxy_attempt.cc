@@ -44,19 +44,23 @@ std::string FailureText(Outcome o, int status, int retry_after_s) {
 
 }  // namespace
 
+void ProxyCall::ApplyCircuitVerdict(const SnapshotBackend& b, CircuitVerdict v, int retry_after_s) {
+  switch (v) {
+    case CircuitVerdict::kSuccess: Healthy(b); break;
+    case CircuitVerdict::kFailure: Unhealthy(b); break;
+    case CircuitVerdict::kRateLimited:
+      b.state->circuit.OnRateLimited(std::chrono::seconds(retry_after_s > 0 ? retry_after_s : 1));
+      break;
+    case CircuitVerdict::kNone: break;  // a probe is handed back by Run()
+  }
+}
+
 ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o, const UpstreamHead& head,
                                        std::string_view body, AttemptLog& log) {
   const std::string& name = b.cfg->name;
   const OutcomeRule rule = RuleFor(o);
   log.outcome = std::string(OutcomeName(o));
-  switch (rule.circuit) {
-    case CircuitVerdict::kSuccess: Healthy(b); break;
-    case CircuitVerdict::kFailure: Unhealthy(b); break;
-    case CircuitVerdict::kRateLimited:
-      b.state->circuit.OnRateLimited(std::chrono::seconds(head.retry_after_s > 0 ? head.retry_after_s : 1));
-      break;
-    case CircuitVerdict::kNone: break;  // a probe is handed back by Run()
-  }
+  ApplyCircuitVerdict(b, rule.circuit, head.retry_after_s);
   if (o == Outcome::kOk) return Verdict::kDone;
   if (o == Outcome::kClientError) {
     // About the request itself: relayed cleanly (message URL-scrubbed), no fallback.
@@ -165,46 +169,43 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
 // heartbeat): [DONE] after a clean end, else one in-band error event. Committed by a
 // heartbeat, the upstream may still have failed before its first event (an error status,
 // a non-SSE body, an error first event, no events at all): that is an interrupted stream
-// too, never a clean empty one.
+// too, never a clean empty one. docs/resilience.md, "After the commit point".
 ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, SseRelay& relay,
                                                     const CallResult& r, AttemptLog& log) {
   const int status = relay.head().status;
   const bool streamed = status >= 200 && status < 300 && !relay.not_sse() && relay.events() > 0 &&
                         !relay.first_event_error();
+  const bool clean = streamed &&
+                     (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
+                     !relay.malformed() && !relay.error_event();
+  const Outcome o = relay.client_gone() || r.error == CallError::kClientGone ? Outcome::kClientGone
+                    : clean                                                  ? Outcome::kOk
+                    : r.error == CallError::kShutdown                        ? Outcome::kShutdown
+                                                                             : Outcome::kStreamInterrupted;
+  const OutcomeRule rule = RuleFor(o);
   result_.backend = b.cfg->name;
   result_.status = 200;
-  Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed);
-  if (relay.client_gone() || r.error == CallError::kClientGone) {
-    log.outcome = "client_gone";
-    result_.error = "client_gone";
-    Settle();
-    in_.ex->StreamAbort();
-    return Verdict::kClientGone;
-  }
-  bool clean = streamed &&
-               (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
-               !relay.malformed() && !relay.error_event();
-  if (clean) {
-    log.outcome = "ok";
-    Healthy(b);
-    Settle();
-    relay.FinishOk();
-    return Verdict::kDone;
-  }
-  if (r.error == CallError::kShutdown) {
-    // Cut by the end of the drain period: the backend did nothing wrong.
-    log.status = status;
-    log.outcome = "shutting_down";
-    result_.error = "shutting_down";
-    Settle();
-    relay.FinishWithError(fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
-                                      "after {} events; the answer is incomplete. Retry the request.",
-                                      b.cfg->name, relay.events()),
-                          "shutting_down");
-    return Verdict::kDone;
-  }
-  Unhealthy(b);
   log.status = status;
+  log.outcome = std::string(OutcomeName(o));
+  Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed);
+  ApplyCircuitVerdict(b, rule.circuit, 0);
+  if (o != Outcome::kOk) result_.error = std::string(rule.code);
+  Settle();  // the spend is durable before the client sees the end of the stream
+  switch (o) {
+    case Outcome::kClientGone:
+      in_.ex->StreamAbort();
+      return Verdict::kClientGone;
+    case Outcome::kOk:
+      relay.FinishOk();
+      return Verdict::kDone;
+    case Outcome::kShutdown:
+      relay.FinishWithError(fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
+                                        "after {} events; the answer is incomplete. Retry the request.",
+                                        b.cfg->name, relay.events()),
+                            rule.code);
+      return Verdict::kDone;
+    default: break;
+  }
   std::string why = r.error != CallError::kNone && r.error != CallError::kStopped
                         ? std::string(CallErrorName(r.error))
                     : status != 0 && (status < 200 || status >= 300) ? fmt::format("HTTP {}", status)
@@ -217,12 +218,9 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
     Log(LogLevel::kWarn, "upstream error event mid-stream").Field("request_id", in_.request_id)
         .Field("backend", b.cfg->name).Field("upstream_message", relay.error_message());
   }
-  log.outcome = "stream_interrupted";
-  result_.error = "upstream_stream_interrupted";
-  Settle();
   relay.FinishWithError(fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
                                     "{} events; the answer is incomplete.", b.cfg->name, why, relay.events()),
-                        "upstream_stream_interrupted");
+                        rule.code);
   return Verdict::kDone;
 }
 

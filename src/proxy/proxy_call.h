@@ -119,6 +119,7 @@ class ProxyCall {
   Verdict Conclude(const SnapshotBackend& b, Outcome o, const UpstreamHead& head,
                    std::string_view body, AttemptLog& log);
   Verdict ClientGone(const SnapshotBackend& b, AttemptLog& log);
+  void ApplyCircuitVerdict(const SnapshotBackend& b, CircuitVerdict v, int retry_after_s);
   std::string UpstreamBody(const BackendConfig& b) const;
   void Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
             int64_t output_chars, bool produced);

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <regex>
 #include <sstream>
 
@@ -13,7 +14,7 @@ using namespace signalbox;
 
 namespace {
 
-constexpr Outcome kLast = Outcome::kEmptyStream;
+constexpr Outcome kLast = Outcome::kStreamInterrupted;
 
 std::vector<Outcome> AllOutcomes() {
   std::vector<Outcome> out;
@@ -93,10 +94,36 @@ TEST_CASE("every row of docs/resilience.md's outcome table is what RuleFor() doe
     }
   }
   for (Outcome o : AllOutcomes()) {
-    if (o == Outcome::kOk) continue;  // success is the absence of a row
+    // Success is the absence of a row; an interrupted stream exists only after the commit.
+    if (o == Outcome::kOk || o == Outcome::kStreamInterrupted) continue;
     INFO("outcome " << OutcomeName(o) << " has no row, or more than one");
     CHECK(seen[std::string(OutcomeName(o))] == 1);
   }
+}
+
+TEST_CASE("every row of docs/resilience.md's after-the-commit table is what RuleFor() does",
+          "[proxy][outcome]") {
+  auto rows = TableRows("| After the commit point");
+  REQUIRE(rows.size() >= 4);
+  std::map<std::string, Outcome> by_name;
+  for (Outcome o : AllOutcomes()) by_name[std::string(OutcomeName(o))] = o;
+  std::map<std::string, CircuitVerdict> circuits = {{"failure", CircuitVerdict::kFailure},
+                                                    {"success", CircuitVerdict::kSuccess},
+                                                    {"none", CircuitVerdict::kNone}};
+  std::set<std::string> seen;
+  for (const auto& cells : rows) {
+    REQUIRE(cells.size() == 5);
+    std::string name = cells[1].substr(1, cells[1].size() - 2);
+    INFO("row: " << cells[0] << " (" << name << ")");
+    REQUIRE(by_name.count(name) == 1);
+    seen.insert(name);
+    OutcomeRule r = RuleFor(by_name[name]);
+    REQUIRE(circuits.count(cells[3]) == 1);
+    CHECK(r.circuit == circuits.at(cells[3]));
+    CHECK((r.next == NextStep::kDone || r.next == NextStep::kStop));  // never a fallback
+    if (!r.code.empty()) CHECK((cells[2].find(std::string(r.code)) != std::string::npos || name == "client_gone"));
+  }
+  CHECK(seen == std::set<std::string>{"ok", "stream_interrupted", "client_gone", "shutting_down"});
 }
 
 TEST_CASE("upstream statuses and transport errors map to outcomes", "[proxy][outcome]") {
