@@ -4,13 +4,13 @@
 //
 //   build-*/bench/classifier_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "classify/classifier.h"
 #include "config/config.h"
@@ -93,9 +93,9 @@ void BM_ClassifyAgentConversation(benchmark::State& state) {
   const std::string tool = MakeText(40 << 10);
   const std::string ask = "The parser test fails after my change; find out why and fix it.";
   ClassifyInput in;
-  in.parts = {{Role::kSystem, 0, system},      {Role::kUser, 1, reminder},
-              {Role::kUser, 1, ask},           {Role::kAssistant, 2, "Running the tests."},
-              {Role::kTool, 3, tool},          {Role::kAssistant, 4, "Reading parser.cc."},
+  in.parts = {{Role::kSystem, 0, system}, {Role::kUser, 1, reminder},
+              {Role::kUser, 1, ask},      {Role::kAssistant, 2, "Running the tests."},
+              {Role::kTool, 3, tool},     {Role::kAssistant, 4, "Reading parser.cc."},
               {Role::kTool, 5, tool}};
   in.num_messages = 6;
   in.num_tools = 12;

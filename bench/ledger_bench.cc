@@ -6,6 +6,8 @@
 // fresh directory under $TMPDIR (default /tmp), removed afterwards.
 //
 //   build-*/bench/ledger_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -13,9 +15,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
-#include <fmt/format.h>
 
 #include "budget/ledger.h"
 #include "budget/spend_tracker.h"
@@ -35,8 +34,8 @@ std::atomic<int64_t> g_run{0};
 
 std::string MakeTempDir() {
   const char* tmp = getenv("TMPDIR");
-  std::string base = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                     "/signalbox-ledger-bench-XXXXXX";
+  std::string base =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/signalbox-ledger-bench-XXXXXX";
   if (mkdtemp(base.data()) == nullptr) abort();
   return base;
 }

@@ -9,8 +9,8 @@
 namespace signalbox::app {
 
 struct FlagSpec {
-  std::string name;   // without dashes, e.g. "config"
-  bool takes_value;   // --name VALUE (or --name=VALUE)
+  std::string name;  // without dashes, e.g. "config"
+  bool takes_value;  // --name VALUE (or --name=VALUE)
   bool repeatable = false;
 };
 

@@ -1,10 +1,10 @@
 // `score`, `calibrate` and `replay`: the batch verbs over JSON lines.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "app/offline.h"
 #include "app/verbs.h"
@@ -42,9 +42,12 @@ int RunScore(const Args& args) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     OfflineRequest q;
     std::optional<std::string> err;
-    if (j.is_discarded()) err = "the line is not valid JSON";
-    else err = RequestFromLine(j, routing->cfg, &q);
-    w.BeginObject().Key("id").Raw(q.id.is_null() && j.is_object() && j.contains("id") ? j["id"].dump() : q.id.dump());
+    if (j.is_discarded())
+      err = "the line is not valid JSON";
+    else
+      err = RequestFromLine(j, routing->cfg, &q);
+    w.BeginObject().Key("id").Raw(
+        q.id.is_null() && j.is_object() && j.contains("id") ? j["id"].dump() : q.id.dump());
     if (err) {
       any_error = true;
       w.Field("error", *err).EndObject();
@@ -55,9 +58,15 @@ int RunScore(const Args& args) {
       const routing::Candidate* t = d.target();
       w.Field("score", c.score).Field("tier", c.tier);
       w.Key("backend");
-      if (t) w.String(t->backend); else w.Null();
+      if (t)
+        w.String(t->backend);
+      else
+        w.Null();
       w.Key("rule");
-      if (!d.rule.empty()) w.String(d.rule); else w.Null();
+      if (!d.rule.empty())
+        w.String(d.rule);
+      else
+        w.Null();
       w.EndObject();
     }
     out += '\n';
@@ -84,13 +93,15 @@ int RunCalibrate(const Args& args) {
   if (!routing) return 1;
   const auto& tiers = routing->cfg.classifier.tiers;
   std::string tier = args.Get("tier").value_or(tiers.back().first);
-  auto it = std::find_if(tiers.begin(), tiers.end(), [&](const auto& t) { return t.first == tier; });
+  auto it =
+      std::find_if(tiers.begin(), tiers.end(), [&](const auto& t) { return t.first == tier; });
   if (it == tiers.end()) {
     std::fprintf(stderr, "signalbox calibrate: unknown tier '%s'\n", tier.c_str());
     return 1;
   }
   if (it == tiers.begin()) {
-    std::fprintf(stderr, "signalbox calibrate: '%s' is the lowest tier; its bound is always 0\n", tier.c_str());
+    std::fprintf(stderr, "signalbox calibrate: '%s' is the lowest tier; its bound is always 0\n",
+                 tier.c_str());
     return 1;
   }
   std::vector<double> scores;
@@ -113,17 +124,23 @@ int RunCalibrate(const Args& args) {
   // Quantile method: the k-th highest score, k = ceil(share x n), is the lowest bound
   // that sends at least share x n prompts to the tier.
   std::sort(scores.begin(), scores.end(), std::greater<>());
-  size_t k = std::clamp<size_t>(static_cast<size_t>(std::ceil(share * scores.size())), 1, scores.size());
+  size_t k =
+      std::clamp<size_t>(static_cast<size_t>(std::ceil(share * scores.size())), 1, scores.size());
   double t = scores[k - 1];
-  size_t at_or_above = std::count_if(scores.begin(), scores.end(), [&](double s) { return s >= t; });
+  size_t at_or_above =
+      std::count_if(scores.begin(), scores.end(), [&](double s) { return s >= t; });
   std::printf("threshold: %s\n", fmt::format("{}", t).c_str());
   std::printf("# %zu of %zu prompts (%.2f%%) score at or above it%s\n", at_or_above, scores.size(),
-              100.0 * at_or_above / scores.size(), bad ? fmt::format("; {} lines skipped", bad).c_str() : "");
-  std::printf("# paste under classifier.tiers:\n    %s: %s\n", tier.c_str(), fmt::format("{}", t).c_str());
+              100.0 * at_or_above / scores.size(),
+              bad ? fmt::format("; {} lines skipped", bad).c_str() : "");
+  std::printf("# paste under classifier.tiers:\n    %s: %s\n", tier.c_str(),
+              fmt::format("{}", t).c_str());
   auto idx = static_cast<size_t>(it - tiers.begin());
   if (t <= tiers[idx - 1].second || (idx + 1 < tiers.size() && t >= tiers[idx + 1].second)) {
-    std::fprintf(stderr, "warning: %s breaks the ascending order of classifier.tiers; adjust the neighbours too\n",
-                 fmt::format("{}", t).c_str());
+    std::fprintf(
+        stderr,
+        "warning: %s breaks the ascending order of classifier.tiers; adjust the neighbours too\n",
+        fmt::format("{}", t).c_str());
   }
   return 0;
 }
@@ -151,19 +168,20 @@ void Count(ReplayStats& s, const routing::Decision& d) {
 
 void PrintStats(const char* title, const ReplayStats& s) {
   std::printf("%s: %zu requests\n", title, s.requests);
-  for (const auto& [t, n] : s.tiers) std::printf("  tier %-16s %6.2f%%  (%zu)\n", t.c_str(), 100.0 * n / s.requests, n);
+  for (const auto& [t, n] : s.tiers)
+    std::printf("  tier %-16s %6.2f%%  (%zu)\n", t.c_str(), 100.0 * n / s.requests, n);
   for (const auto& [b, n] : s.backends) {
     auto c = s.cost.find(b);
-    std::printf("  backend %-13s %6.2f%%  (%zu)  est. $%.6f\n", b.c_str(), 100.0 * n / s.requests, n,
-                c == s.cost.end() ? 0.0 : c->second);
+    std::printf("  backend %-13s %6.2f%%  (%zu)  est. $%.6f\n", b.c_str(), 100.0 * n / s.requests,
+                n, c == s.cost.end() ? 0.0 : c->second);
   }
   std::printf("  estimated cost: $%.6f\n", s.total_cost);
 }
 
 std::string Summary(const routing::Decision& d) {
   const routing::Candidate* t = d.target();
-  return fmt::format("{} (rule {}, tier {})", t ? t->backend : "(none)", d.rule.empty() ? "-" : d.rule,
-                     d.classified ? d.classification.tier : "-");
+  return fmt::format("{} (rule {}, tier {})", t ? t->backend : "(none)",
+                     d.rule.empty() ? "-" : d.rule, d.classified ? d.classification.tier : "-");
 }
 
 }  // namespace

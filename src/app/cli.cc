@@ -26,7 +26,8 @@ const FlagSpec kConfig{"config", true};
 const std::vector<Verb>& Verbs() {
   static const std::vector<Verb> verbs = {
       {"serve",
-       "usage: signalbox serve [--config FILE] [--listen HOST:PORT] [--log-level debug|info|warn|error]\n"
+       "usage: signalbox serve [--config FILE] [--listen HOST:PORT] [--log-level "
+       "debug|info|warn|error]\n"
        "                        [--no-ledger]\n"
        "  Runs the gateway. SIGHUP reloads the config, SIGUSR1 reopens the access log,\n"
        "  SIGTERM/SIGINT drain in-flight requests (up to server.timeouts.drain) and exit.\n"
@@ -48,7 +49,8 @@ const std::vector<Verb>& Verbs() {
        app::RunExplain},
       {"score",
        "usage: signalbox score [--config FILE] [--input FILE]\n"
-       "  Reads JSON lines {\"id\", \"prompt\"} or {\"id\", \"messages\"} (FILE or stdin) and writes\n"
+       "  Reads JSON lines {\"id\", \"prompt\"} or {\"id\", \"messages\"} (FILE or stdin) and "
+       "writes\n"
        "  {\"id\", \"score\", \"tier\", \"backend\", \"rule\"} per line, in input order.\n",
        {kConfig, {"input", true}},
        app::RunScore},

@@ -7,13 +7,13 @@
 // rest, and the held-out rows compare the current config, prompt length alone and the
 // fitted weights. The output is the classifier.signals block to paste, with the report
 // as YAML comments; progress goes to stderr.
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "app/offline.h"
 #include "app/verbs.h"
@@ -162,22 +162,23 @@ int RunFit(const Args& args) {
   std::vector<LabelledPrompt> train, held;
   const std::vector<size_t> perm = classify::SeededPermutation(n, flags.seed);
   for (size_t i = 0; i < n; ++i) (i < held_n ? held : train).push_back(data.rows[perm[i]]);
-  std::fprintf(stderr, "fit: %zu prompts read; fitting on %zu, holding out %zu\n", n,
-               train.size(), held.size());
+  std::fprintf(stderr, "fit: %zu prompts read; fitting on %zu, holding out %zu\n", n, train.size(),
+               held.size());
   classify::FitOptions options;
   options.current = data.current;
   options.seed = flags.seed;
   const FitResult fit = classify::FitSignalWeights(train, options);
-  std::printf("# signalbox fit: %zu labelled prompts; fitted on %zu, held out %zu (seed %llu)\n",
-              n, train.size(), held.size(), static_cast<unsigned long long>(flags.seed));
+  std::printf("# signalbox fit: %zu labelled prompts; fitted on %zu, held out %zu (seed %llu)\n", n,
+              train.size(), held.size(), static_cast<unsigned long long>(flags.seed));
   if (!fit.informative) {
     std::printf("# no signal predicts where the strong model gains: current weights kept\n");
   } else {
     std::printf("# ridge strength %g chosen by %d-fold cross validation (held-out APGR %.3f)\n",
                 fit.ridge, options.folds, fit.cv_apgr);
   }
-  std::printf("# paste under the config's classifier section, then set the tier bound with\n"
-              "#   signalbox calibrate --input FILE --strong-share X\n");
+  std::printf(
+      "# paste under the config's classifier section, then set the tier bound with\n"
+      "#   signalbox calibrate --input FILE --strong-share X\n");
   PrintWeights(fit);
   if (!held.empty()) PrintReport(held, data.current, fit, args.ConfigPath());
   return 0;

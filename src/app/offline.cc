@@ -35,8 +35,8 @@ std::optional<std::string> RequestFromLine(const nlohmann::json& line, const Con
   auto prompt = line.find("prompt");
   auto messages = line.find("messages");
   if (messages != line.end()) {
-    for (const char* k : {"messages", "model", "tools", "functions", "response_format", "max_tokens",
-                          "max_completion_tokens", "n", "stream"}) {
+    for (const char* k : {"messages", "model", "tools", "functions", "response_format",
+                          "max_tokens", "max_completion_tokens", "n", "stream"}) {
       if (line.contains(k)) doc[k] = line[k];
     }
   } else if (prompt != line.end()) {

@@ -5,10 +5,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "app/args.h"
 #include "config/config.h"
@@ -28,9 +27,9 @@ std::optional<OfflineRouting> LoadOffline(const Args& args);
 
 // One request to route offline.
 struct OfflineRequest {
-  nlohmann::json id;   // as given in the line (string or number)
+  nlohmann::json id;  // as given in the line (string or number)
   ParsedRequest req;
-  std::string key_id;  // "" = none
+  std::string key_id;                          // "" = none
   std::map<std::string, std::string> headers;  // lower-cased names
 };
 

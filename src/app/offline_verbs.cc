@@ -21,7 +21,8 @@ std::string ReadAll(std::istream& in) {
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -83,7 +84,9 @@ int RunExplain(const Args& args) {
   routing::BudgetView budget = routing::BaseBudget(routing->cfg);
   if (auto h = q.headers.find("x-signalbox-max-cost-usd");
       h != q.headers.end() && !routing::ApplyCostCapHeader(h->second, &budget)) {
-    std::fprintf(stderr, "signalbox explain: x-signalbox-max-cost-usd must be a non-negative number of USD\n");
+    std::fprintf(
+        stderr,
+        "signalbox explain: x-signalbox-max-cost-usd must be a non-negative number of USD\n");
     return 1;
   }
   std::optional<routing::BudgetInfo> info;
@@ -94,12 +97,14 @@ int RunExplain(const Args& args) {
       if (k.id == *key) kc = &k;
     }
     if (kc == nullptr) {
-      std::fprintf(stderr, "signalbox explain: unknown key id '%s' (see budgets.keys)\n", key->c_str());
+      std::fprintf(stderr, "signalbox explain: unknown key id '%s' (see budgets.keys)\n",
+                   key->c_str());
       return 1;
     }
     // Remaining budget from the ledger file (what has been settled; no server needed).
-    auto rep = budget::SpendReportFromLedgerFile(routing->cfg.budgets.ledger_path, NowMs(),
-                                                 budget::LimitsFromConfig(routing->cfg.budgets.keys));
+    auto rep =
+        budget::SpendReportFromLedgerFile(routing->cfg.budgets.ledger_path, NowMs(),
+                                          budget::LimitsFromConfig(routing->cfg.budgets.keys));
     if (rep.ok()) {
       for (const auto& line : rep->keys) {
         if (line.id != *key) continue;

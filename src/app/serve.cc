@@ -1,12 +1,11 @@
 // `signalbox serve`: the composition root of the running gateway.
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "app/verbs.h"
 #include "budget/ledger.h"
@@ -60,10 +59,12 @@ std::vector<std::string> KeyIds(const Snapshot& s) {
 
 void StartupWarnings(const Snapshot& s) {
   if (s.config->server.admin_token.empty()) {
-    Log(LogLevel::kWarn, "server.admin_token is not set: /admin/* is open to anyone who can reach the port");
+    Log(LogLevel::kWarn,
+        "server.admin_token is not set: /admin/* is open to anyone who can reach the port");
   }
   if (!s.keys_configured()) {
-    Log(LogLevel::kWarn, "no budgets.keys configured: /v1/* is open to anyone who can reach the port");
+    Log(LogLevel::kWarn,
+        "no budgets.keys configured: /v1/* is open to anyone who can reach the port");
   }
 }
 
@@ -102,7 +103,9 @@ int RunServe(const Args& args) {
     gmetrics.Precreate(BackendNames(s), KeyIds(s));
   };
   auto on_result = [&](const ReloadResult& r) {
-    gmetrics.config_reloads->WithLabels({std::string(r.ok ? metrics::kReloadSuccess : metrics::kReloadFailure)}).Inc();
+    gmetrics.config_reloads
+        ->WithLabels({std::string(r.ok ? metrics::kReloadSuccess : metrics::kReloadFailure)})
+        .Inc();
   };
   Reloader reloader(args.ConfigPath(), store, registry, on_published, on_result);
   ReloadResult first = reloader.LoadInitial();
@@ -119,14 +122,17 @@ int RunServe(const Args& args) {
     Log(LogLevel::kWarn, "config file watching is off; SIGHUP and POST /admin/reload still reload")
         .Field("error", s.message());
   }
-  (void)metrics::RegisterBackendUp(metrics_registry, [&store](std::vector<metrics::GaugeSample>& out) {
-    auto s = store.Current();
-    for (const auto& b : s->backends) out.push_back({{b.cfg->name}, b.state->circuit.Unavailable() ? 0.0 : 1.0});
-  });
+  (void)metrics::RegisterBackendUp(
+      metrics_registry, [&store](std::vector<metrics::GaugeSample>& out) {
+        auto s = store.Current();
+        for (const auto& b : s->backends)
+          out.push_back({{b.cfg->name}, b.state->circuit.Unavailable() ? 0.0 : 1.0});
+      });
 
   auto access_log = metrics::AccessLog::Open(snap->config->server.access_log);
   if (!access_log.ok()) {
-    Log(LogLevel::kError, "cannot open the access log").Field("path", snap->config->server.access_log)
+    Log(LogLevel::kError, "cannot open the access log")
+        .Field("path", snap->config->server.access_log)
         .Field("error", access_log.status().message());
     return 1;
   }
@@ -137,13 +143,15 @@ int RunServe(const Args& args) {
     ledger = budget::Ledger::Open(snap->config->budgets.ledger_path);
   }
   if (!ledger.ok()) {
-    Log(LogLevel::kError, "cannot open the spend ledger").Field("path", snap->config->budgets.ledger_path)
+    Log(LogLevel::kError, "cannot open the spend ledger")
+        .Field("path", snap->config->budgets.ledger_path)
         .Field("error", ledger.status().message());
     return 1;
   }
   auto tracker = budget::SpendTracker::Create(ledger->get(), clock);
   if (!tracker.ok()) {
-    Log(LogLevel::kError, "cannot rebuild budgets from the ledger").Field("error", tracker.status().message());
+    Log(LogLevel::kError, "cannot rebuild budgets from the ledger")
+        .Field("error", tracker.status().message());
     return 1;
   }
 
@@ -179,8 +187,10 @@ int RunServe(const Args& args) {
     Log(LogLevel::kError, "cannot listen").Field("address", listen).Field("error", s.message());
     return 1;
   }
-  Log(LogLevel::kInfo, "listening").Field("address", fmt::format("{}:{}", host, server.port()))
-      .Field("version", SIGNALBOX_VERSION).Field("config_version", static_cast<int64_t>(snap->version));
+  Log(LogLevel::kInfo, "listening")
+      .Field("address", fmt::format("{}:{}", host, server.port()))
+      .Field("version", SIGNALBOX_VERSION)
+      .Field("config_version", static_cast<int64_t>(snap->version));
   std::thread server_thread([&server] { server.Run(); });
 
   // Signals: SIGHUP reloads, SIGUSR1 reopens the access log, SIGTERM/SIGINT drain (a

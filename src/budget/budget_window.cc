@@ -1,8 +1,8 @@
 #include "budget/budget_window.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
+
+#include <chrono>
 
 namespace signalbox::budget {
 namespace {

@@ -1,6 +1,7 @@
 #include "budget/ledger.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,8 +12,6 @@
 #include <cmath>
 #include <filesystem>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "budget/budget_window.h"
 #include "budget/ledger_internal.h"
@@ -109,7 +108,8 @@ Ledger::~Ledger() {
     }
     if (!s.ok()) {
       Log(LogLevel::kError, "ledger: records left in the spool; the next start commits them")
-          .Field("path", path_).Field("error", s.message());
+          .Field("path", path_)
+          .Field("error", s.message());
     }
   }
   if (write_db_) sqlite3_wal_hook(write_db_.get(), nullptr, nullptr);
@@ -169,7 +169,8 @@ Status Ledger::Recover() {
     if (!content.ok()) return content.status();
     if (content->bad_lines > 0) {
       Log(LogLevel::kWarn, "ledger spool: lines that do not parse were skipped")
-          .Field("path", file).Field("lines", content->bad_lines);
+          .Field("path", file)
+          .Field("lines", content->bad_lines);
     }
     for (AttemptRecord& r : content->records) {
       if (ValidateRecord(r).ok()) records.push_back(std::move(r));
@@ -179,7 +180,8 @@ Status Ledger::Recover() {
     Status s = Commit(records, nullptr);
     if (!s.ok()) return s;
     Log(LogLevel::kInfo, "ledger: committed the records a previous process left in its spool")
-        .Field("path", path_).Field("records", static_cast<int64_t>(records.size()));
+        .Field("path", path_)
+        .Field("records", static_cast<int64_t>(records.size()));
   }
   Status s = RemoveFile(old_spool_path());
   if (s.ok()) s = RemoveFile(spool_path());
@@ -278,8 +280,8 @@ StatusOr<std::vector<bool>> Ledger::Append(std::span<const AttemptRecord> record
   }
   stats_.records_inserted += static_cast<int64_t>(fresh);
   stats_.records_ignored += static_cast<int64_t>(records.size() - fresh);
-  const bool wake = pending_.size() >= options_.apply_batch &&
-                    pending_.size() - fresh < options_.apply_batch;
+  const bool wake =
+      pending_.size() >= options_.apply_batch && pending_.size() - fresh < options_.apply_batch;
   lock.unlock();
   if (wake) apply_cv_.notify_one();
   return appended;
@@ -363,8 +365,11 @@ void Ledger::ApplierLoop() {
       s = ApplyOnce();
     }
     if (!s.ok() && !failing) {
-      Log(LogLevel::kError, "ledger: cannot commit the spool to SQLite; records stay in the "
-                            "spool and are retried").Field("path", path_).Field("error", s.message());
+      Log(LogLevel::kError,
+          "ledger: cannot commit the spool to SQLite; records stay in the "
+          "spool and are retried")
+          .Field("path", path_)
+          .Field("error", s.message());
     } else if (s.ok() && failing) {
       Log(LogLevel::kInfo, "ledger: spool committed again").Field("path", path_);
     }

@@ -84,12 +84,12 @@ struct LedgerOptions {
 
 // Counters of the write side since Open(); for the benchmark and metrics.
 struct LedgerStats {
-  int64_t transactions = 0;      // SQLite transactions that applied spooled records
-  int64_t records_inserted = 0;  // new records appended (duplicates not counted)
-  int64_t records_ignored = 0;   // duplicates of records already there
-  int64_t records_unapplied = 0; // appended, not yet committed to SQLite
-  int64_t apply_failures = 0;    // applier attempts that failed (retried)
-  int64_t checkpoints = 0;       // background WAL checkpoints run
+  int64_t transactions = 0;       // SQLite transactions that applied spooled records
+  int64_t records_inserted = 0;   // new records appended (duplicates not counted)
+  int64_t records_ignored = 0;    // duplicates of records already there
+  int64_t records_unapplied = 0;  // appended, not yet committed to SQLite
+  int64_t apply_failures = 0;     // applier attempts that failed (retried)
+  int64_t checkpoints = 0;        // background WAL checkpoints run
 };
 
 // Checks the invariants Append() enforces: a request id, attempt >= 1, a key id, a
@@ -177,9 +177,9 @@ class Ledger {
 
   // The apply side: one apply step at a time (the applier thread or Flush()).
   mutable std::mutex apply_mu_;
-  std::vector<AttemptRecord> applying_;  // GUARDED_BY(apply_mu_): the old spool's records
-  SqliteDb write_db_;                    // GUARDED_BY(apply_mu_)
-  SqliteStmt insert_stmt_;               // GUARDED_BY(apply_mu_)
+  std::vector<AttemptRecord> applying_;   // GUARDED_BY(apply_mu_): the old spool's records
+  SqliteDb write_db_;                     // GUARDED_BY(apply_mu_)
+  SqliteStmt insert_stmt_;                // GUARDED_BY(apply_mu_)
   const void* listener_owner_ = nullptr;  // GUARDED_BY(apply_mu_)
   DuplicateListener listener_;            // GUARDED_BY(apply_mu_)
   std::unique_ptr<WalCheckpointer> checkpointer_;

@@ -2,11 +2,10 @@
 // budget/: includes SQLite's header.
 #pragma once
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <string>
-
-#include <fmt/format.h>
 
 #include "budget/ledger_record.h"
 

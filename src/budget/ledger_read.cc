@@ -1,10 +1,9 @@
 // The read side of the ledger: window sums, lookups and counts, and a read-only ledger's
 // view of a live writer's spool.
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "budget/budget_window.h"
 #include "budget/ledger.h"
@@ -49,8 +48,7 @@ StatusOr<std::vector<AttemptRecord>> Ledger::Unapplied(sqlite3* db) const {
   std::vector<AttemptRecord> out;
   if (found.empty()) return out;
   const std::string what = fmt::format("ledger {}: read spool", path_);
-  auto stmt = PrepareSql(db, "SELECT 1 FROM attempts WHERE request_id = ?1 AND attempt = ?2",
-                         what);
+  auto stmt = PrepareSql(db, "SELECT 1 FROM attempts WHERE request_id = ?1 AND attempt = ?2", what);
   if (!stmt.ok()) return stmt.status();
   for (auto& [key, r] : found) {
     BindText(stmt->get(), 1, r.request_id);

@@ -1,8 +1,8 @@
 #include "budget/money.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace signalbox::budget {
 

@@ -1,8 +1,8 @@
 #include "budget/spend_report.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "budget/budget_window.h"
 #include "budget/money.h"

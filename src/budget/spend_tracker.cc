@@ -1,10 +1,10 @@
 #include "budget/spend_tracker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "budget/budget_window.h"
 #include "budget/money.h"

@@ -143,7 +143,7 @@ class SpendTracker {
   SpendTracker(Ledger* ledger, const Clock& clock) : ledger_(ledger), clock_(clock) {}
   void Release(const std::string& key_id, int64_t nano_usd);
   // Moves the current windows forward to those containing `ts_ms`; never backwards.
-  void RollTo(int64_t ts_ms) const;                                        // REQUIRES: mu_ held
+  void RollTo(int64_t ts_ms) const;  // REQUIRES: mu_ held
   // Adds (sign 1) or takes back (sign -1) the record's cost in the current windows.
   void AddLocked(const AttemptRecord& r, int sign = 1);                    // REQUIRES: mu_ held
   void TakeUnpersisted(Batch& batch);                                      // REQUIRES: mu_ held

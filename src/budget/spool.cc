@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,8 +10,6 @@
 
 #include <charconv>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace signalbox::budget {
 namespace {
@@ -21,11 +20,20 @@ constexpr int kFields = 11;  // the version and the ten fields of a record
 void AppendEscaped(std::string_view text, std::string* out) {
   for (char c : text) {
     switch (c) {
-      case '\t': out->append("\\t"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\\': out->append("\\\\"); break;
-      default: out->push_back(c);
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      default:
+        out->push_back(c);
     }
   }
 }
@@ -41,11 +49,20 @@ bool Unescape(std::string_view field, std::string* out) {
     }
     if (++i == field.size()) return false;
     switch (field[i]) {
-      case 't': out->push_back('\t'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case '\\': out->push_back('\\'); break;
-      default: return false;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      default:
+        return false;
     }
   }
   return true;
@@ -63,7 +80,8 @@ bool DecodeLine(std::string_view line, AttemptRecord* r) {
   size_t start = 0;
   while (n < kFields) {
     size_t tab = line.find('\t', start);
-    f[n++] = line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
+    f[n++] =
+        line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
     if (tab == std::string_view::npos) break;
     start = tab + 1;
   }
@@ -190,8 +208,10 @@ Status SpoolFile::Append(std::string_view bytes) {
   if (n > 0) {
     // A short write (disk full mid-way): cut the partial line off so that the next append
     // does not glue onto it.
-    if (::ftruncate(fd_, size_) != 0) err = errno;
-    else err = ENOSPC;
+    if (::ftruncate(fd_, size_) != 0)
+      err = errno;
+    else
+      err = ENOSPC;
   }
   return Errno("write", path_, err);
 }

@@ -1,8 +1,7 @@
 #include "budget/sqlite_util.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 namespace signalbox::budget {
 

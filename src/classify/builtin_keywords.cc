@@ -1,5 +1,7 @@
 #include "classify/builtin_keywords.h"
 
+// The word lists are packed by hand, several to a line.
+// clang-format off
 namespace signalbox::classify {
 namespace {
 
@@ -170,3 +172,4 @@ const std::vector<KeywordGroup>& BuiltinKeywordGroups() {
 }
 
 }  // namespace signalbox::classify
+// clang-format on

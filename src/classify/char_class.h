@@ -37,11 +37,16 @@ struct AsciiTable {
   constexpr AsciiTable() : kind() {
     for (int c = 0; c < 128; ++c) {
       CharKind k = CharKind::kPunct;
-      if (c == '\n' || c == '\r') k = CharKind::kNewline;
-      else if (c <= ' ' || c == 127) k = CharKind::kSpace;
-      else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') k = CharKind::kLetter;
-      else if (c >= '0' && c <= '9') k = CharKind::kDigit;
-      else if (c == '-' || c == '\'') k = CharKind::kJoiner;
+      if (c == '\n' || c == '\r')
+        k = CharKind::kNewline;
+      else if (c <= ' ' || c == 127)
+        k = CharKind::kSpace;
+      else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+        k = CharKind::kLetter;
+      else if (c >= '0' && c <= '9')
+        k = CharKind::kDigit;
+      else if (c == '-' || c == '\'')
+        k = CharKind::kJoiner;
       kind[c] = k;
     }
   }
@@ -83,10 +88,17 @@ inline CharInfo ClassifyChar(const unsigned char* p, size_t avail) {
   if (c < 0x80) return {internal::kAscii.kind[c], 1};
   uint32_t cp;
   uint8_t len;
-  if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; len = 2; }
-  else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; len = 3; }
-  else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; len = 4; }
-  else return {CharKind::kLetter, 1};
+  if ((c & 0xE0) == 0xC0) {
+    cp = c & 0x1F;
+    len = 2;
+  } else if ((c & 0xF0) == 0xE0) {
+    cp = c & 0x0F;
+    len = 3;
+  } else if ((c & 0xF8) == 0xF0) {
+    cp = c & 0x07;
+    len = 4;
+  } else
+    return {CharKind::kLetter, 1};
   if (len > avail) return {CharKind::kLetter, 1};
   for (uint8_t i = 1; i < len; ++i) {
     if ((p[i] & 0xC0) != 0x80) return {CharKind::kLetter, 1};
@@ -123,10 +135,10 @@ inline constexpr WordByteTable kWordByte;
 
 // A word: ASCII letters, digits and '_', and non-ASCII letters of any script.
 struct WordSpan {
-  size_t end;               // one past the last byte
-  uint32_t ascii;           // ASCII bytes in the word
-  uint32_t extra_quarters;  // token cost of its non-ASCII characters
-  bool letters;             // holds a letter (not only digits and '_')
+  size_t end;                     // one past the last byte
+  uint32_t ascii;                 // ASCII bytes in the word
+  uint32_t extra_quarters;        // token cost of its non-ASCII characters
+  bool letters;                   // holds a letter (not only digits and '_')
   bool mixed_case_or_underscore;  // a capital after the first byte, or a '_'
 };
 

@@ -7,8 +7,9 @@
 // 4. Sum value * weight over the signals (`simple` subtracts), and squash the sum with a
 //    logistic so the score stays in [0,1] and keeps its order: a prompt that adds a
 //    signal never scores lower. Pick the highest tier whose lower bound <= score.
-#include "classify/builtin_keywords.h"
 #include "classify/classifier.h"
+
+#include "classify/builtin_keywords.h"
 #include "classify/keyword_table.h"
 #include "classify/request_stats.h"
 #include "classify/signal_math.h"

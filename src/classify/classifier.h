@@ -32,10 +32,10 @@ struct TextPart {
 struct ClassifyInput {
   std::vector<TextPart> parts;  // in conversation order
   int num_messages = 0;
-  int num_tools = 0;             // entries of `tools` (and legacy `functions`)
-  bool has_images = false;       // any image_url / input_image part
+  int num_tools = 0;               // entries of `tools` (and legacy `functions`)
+  bool has_images = false;         // any image_url / input_image part
   bool structured_output = false;  // response_format json_object / json_schema
-  int64_t max_tokens = -1;       // max_completion_tokens ?? max_tokens; -1 if absent
+  int64_t max_tokens = -1;         // max_completion_tokens ?? max_tokens; -1 if absent
 };
 
 // One signal's part in a decision: value in [0,1], its weight, and its signed
@@ -51,8 +51,8 @@ struct Signal {
 struct Classification {
   double score = 0;  // in [0,1]; higher = needs a stronger model
   int tier_index = 0;
-  std::string tier;  // name from classifier.tiers
-  int64_t input_tokens = 0;  // estimated prompt tokens (all parts)
+  std::string tier;             // name from classifier.tiers
+  int64_t input_tokens = 0;     // estimated prompt tokens (all parts)
   std::vector<Signal> signals;  // every known signal, weight 0 included, fixed order
 };
 
@@ -63,7 +63,7 @@ struct SignalInfo {
   std::string_view name;
   std::string_view meaning;
   double default_weight;
-  bool lowers_score = false;   // contribution is -value * weight
+  bool lowers_score = false;    // contribution is -value * weight
   bool takes_keywords = false;  // classifier.keywords.<name> extends its word list
 };
 

@@ -118,7 +118,7 @@ class KeywordTable {
   static size_t Mix(uint64_t k) { return static_cast<size_t>((k * 0x9e3779b97f4a7c15ull) >> 17); }
   Entry& Upsert(uint64_t key);
 
-  std::vector<Entry> pending_;  // entries in insertion order until Build()
+  std::vector<Entry> pending_;                  // entries in insertion order until Build()
   std::unordered_map<uint64_t, size_t> index_;  // key -> position in pending_
   std::vector<Entry> slots_;
   size_t mask_ = 0;

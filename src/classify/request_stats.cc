@@ -7,11 +7,16 @@ namespace {
 
 double RoleWeight(Role role) {
   switch (role) {
-    case Role::kUser: return kWeightEarlierUser;
-    case Role::kAssistant: return kWeightAssistant;
-    case Role::kSystem: return kWeightSystem;
-    case Role::kTool: return kWeightTool;
-    default: return kWeightOther;
+    case Role::kUser:
+      return kWeightEarlierUser;
+    case Role::kAssistant:
+      return kWeightAssistant;
+    case Role::kSystem:
+      return kWeightSystem;
+    case Role::kTool:
+      return kWeightTool;
+    default:
+      return kWeightOther;
   }
 }
 

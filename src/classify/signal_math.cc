@@ -115,9 +115,8 @@ void ComputeSignalValues(const RequestStats& rs, double* v) {
   v[kSigConstraints] = Blend(ask.constraints, ctx.constraints, kConstraintScale);
   v[kSigQuestions] = Blend(rs.ask.questions - 1, rs.context.questions, kQuestionScale);
   v[kSigDepth] = Saturate(rs.user_turns - 1, kDepthScale);
-  double tools = rs.num_tools > 0
-                     ? kToolsBase + (1 - kToolsBase) * Saturate(rs.num_tools, kToolsScale)
-                     : 0.0;
+  double tools =
+      rs.num_tools > 0 ? kToolsBase + (1 - kToolsBase) * Saturate(rs.num_tools, kToolsScale) : 0.0;
   if (rs.has_tool_results) tools = std::max(tools, kToolsBase);
   v[kSigTools] = tools;
   v[kSigStructuredOutput] = rs.structured_output ? 1.0 : 0.0;

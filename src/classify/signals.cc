@@ -11,20 +11,22 @@ namespace signalbox::classify {
 // constraints, conversations, tools, images).
 const std::vector<SignalInfo>& KnownSignals() {
   static const std::vector<SignalInfo> signals = {
-      {"length", "estimated prompt tokens, log-scaled (the ask in full, context discounted)",
-       0.68, false, false},
-      {"code", "code fences, code syntax, file names, stack traces, programming vocabulary",
+      {"length", "estimated prompt tokens, log-scaled (the ask in full, context discounted)", 0.68,
+       false, false},
+      {"code", "code fences, code syntax, file names, stack traces, programming vocabulary", 0.30,
+       false, true},
+      {"math",
+       "equations, operators between operands, math and logic symbols, math "
+       "vocabulary, relations between quantities (twice, percent, ratio)",
        0.30, false, true},
-      {"math", "equations, operators between operands, math and logic symbols, math "
-               "vocabulary, relations between quantities (twice, percent, ratio)",
-       0.30, false, true},
-      {"reasoning", "asks for reasoning (why, prove, compare, trade-off), logical and causal "
-                    "connectives, comparisons",
+      {"reasoning",
+       "asks for reasoning (why, prove, compare, trade-off), logical and causal "
+       "connectives, comparisons",
        0.14, false, true},
-      {"multi_step", "sequence and step markers (first, then, after, finally), list items",
-       0.29, false, true},
-      {"constraints", "demands on the output: must, exactly, at most, JSON, bullet points",
-       0.15, false, true},
+      {"multi_step", "sequence and step markers (first, then, after, finally), list items", 0.29,
+       false, true},
+      {"constraints", "demands on the output: must, exactly, at most, JSON, bullet points", 0.15,
+       false, true},
       {"questions", "number of questions beyond the first", 0.15, false, false},
       {"depth", "conversation depth: user turns beyond the first", 0.20, false, false},
       {"tools", "tools offered to the model, or tool results in the conversation", 0.25, false,
@@ -41,14 +43,22 @@ const std::vector<SignalInfo>& KnownSignals() {
 
 int KeywordClassOfSignal(int signal) {
   switch (signal) {
-    case kSigCode: return kKwCode;
-    case kSigMath: return kKwMath;
-    case kSigReasoning: return kKwReasonAsk;
-    case kSigMultiStep: return kKwSequence;
-    case kSigConstraints: return kKwConstraint;
-    case kSigLongOutput: return kKwLongOutput;
-    case kSigSimple: return kKwSimple;
-    default: return -1;
+    case kSigCode:
+      return kKwCode;
+    case kSigMath:
+      return kKwMath;
+    case kSigReasoning:
+      return kKwReasonAsk;
+    case kSigMultiStep:
+      return kKwSequence;
+    case kSigConstraints:
+      return kKwConstraint;
+    case kSigLongOutput:
+      return kKwLongOutput;
+    case kSigSimple:
+      return kKwSimple;
+    default:
+      return -1;
   }
 }
 

@@ -28,19 +28,19 @@ enum SignalId : int {
 // strong markers ("prove", "trade-off") above weak ones ("because", "than") and so the
 // tuning tables can show each group's effect on its own.
 enum KeywordClass : uint8_t {
-  kKwCode = 0,      // programming words, languages, tools, stack-trace phrases -> code
-  kKwMath,          // math vocabulary: equation, integral, probability -> math
-  kKwQuantity,      // relations between quantities: twice, half, percent, ratio -> math
-  kKwReasonAsk,     // explicit asks for reasoning: why, prove, compare, trade-off -> reasoning
-  kKwConnective,    // logical and causal connectives: if, because, therefore, cause -> reasoning
-  kKwComparative,   // comparisons: than, fewer, greater -> reasoning
-  kKwSequence,      // steps and order of events: first, then, after, finally -> multi_step
-  kKwConstraint,    // demands on the answer: must, exactly, at most, json -> constraints
-  kKwLongOutput,    // asks for a long answer: essay, detailed, comprehensive -> long_output
-  kKwSimple,        // lookups and phrase translation: define, capital of -> simple
-  kKwGreeting,      // greetings and acknowledgements: hi, thanks -> simple
-  kKwLookupStart,   // words that open a short factual question: what, who -> simple
-  kKwFileExt,       // source file extensions, counted only right after a dot: .py .cc -> code
+  kKwCode = 0,     // programming words, languages, tools, stack-trace phrases -> code
+  kKwMath,         // math vocabulary: equation, integral, probability -> math
+  kKwQuantity,     // relations between quantities: twice, half, percent, ratio -> math
+  kKwReasonAsk,    // explicit asks for reasoning: why, prove, compare, trade-off -> reasoning
+  kKwConnective,   // logical and causal connectives: if, because, therefore, cause -> reasoning
+  kKwComparative,  // comparisons: than, fewer, greater -> reasoning
+  kKwSequence,     // steps and order of events: first, then, after, finally -> multi_step
+  kKwConstraint,   // demands on the answer: must, exactly, at most, json -> constraints
+  kKwLongOutput,   // asks for a long answer: essay, detailed, comprehensive -> long_output
+  kKwSimple,       // lookups and phrase translation: define, capital of -> simple
+  kKwGreeting,     // greetings and acknowledgements: hi, thanks -> simple
+  kKwLookupStart,  // words that open a short factual question: what, who -> simple
+  kKwFileExt,      // source file extensions, counted only right after a dot: .py .cc -> code
   kNumKeywordClasses
 };
 

@@ -19,15 +19,15 @@ namespace signalbox::classify {
 // Counts of one text, or a role-weighted sum of several. Doubles because each text is
 // scaled by the weight of its role (the user's last turn 1, tool output much less).
 struct TextStats {
-  double words = 0;         // letter words (numbers excluded)
-  double sentences = 0;     // . ! ? followed by a space or the end
-  double questions = 0;     // runs of question marks
-  double numbers = 0;       // numeric literals
-  double math_ops = 0;      // = + - * / ^ < > <= >= between two operands
+  double words = 0;      // letter words (numbers excluded)
+  double sentences = 0;  // . ! ? followed by a space or the end
+  double questions = 0;  // runs of question marks
+  double numbers = 0;    // numeric literals
+  double math_ops = 0;   // = + - * / ^ < > <= >= between two operands
   double math_symbols = 0;  // ∑ ≤ → ∨ ⊃ · × ..., lone Greek letters, \frac-style commands, ~p
-  double code_fences = 0;   // ``` runs
-  double code_syntax = 0;   // == -> :: && foo_bar camelCase, lines ending in ; { }, #include
-  double list_items = 0;    // lines opening with 1. 2) - * •
+  double code_fences = 0;  // ``` runs
+  double code_syntax = 0;  // == -> :: && foo_bar camelCase, lines ending in ; { }, #include
+  double list_items = 0;   // lines opening with 1. 2) - * •
   double kw[kNumKeywordClasses] = {};  // summed keyword strengths per class
   // Keyword classes matched by a keyword that starts at the first word of the first
   // text scanned into these stats (bit i = KeywordClass i): "hi", "what is", ...

@@ -145,7 +145,8 @@ SignalVector Prior(const double (*gram)[kNumSignals], const SignalVector& cov,
     }
   }
   if (var <= kMinVariance || covariance <= 0) return prior;
-  for (int s = 0; s < kNumSignals; ++s) prior[s] = learnt[s] ? options.current[s] * covariance / var : 0;
+  for (int s = 0; s < kNumSignals; ++s)
+    prior[s] = learnt[s] ? options.current[s] * covariance / var : 0;
   return prior;
 }
 

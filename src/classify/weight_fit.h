@@ -68,7 +68,7 @@ struct FitResult {
   std::array<bool, kNumSignals> learnt{};  // false: no variation in the data, kept as is
   double ridge = 0;                        // the chosen ridge strength (relative)
   double cv_apgr = 0.5;                    // its mean held-out APGR over the folds
-  bool informative = false;  // false: no signal predicts the gain; weights = current
+  bool informative = false;                // false: no signal predicts the gain; weights = current
 };
 
 // The signed sum the score squashes: Σ weight × value, `simple` subtracting.

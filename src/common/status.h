@@ -17,16 +17,16 @@ namespace signalbox {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // the request or the config is malformed
-  kUnauthenticated,    // missing or unknown API key
-  kPermissionDenied,   // key known but not allowed
-  kNotFound,           // unknown model, path or key
-  kResourceExhausted,  // budget, rate or capacity exhausted
-  kUnavailable,        // no backend could serve; may be retried later
-  kDeadlineExceeded,   // a timeout fired
-  kFailedPrecondition, // state does not allow the operation
-  kCancelled,          // the client went away
-  kInternal,           // a bug or an unexpected library failure
+  kInvalidArgument,     // the request or the config is malformed
+  kUnauthenticated,     // missing or unknown API key
+  kPermissionDenied,    // key known but not allowed
+  kNotFound,            // unknown model, path or key
+  kResourceExhausted,   // budget, rate or capacity exhausted
+  kUnavailable,         // no backend could serve; may be retried later
+  kDeadlineExceeded,    // a timeout fired
+  kFailedPrecondition,  // state does not allow the operation
+  kCancelled,           // the client went away
+  kInternal,            // a bug or an unexpected library failure
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -48,13 +48,21 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+inline Status InvalidArgument(std::string msg) {
+  return {StatusCode::kInvalidArgument, std::move(msg)};
+}
 inline Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
 inline Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
-inline Status DeadlineExceeded(std::string msg) { return {StatusCode::kDeadlineExceeded, std::move(msg)}; }
-inline Status FailedPrecondition(std::string msg) { return {StatusCode::kFailedPrecondition, std::move(msg)}; }
-inline Status ResourceExhausted(std::string msg) { return {StatusCode::kResourceExhausted, std::move(msg)}; }
+inline Status DeadlineExceeded(std::string msg) {
+  return {StatusCode::kDeadlineExceeded, std::move(msg)};
+}
+inline Status FailedPrecondition(std::string msg) {
+  return {StatusCode::kFailedPrecondition, std::move(msg)};
+}
+inline Status ResourceExhausted(std::string msg) {
+  return {StatusCode::kResourceExhausted, std::move(msg)};
+}
 
 // StatusOr<T>: a T or a non-OK Status.
 template <typename T>

@@ -62,8 +62,8 @@ struct ServerConfig {
   int max_connections = 4096;               // concurrent client connections (one thread each)
   uint64_t min_body_rate = 4096;            // bytes/s a request body must keep up
   LingeringCloseConfig lingering_close;
-  std::string access_log;                   // empty = stdout
-  Duration sse_heartbeat{0};                // 0 = off
+  std::string access_log;     // empty = stdout
+  Duration sse_heartbeat{0};  // 0 = off
   ForwardedFor forwarded_for = ForwardedFor::kReplace;
   RetryBudgetConfig retry_budget;
   ServerTimeouts timeouts;
@@ -82,7 +82,7 @@ struct BackendTimeouts {
 };
 
 struct CircuitConfig {
-  int failures = 5;                              // consecutive failures that open the circuit
+  int failures = 5;                             // consecutive failures that open the circuit
   Duration cooldown{std::chrono::seconds(30)};  // first ejection; doubles on repeats
 };
 
@@ -110,8 +110,8 @@ struct BackendConfig {
   bool stream_usage = true;
 
   // Derived from url.
-  std::string scheme;     // http or https
-  std::string host;       // without brackets
+  std::string scheme;  // http or https
+  std::string host;    // without brackets
   int port = 0;
   std::string base_path;  // e.g. /v1 (no trailing slash)
 
@@ -152,10 +152,10 @@ struct NumRange {
 };
 
 struct WhenConfig {
-  std::vector<std::string> tier;   // any of; empty = no condition
+  std::vector<std::string> tier;  // any of; empty = no condition
   std::optional<NumRange> score;
-  std::vector<std::string> model;  // requested model name, any of
-  std::vector<std::string> key;    // key id, any of
+  std::vector<std::string> model;                           // requested model name, any of
+  std::vector<std::string> key;                             // key id, any of
   std::vector<std::pair<std::string, std::string>> header;  // all must match (name lower-cased)
   std::optional<bool> has_tools;
   std::optional<bool> has_images;

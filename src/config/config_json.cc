@@ -21,9 +21,12 @@ json Range(const std::optional<NumRange>& r) {
 
 const char* AuthName(AuthMode m) {
   switch (m) {
-    case AuthMode::kBearer: return "bearer";
-    case AuthMode::kApiKey: return "api-key";
-    case AuthMode::kNone: return "none";
+    case AuthMode::kBearer:
+      return "bearer";
+    case AuthMode::kApiKey:
+      return "api-key";
+    case AuthMode::kNone:
+      return "none";
   }
   return "bearer";
 }
@@ -31,24 +34,28 @@ const char* AuthName(AuthMode m) {
 json Backend(const BackendConfig& b) {
   json headers = json::object();
   for (const auto& [k, v] : b.headers) headers[k] = v;
-  return {{"name", b.name},
-          {"url", b.url},
-          {"model", b.model},
-          {"api_key", Redacted(b.api_key)},
-          {"price", {{"input_per_mtok", b.price.input_per_mtok}, {"output_per_mtok", b.price.output_per_mtok}}},
-          {"context_window", b.context_window},
-          {"max_concurrency", b.max_concurrency},
-          {"timeouts",
-           {{"connect", FormatDuration(b.timeouts.connect)},
-            {"first_byte", FormatDuration(b.timeouts.first_byte)},
-            {"idle", FormatDuration(b.timeouts.idle)},
-            {"total", FormatDuration(b.timeouts.total)}}},
-          {"retries", b.retries},
-          {"circuit", {{"failures", b.circuit.failures}, {"cooldown", FormatDuration(b.circuit.cooldown)}}},
-          {"health_check", {{"interval", FormatDuration(b.health_check.interval)}, {"path", b.health_check.path}}},
-          {"auth", AuthName(b.auth)},
-          {"headers", headers},
-          {"stream_usage", b.stream_usage}};
+  return {
+      {"name", b.name},
+      {"url", b.url},
+      {"model", b.model},
+      {"api_key", Redacted(b.api_key)},
+      {"price",
+       {{"input_per_mtok", b.price.input_per_mtok}, {"output_per_mtok", b.price.output_per_mtok}}},
+      {"context_window", b.context_window},
+      {"max_concurrency", b.max_concurrency},
+      {"timeouts",
+       {{"connect", FormatDuration(b.timeouts.connect)},
+        {"first_byte", FormatDuration(b.timeouts.first_byte)},
+        {"idle", FormatDuration(b.timeouts.idle)},
+        {"total", FormatDuration(b.timeouts.total)}}},
+      {"retries", b.retries},
+      {"circuit",
+       {{"failures", b.circuit.failures}, {"cooldown", FormatDuration(b.circuit.cooldown)}}},
+      {"health_check",
+       {{"interval", FormatDuration(b.health_check.interval)}, {"path", b.health_check.path}}},
+      {"auth", AuthName(b.auth)},
+      {"headers", headers},
+      {"stream_usage", b.stream_usage}};
 }
 
 json Rule(const RuleConfig& r) {
@@ -111,7 +118,9 @@ json ConfigToJson(const Config& c) {
   j["classifier"] = {{"signals", signals}, {"keywords", keywords}, {"tiers", tiers}};
   json keys = json::array();
   for (const auto& k : c.budgets.keys) {
-    keys.push_back({{"id", k.id}, {"key_sha256", "[redacted]"}, {"daily_usd", Opt(k.daily_usd)},
+    keys.push_back({{"id", k.id},
+                    {"key_sha256", "[redacted]"},
+                    {"daily_usd", Opt(k.daily_usd)},
                     {"monthly_usd", Opt(k.monthly_usd)}});
   }
   j["budgets"] = {{"ledger_path", c.budgets.ledger_path},

@@ -73,9 +73,8 @@ StatusOr<std::string> ExpandEnv(std::string_view in, const EnvLookup& env) {
     } else if (def) {
       out += *def;
     } else {
-      return InvalidArgument("environment variable " + std::string(name) +
-                             " is not set (use ${" + std::string(name) +
-                             ":-default} to allow it to be unset)");
+      return InvalidArgument("environment variable " + std::string(name) + " is not set (use ${" +
+                             std::string(name) + ":-default} to allow it to be unset)");
     }
     i = close + 1;
   }

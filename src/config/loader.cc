@@ -1,12 +1,11 @@
 #include "config/loader.h"
 
+#include <fmt/format.h>
 #include <openssl/sha.h>
+#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "config/parse_sections.h"
 #include "config/yaml_reader.h"
@@ -112,8 +111,8 @@ LoadResult LoadConfigFile(const std::string& path, const EnvLookup& env) {
   std::string text = ss.str();
   if (text.size() > kMaxConfigBytes) {
     LoadResult res;
-    res.errors.push_back(fmt::format("{}:1:1: the config file is larger than {} bytes", path,
-                                     kMaxConfigBytes));
+    res.errors.push_back(
+        fmt::format("{}:1:1: the config file is larger than {} bytes", path, kMaxConfigBytes));
     return res;
   }
   return LoadConfigText(text, path, env);

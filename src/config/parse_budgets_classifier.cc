@@ -1,10 +1,9 @@
 // The `classifier` and `budgets` sections.
+#include <fmt/format.h>
 #include <openssl/sha.h>
 
 #include <cctype>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "classify/classifier.h"
 #include "config/env_expand.h"
@@ -153,8 +152,9 @@ void ParseClassifier(R& r, const YAML::Node& n, SourcePos parent, ClassifierConf
 
 void ParseBudgets(R& r, const YAML::Node& n, SourcePos parent, BudgetsConfig* b) {
   const std::string p = "budgets";
-  if (!r.ExpectMap(n, p, parent,
-                   {"ledger_path", "request_max_usd", "default_output_tokens", "on_exceed", "keys"})) {
+  if (!r.ExpectMap(
+          n, p, parent,
+          {"ledger_path", "request_max_usd", "default_output_tokens", "on_exceed", "keys"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -168,9 +168,12 @@ void ParseBudgets(R& r, const YAML::Node& n, SourcePos parent, BudgetsConfig* b)
   if (r.GetInt(n, "default_output_tokens", p, &iv, 1, 10'000'000)) b->default_output_tokens = iv;
   std::string mode;
   if (r.GetString(n, "on_exceed", p, &mode)) {
-    if (mode == "downgrade") b->on_exceed = OnExceed::kDowngrade;
-    else if (mode == "reject") b->on_exceed = OnExceed::kReject;
-    else r.Error(R::PosOf(n["on_exceed"], pos), "budgets.on_exceed", "must be downgrade or reject");
+    if (mode == "downgrade")
+      b->on_exceed = OnExceed::kDowngrade;
+    else if (mode == "reject")
+      b->on_exceed = OnExceed::kReject;
+    else
+      r.Error(R::PosOf(n["on_exceed"], pos), "budgets.on_exceed", "must be downgrade or reject");
   }
   const YAML::Node& keys = n["keys"];
   if (!keys.IsDefined() || keys.IsNull()) return;
@@ -182,7 +185,8 @@ void ParseBudgets(R& r, const YAML::Node& n, SourcePos parent, BudgetsConfig* b)
     std::string kp = R::Index("budgets.keys", i);
     ParseKey(r, keys[i], kp, R::PosOf(keys, pos), &k);
     if (!k.id.empty() && !ids.insert(k.id).second) {
-      r.Error(R::PosOf(keys[i]["id"], k.pos), R::Join(kp, "id"), fmt::format("duplicate key id '{}'", k.id));
+      r.Error(R::PosOf(keys[i]["id"], k.pos), R::Join(kp, "id"),
+              fmt::format("duplicate key id '{}'", k.id));
     }
     if (k.sha256 != std::array<uint8_t, 32>{} && !hashes.insert(k.sha256).second) {
       r.Error(k.pos, kp, "the same key is configured twice (two ids would share one key)");

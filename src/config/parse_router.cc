@@ -1,9 +1,9 @@
 // The `router` section and the cross-section checks.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "config/parse_sections.h"
 
@@ -12,9 +12,8 @@ namespace {
 
 using R = YamlReader;
 
-const std::vector<std::string_view> kWhenKeys = {"tier",      "score",      "model",
-                                                 "key",       "header",     "has_tools",
-                                                 "has_images", "input_tokens", "stream"};
+const std::vector<std::string_view> kWhenKeys = {
+    "tier", "score", "model", "key", "header", "has_tools", "has_images", "input_tokens", "stream"};
 
 void ParseRange(R& r, const YAML::Node& n, const std::string& p, SourcePos parent, double min,
                 double max, std::optional<NumRange>* out) {
@@ -65,7 +64,8 @@ void ParseWhen(R& r, const YAML::Node& n, const std::string& p, SourcePos parent
   if (r.GetBool(n, "stream", p, &b)) w->stream = b;
 }
 
-void ParseRule(R& r, const YAML::Node& n, const std::string& p, SourcePos parent, RuleConfig* rule) {
+void ParseRule(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
+               RuleConfig* rule) {
   if (!r.ExpectMap(n, p, parent, {"name", "when", "route"})) return;
   SourcePos pos = R::PosOf(n, parent);
   rule->pos = pos;
@@ -93,16 +93,20 @@ void ParseRouter(R& r, const YAML::Node& n, SourcePos parent, RouterConfig* out)
   SourcePos pos = R::PosOf(n, parent);
   if (r.GetStringList(n, "virtual_models", p, &out->virtual_models)) {
     if (out->virtual_models.empty()) {
-      r.Error(R::PosOf(n["virtual_models"], pos), "router.virtual_models", "list at least one name");
+      r.Error(R::PosOf(n["virtual_models"], pos), "router.virtual_models",
+              "list at least one name");
     }
     for (const auto& m : out->virtual_models) {
-      if (m.empty()) r.Error(R::PosOf(n["virtual_models"], pos), "router.virtual_models", "names must not be empty");
+      if (m.empty())
+        r.Error(R::PosOf(n["virtual_models"], pos), "router.virtual_models",
+                "names must not be empty");
     }
   }
   r.GetBool(n, "allow_explicit_models", p, &out->allow_explicit_models);
   const YAML::Node& rules = n["rules"];
   if (!rules.IsDefined() || rules.IsNull()) {
-    r.Error(pos, "router.rules", "is required: add at least one rule (a rule without `when` matches every request)");
+    r.Error(pos, "router.rules",
+            "is required: add at least one rule (a rule without `when` matches every request)");
     return;
   }
   if (!r.ExpectSeq(rules, "router.rules", pos)) return;

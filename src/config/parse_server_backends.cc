@@ -1,9 +1,9 @@
 // The `server` and `backends` sections.
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "config/parse_sections.h"
 
@@ -15,7 +15,8 @@ using R = YamlReader;
 bool IsHeaderToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
       return false;
   }
   return true;
@@ -57,7 +58,8 @@ bool ParseUrl(const std::string& url, BackendConfig* b, std::string* why) {
   b->base_path = slash == std::string::npos ? "" : rest.substr(slash);
   while (!b->base_path.empty() && b->base_path.back() == '/') b->base_path.pop_back();
   int default_port = b->scheme == "https" ? 443 : 80;
-  if (hostport.find(':') == std::string::npos || (hostport.front() == '[' && hostport.back() == ']')) {
+  if (hostport.find(':') == std::string::npos ||
+      (hostport.front() == '[' && hostport.back() == ']')) {
     b->host = hostport;
     if (!b->host.empty() && b->host.front() == '[') b->host = b->host.substr(1, b->host.size() - 2);
     b->port = default_port;
@@ -90,9 +92,9 @@ void ParseTimeouts(R& r, const YAML::Node& n, const std::string& p, SourcePos pa
 void ParseBackendHeaders(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
                          BackendConfig* b) {
   if (!r.ExpectFreeMap(n, p, parent)) return;
-  static const std::set<std::string> kReserved = {"host", "content-length", "transfer-encoding",
-                                                  "connection", "keep-alive", "upgrade", "te",
-                                                  "trailer", "proxy-connection"};
+  static const std::set<std::string> kReserved = {
+      "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+      "te",   "trailer",        "proxy-connection"};
   for (auto it = n.begin(); it != n.end(); ++it) {
     std::string name = it->first.Scalar();
     std::string hp = R::Join(p, name);
@@ -117,10 +119,10 @@ void ParseBackendHeaders(R& r, const YAML::Node& n, const std::string& p, Source
 
 void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
                   BackendConfig* b) {
-  if (!r.ExpectMap(n, p, parent,
-                   {"name", "url", "model", "api_key", "price", "context_window",
-                    "max_concurrency", "timeouts", "retries", "circuit", "health_check", "auth",
-                    "headers", "stream_usage"})) {
+  if (!r.ExpectMap(
+          n, p, parent,
+          {"name", "url", "model", "api_key", "price", "context_window", "max_concurrency",
+           "timeouts", "retries", "circuit", "health_check", "auth", "headers", "stream_usage"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -162,10 +164,12 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
   if (n["circuit"].IsDefined() && !n["circuit"].IsNull()) {
     std::string cp = R::Join(p, "circuit");
     if (r.ExpectMap(n["circuit"], cp, pos, {"failures", "cooldown"})) {
-      if (r.GetInt(n["circuit"], "failures", cp, &v, 1, 1'000'000)) b->circuit.failures = static_cast<int>(v);
+      if (r.GetInt(n["circuit"], "failures", cp, &v, 1, 1'000'000))
+        b->circuit.failures = static_cast<int>(v);
       if (r.GetDuration(n["circuit"], "cooldown", cp, &b->circuit.cooldown) &&
           b->circuit.cooldown.count() <= 0) {
-        r.Error(R::PosOf(n["circuit"]["cooldown"], pos), R::Join(cp, "cooldown"), "must be greater than 0");
+        r.Error(R::PosOf(n["circuit"]["cooldown"], pos), R::Join(cp, "cooldown"),
+                "must be greater than 0");
       }
     }
   }
@@ -175,16 +179,21 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
       r.GetDuration(n["health_check"], "interval", hp, &b->health_check.interval);
       if (r.GetString(n["health_check"], "path", hp, &b->health_check.path) &&
           (b->health_check.path.empty() || b->health_check.path[0] != '/')) {
-        r.Error(R::PosOf(n["health_check"]["path"], pos), R::Join(hp, "path"), "must start with '/'");
+        r.Error(R::PosOf(n["health_check"]["path"], pos), R::Join(hp, "path"),
+                "must start with '/'");
       }
     }
   }
   std::string auth;
   if (r.GetString(n, "auth", p, &auth)) {
-    if (auth == "bearer") b->auth = AuthMode::kBearer;
-    else if (auth == "api-key") b->auth = AuthMode::kApiKey;
-    else if (auth == "none") b->auth = AuthMode::kNone;
-    else r.Error(R::PosOf(n["auth"], pos), R::Join(p, "auth"), "must be bearer, api-key or none");
+    if (auth == "bearer")
+      b->auth = AuthMode::kBearer;
+    else if (auth == "api-key")
+      b->auth = AuthMode::kApiKey;
+    else if (auth == "none")
+      b->auth = AuthMode::kNone;
+    else
+      r.Error(R::PosOf(n["auth"], pos), R::Join(p, "auth"), "must be bearer, api-key or none");
   }
   if (n["headers"].IsDefined() && !n["headers"].IsNull()) {
     ParseBackendHeaders(r, n["headers"], R::Join(p, "headers"), pos, b);
@@ -233,19 +242,23 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   r.GetString(n, "admin_token", p, &s->admin_token);
   if (r.GetSize(n, "max_body_bytes", p, &s->max_body_bytes) &&
       (s->max_body_bytes < 1024 || s->max_body_bytes > (1ull << 30))) {
-    r.Error(R::PosOf(n["max_body_bytes"], pos), "server.max_body_bytes", "must be between 1KiB and 1GiB");
+    r.Error(R::PosOf(n["max_body_bytes"], pos), "server.max_body_bytes",
+            "must be between 1KiB and 1GiB");
   }
   if (r.GetSize(n, "max_header_bytes", p, &s->max_header_bytes) &&
       (s->max_header_bytes < 1024 || s->max_header_bytes > (1ull << 20))) {
-    r.Error(R::PosOf(n["max_header_bytes"], pos), "server.max_header_bytes", "must be between 1KiB and 1MiB");
+    r.Error(R::PosOf(n["max_header_bytes"], pos), "server.max_header_bytes",
+            "must be between 1KiB and 1MiB");
   }
   int64_t v = 0;
   if (r.GetInt(n, "max_streams", p, &v, 1, 1'000'000)) s->max_streams = static_cast<int>(v);
   if (r.GetInt(n, "max_headers", p, &v, 8, 10'000)) s->max_headers = static_cast<int>(v);
-  if (r.GetInt(n, "max_connections", p, &v, 16, 1'000'000)) s->max_connections = static_cast<int>(v);
+  if (r.GetInt(n, "max_connections", p, &v, 16, 1'000'000))
+    s->max_connections = static_cast<int>(v);
   if (r.GetSize(n, "min_body_rate", p, &s->min_body_rate) &&
       (s->min_body_rate < 1 || s->min_body_rate > (1ull << 30))) {
-    r.Error(R::PosOf(n["min_body_rate"], pos), "server.min_body_rate", "must be between 1 and 1GiB (bytes per second)");
+    r.Error(R::PosOf(n["min_body_rate"], pos), "server.min_body_rate",
+            "must be between 1 and 1GiB (bytes per second)");
   }
   if (n["lingering_close"].IsDefined() && !n["lingering_close"].IsNull()) {
     std::string lp = "server.lingering_close";
@@ -256,13 +269,16 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
       r.GetDuration(l, "idle", lp, &lc.idle);
       r.GetSize(l, "max_bytes", lp, &lc.max_bytes);
       if (lc.time > std::chrono::minutes(10)) {
-        r.Error(R::PosOf(l["time"], R::PosOf(l, pos)), lp + ".time", "must be at most 10m (0 = off)");
+        r.Error(R::PosOf(l["time"], R::PosOf(l, pos)), lp + ".time",
+                "must be at most 10m (0 = off)");
       }
       if (lc.time.count() > 0 && (lc.idle.count() < 100 || lc.idle > lc.time)) {
-        r.Error(R::PosOf(l["idle"], R::PosOf(l, pos)), lp + ".idle", "must be between 100ms and lingering_close.time");
+        r.Error(R::PosOf(l["idle"], R::PosOf(l, pos)), lp + ".idle",
+                "must be between 100ms and lingering_close.time");
       }
       if (lc.max_bytes > (1ull << 32)) {
-        r.Error(R::PosOf(l["max_bytes"], R::PosOf(l, pos)), lp + ".max_bytes", "must be at most 4GiB");
+        r.Error(R::PosOf(l["max_bytes"], R::PosOf(l, pos)), lp + ".max_bytes",
+                "must be at most 4GiB");
       }
     }
   }
@@ -270,16 +286,22 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   r.GetDuration(n, "sse_heartbeat", p, &s->sse_heartbeat);
   std::string ff;
   if (r.GetString(n, "forwarded_for", p, &ff)) {
-    if (ff == "replace") s->forwarded_for = ForwardedFor::kReplace;
-    else if (ff == "append") s->forwarded_for = ForwardedFor::kAppend;
-    else if (ff == "none") s->forwarded_for = ForwardedFor::kNone;
-    else r.Error(R::PosOf(n["forwarded_for"], pos), "server.forwarded_for", "must be replace, append or none");
+    if (ff == "replace")
+      s->forwarded_for = ForwardedFor::kReplace;
+    else if (ff == "append")
+      s->forwarded_for = ForwardedFor::kAppend;
+    else if (ff == "none")
+      s->forwarded_for = ForwardedFor::kNone;
+    else
+      r.Error(R::PosOf(n["forwarded_for"], pos), "server.forwarded_for",
+              "must be replace, append or none");
   }
   if (n["retry_budget"].IsDefined() && !n["retry_budget"].IsNull()) {
     std::string rp = "server.retry_budget";
     if (r.ExpectMap(n["retry_budget"], rp, pos, {"ratio", "min"})) {
       r.GetDouble(n["retry_budget"], "ratio", rp, &s->retry_budget.ratio, 0, 1);
-      if (r.GetInt(n["retry_budget"], "min", rp, &v, 0, 1'000'000)) s->retry_budget.min = static_cast<int>(v);
+      if (r.GetInt(n["retry_budget"], "min", rp, &v, 0, 1'000'000))
+        s->retry_budget.min = static_cast<int>(v);
     }
   }
   if (n["timeouts"].IsDefined() && !n["timeouts"].IsNull()) {

@@ -1,11 +1,11 @@
 #include "config/units.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace signalbox {
 namespace {
@@ -42,11 +42,16 @@ std::optional<Duration> ParseDuration(std::string_view s) {
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     std::string_view unit = s.substr(u, i - u);
     double mult;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60'000;
-    else if (unit == "h") mult = 3'600'000;
-    else return std::nullopt;
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60'000;
+    else if (unit == "h")
+      mult = 3'600'000;
+    else
+      return std::nullopt;
     total_ms += *num * mult;
   }
   if (total_ms > 1e12) return std::nullopt;
@@ -60,14 +65,22 @@ std::optional<uint64_t> ParseSize(std::string_view s) {
   if (!num) return std::nullopt;
   std::string_view unit = Trim(s.substr(i));
   double mult;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KiB" || unit == "Ki") mult = 1024.0;
-  else if (unit == "MiB" || unit == "Mi") mult = 1024.0 * 1024;
-  else if (unit == "GiB" || unit == "Gi") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "KB" || unit == "kB" || unit == "K" || unit == "k") mult = 1e3;
-  else if (unit == "MB" || unit == "M") mult = 1e6;
-  else if (unit == "GB" || unit == "G") mult = 1e9;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB" || unit == "Ki")
+    mult = 1024.0;
+  else if (unit == "MiB" || unit == "Mi")
+    mult = 1024.0 * 1024;
+  else if (unit == "GiB" || unit == "Gi")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "KB" || unit == "kB" || unit == "K" || unit == "k")
+    mult = 1e3;
+  else if (unit == "MB" || unit == "M")
+    mult = 1e6;
+  else if (unit == "GB" || unit == "G")
+    mult = 1e9;
+  else
+    return std::nullopt;
   double v = *num * mult;
   if (v > 1e15 || v != std::floor(v)) return std::nullopt;
   return static_cast<uint64_t>(v);

@@ -1,11 +1,11 @@
 #include "config/yaml_reader.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "config/units.h"
 
@@ -28,11 +28,16 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 std::string KindName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "empty";
-    default: return "undefined";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "empty";
+    default:
+      return "undefined";
   }
 }
 
@@ -219,8 +224,7 @@ bool YamlReader::GetDuration(const YAML::Node& map, const char* key, const std::
   if (!s) return false;
   auto d = ParseDuration(*s);
   if (!d) {
-    Error(PosOf(n, {}), p,
-          fmt::format("invalid duration '{}' (use e.g. 500ms, 2s, 5m, 1h)", *s));
+    Error(PosOf(n, {}), p, fmt::format("invalid duration '{}' (use e.g. 500ms, 2s, 5m, 1h)", *s));
     return false;
   }
   *out = *d;

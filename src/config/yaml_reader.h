@@ -7,14 +7,14 @@
 // map the reader opens is checked for them, and for keys the schema does not know.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
 #include "config/env_expand.h"

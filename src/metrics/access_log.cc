@@ -1,6 +1,7 @@
 #include "metrics/access_log.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,8 +9,6 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "common/json_writer.h"
 #include "common/log.h"

@@ -1,11 +1,11 @@
 #include "metrics/registry.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <mutex>
 #include <set>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/utf8.h"
 

@@ -1,9 +1,9 @@
 #include "metrics/text_format.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <iterator>
-
-#include <fmt/format.h>
 
 namespace signalbox::metrics {
 namespace {
@@ -116,6 +116,5 @@ void AppendSeries(std::string& out, std::string_view name, std::string_view labe
   AppendSample(out, name, "_sum", labels, "", snap.sum);
   AppendSample(out, name, "_count", labels, "", static_cast<double>(snap.count));
 }
-
 
 }  // namespace signalbox::metrics

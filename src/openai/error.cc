@@ -58,9 +58,15 @@ std::string ErrorBody(const ApiError& e) {
   w.BeginObject().Key("error").BeginObject();
   w.Field("message", e.message).Field("type", e.type);
   w.Key("param");
-  if (e.param.empty()) w.Null(); else w.String(e.param);
+  if (e.param.empty())
+    w.Null();
+  else
+    w.String(e.param);
   w.Key("code");
-  if (e.code.empty()) w.Null(); else w.String(e.code);
+  if (e.code.empty())
+    w.Null();
+  else
+    w.String(e.code);
   w.EndObject().EndObject();
   return out;
 }

@@ -15,13 +15,13 @@
 namespace signalbox {
 
 struct ApiError {
-  int status = 500;        // HTTP status
-  std::string type;        // OpenAI error.type
-  std::string code;        // error.code; empty = null
-  std::string param;       // error.param; empty = null
+  int status = 500;   // HTTP status
+  std::string type;   // OpenAI error.type
+  std::string code;   // error.code; empty = null
+  std::string param;  // error.param; empty = null
   std::string message;
-  int retry_after_s = 0;   // > 0: send retry-after
-  bool no_retry = false;   // send x-should-retry: false (the gateway already retried)
+  int retry_after_s = 0;  // > 0: send retry-after
+  bool no_retry = false;  // send x-should-retry: false (the gateway already retried)
 };
 
 // The table: canonical code -> HTTP status and OpenAI type.

@@ -88,11 +88,21 @@ std::string DecodeKey(std::string_view raw) {
     }
     char e = raw[++i];
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
       case 'u': {
         auto hex4 = [&](size_t at, uint32_t* v) {
           if (at + 4 > raw.size()) return false;
@@ -100,10 +110,14 @@ std::string DecodeKey(std::string_view raw) {
           for (size_t k = at; k < at + 4; ++k) {
             char h = raw[k];
             *v <<= 4;
-            if (h >= '0' && h <= '9') *v |= h - '0';
-            else if (h >= 'a' && h <= 'f') *v |= h - 'a' + 10;
-            else if (h >= 'A' && h <= 'F') *v |= h - 'A' + 10;
-            else return false;
+            if (h >= '0' && h <= '9')
+              *v |= h - '0';
+            else if (h >= 'a' && h <= 'f')
+              *v |= h - 'a' + 10;
+            else if (h >= 'A' && h <= 'F')
+              *v |= h - 'A' + 10;
+            else
+              return false;
           }
           return true;
         };
@@ -119,7 +133,8 @@ std::string DecodeKey(std::string_view raw) {
         AppendUtf8(out, cp);
         break;
       }
-      default: out += e;  // \" \\ \/
+      default:
+        out += e;  // \" \\ \/
     }
   }
   return out;
@@ -180,7 +195,8 @@ std::string ApplyJsonEdits(std::string_view json, const JsonObjectScan& scan,
   const auto& ms = scan.members;
   size_t removed = 0;
   for (const auto& e : edits) {
-    auto it = std::find_if(ms.begin(), ms.end(), [&](const JsonMember& m) { return m.key == e.key; });
+    auto it =
+        std::find_if(ms.begin(), ms.end(), [&](const JsonMember& m) { return m.key == e.key; });
     if (it == ms.end()) {
       if (!e.raw_value) continue;
       std::string member = "\"" + e.key + "\":" + *e.raw_value;
@@ -198,7 +214,8 @@ std::string ApplyJsonEdits(std::string_view json, const JsonObjectScan& scan,
       splices.push_back({it->key_begin, it->value_end, ""});
     }
   }
-  std::sort(splices.begin(), splices.end(), [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
+  std::sort(splices.begin(), splices.end(),
+            [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
   std::string out;
   out.reserve(json.size() + 64 + appended.size());
   size_t pos = 0;

@@ -17,11 +17,14 @@ bool DepthWithin(std::string_view s, int limit) {
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (in_str) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_str = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_str = false;
       continue;
     }
-    if (c == '"') in_str = true;
+    if (c == '"')
+      in_str = true;
     else if (c == '{' || c == '[') {
       if (++depth > limit) return false;
     } else if (c == '}' || c == ']') {
@@ -44,14 +47,22 @@ std::string StringOr(const json& obj, const char* key) {
 
 const char* TypeName(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    case json::value_t::binary: return "binary";
-    case json::value_t::discarded: return "invalid";
-    default: return "a number";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::binary:
+      return "binary";
+    case json::value_t::discarded:
+      return "invalid";
+    default:
+      return "a number";
   }
 }
 
@@ -82,8 +93,8 @@ std::optional<ApiError> CheckInt(const json& doc, const char* key, int64_t min, 
   return std::nullopt;
 }
 
-std::optional<ApiError> CheckType(const json& doc, const char* key, bool (json::*pred)() const noexcept,
-                                  const char* want) {
+std::optional<ApiError> CheckType(const json& doc, const char* key,
+                                  bool (json::*pred)() const noexcept, const char* want) {
   auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) return std::nullopt;
   if (!((*it).*pred)()) return WrongType(key, want, *it);
@@ -96,7 +107,8 @@ std::optional<ApiError> RejectRoutingOverrides(const json& doc) {
   for (const char* k : {"api_base", "base_url", "api_key", "user_config", "extra_headers"}) {
     if (doc.contains(k)) {
       return InvalidRequest(
-          fmt::format("'{}' is not supported: the gateway chooses the upstream and its credentials", k),
+          fmt::format("'{}' is not supported: the gateway chooses the upstream and its credentials",
+                      k),
           k, "unsupported_parameter");
     }
   }
@@ -107,7 +119,8 @@ std::optional<ApiError> RejectRoutingOverrides(const json& doc) {
 // caller (DepthWithin, or a parsed document of the CLI).
 int64_t JsonBytes(const json& v) {
   switch (v.type()) {
-    case json::value_t::string: return static_cast<int64_t>(v.get_ref<const std::string&>().size()) + 2;
+    case json::value_t::string:
+      return static_cast<int64_t>(v.get_ref<const std::string&>().size()) + 2;
     case json::value_t::array: {
       int64_t n = 2;
       for (const auto& e : v) n += JsonBytes(e) + 1;
@@ -118,9 +131,12 @@ int64_t JsonBytes(const json& v) {
       for (const auto& [k, e] : v.items()) n += static_cast<int64_t>(k.size()) + 4 + JsonBytes(e);
       return n;
     }
-    case json::value_t::null: return 4;
-    case json::value_t::boolean: return 5;
-    default: return 8;  // a number
+    case json::value_t::null:
+      return 4;
+    case json::value_t::boolean:
+      return 5;
+    default:
+      return 8;  // a number
   }
 }
 
@@ -146,13 +162,15 @@ std::optional<ApiError> ParseContent(const json& content, const std::string& par
     if (!part.is_object()) return WrongType(pp, "an object", part);
     auto type = part.find("type");
     if (type == part.end() || !type->is_string()) {
-      return InvalidRequest(fmt::format("'{}.type' is required", pp), pp + ".type", "missing_field");
+      return InvalidRequest(fmt::format("'{}.type' is required", pp), pp + ".type",
+                            "missing_field");
     }
     const std::string& t = type->get_ref<const std::string&>();
     if (t == "text" || t == "input_text") {
       auto text = part.find("text");
       if (text == part.end() || !text->is_string()) {
-        return InvalidRequest(fmt::format("'{}.text' must be a string", pp), pp + ".text", "invalid_type");
+        return InvalidRequest(fmt::format("'{}.text' must be a string", pp), pp + ".text",
+                              "invalid_type");
       }
       out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
     } else if (t == "image_url" || t == "input_image") {
@@ -170,7 +188,8 @@ std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
   auto it = doc.find("messages");
   if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
   if (!it->is_array()) return WrongType("messages", "an array", *it);
-  if (it->empty()) return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
+  if (it->empty())
+    return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
   out->classify.num_messages = static_cast<int>(it->size());
   for (size_t i = 0; i < it->size(); ++i) {
     const json& m = (*it)[i];
@@ -178,20 +197,24 @@ std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
     if (!m.is_object()) return WrongType(mp, "an object", m);
     auto role = m.find("role");
     if (role == m.end() || !role->is_string()) {
-      return InvalidRequest(fmt::format("'{}.role' is required", mp), mp + ".role", "missing_field");
+      return InvalidRequest(fmt::format("'{}.role' is required", mp), mp + ".role",
+                            "missing_field");
     }
     classify::Role r = RoleOf(role->get_ref<const std::string&>());
     if (r == classify::Role::kOther) {
       return InvalidRequest(fmt::format("'{}.role' must be one of system, developer, user, "
-                                        "assistant, tool, function", mp),
+                                        "assistant, tool, function",
+                                        mp),
                             mp + ".role", "invalid_value");
     }
     AddMemberTokens(m, {"tool_calls", "function_call", "audio", "name"}, out);
     auto content = m.find("content");
     if (content != m.end()) {
-      if (auto err = ParseContent(*content, mp + ".content", static_cast<int>(i), r, out)) return err;
+      if (auto err = ParseContent(*content, mp + ".content", static_cast<int>(i), r, out))
+        return err;
     } else if (r == classify::Role::kUser || r == classify::Role::kSystem) {
-      return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content", "missing_field");
+      return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content",
+                            "missing_field");
     }
   }
   return std::nullopt;
@@ -202,7 +225,8 @@ std::optional<ApiError> ParseCommon(const json& doc, ParsedRequest* out) {
   if (model == doc.end()) return InvalidRequest("'model' is required", "model", "missing_field");
   if (!model->is_string()) return WrongType("model", "a string", *model);
   out->model = model->get<std::string>();
-  if (out->model.empty()) return InvalidRequest("'model' must not be empty", "model", "invalid_value");
+  if (out->model.empty())
+    return InvalidRequest("'model' must not be empty", "model", "invalid_value");
   if (auto e = RejectRoutingOverrides(doc)) return e;
   if (auto e = CheckType(doc, "stream", &json::is_boolean, "a boolean")) return e;
   out->stream = BoolOr(doc, "stream", false);
@@ -288,15 +312,20 @@ std::optional<ApiError> ParseEmbeddings(const json& doc, ParsedRequest* out) {
   } else if (in->is_array()) {
     if (in->empty()) return InvalidRequest("'input' must not be empty", "input", "invalid_value");
     for (const auto& e : *in) {
-      if (e.is_string()) out->embedding_input_chars += static_cast<int64_t>(e.get_ref<const std::string&>().size());
-      else if (e.is_number_integer()) out->embedding_input_chars += 4;
-      else if (e.is_array()) out->embedding_input_chars += 4 * static_cast<int64_t>(e.size());
-      else return WrongType("input[]", "a string or tokens", e);
+      if (e.is_string())
+        out->embedding_input_chars += static_cast<int64_t>(e.get_ref<const std::string&>().size());
+      else if (e.is_number_integer())
+        out->embedding_input_chars += 4;
+      else if (e.is_array())
+        out->embedding_input_chars += 4 * static_cast<int64_t>(e.size());
+      else
+        return WrongType("input[]", "a string or tokens", e);
     }
   } else {
     return WrongType("input", "a string or an array", *in);
   }
-  if (out->stream) return InvalidRequest("embeddings cannot be streamed", "stream", "invalid_value");
+  if (out->stream)
+    return InvalidRequest("embeddings cannot be streamed", "stream", "invalid_value");
   return std::nullopt;
 }
 
@@ -306,16 +335,20 @@ int64_t JsonValueTokens(const nlohmann::json& v) { return (JsonBytes(v) + 3) / 4
 
 std::string_view EndpointPath(Endpoint e) {
   switch (e) {
-    case Endpoint::kChat: return "/chat/completions";
-    case Endpoint::kCompletions: return "/completions";
-    case Endpoint::kEmbeddings: return "/embeddings";
+    case Endpoint::kChat:
+      return "/chat/completions";
+    case Endpoint::kCompletions:
+      return "/completions";
+    case Endpoint::kEmbeddings:
+      return "/embeddings";
   }
   return "";
 }
 
 std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, ParsedRequest* out) {
   out->endpoint = endpoint;
-  if (body.empty()) return InvalidRequest("the request body is empty: send a JSON object", "", "invalid_json");
+  if (body.empty())
+    return InvalidRequest("the request body is empty: send a JSON object", "", "invalid_json");
   if (!DepthWithin(body, kMaxDepth)) {
     return InvalidRequest(fmt::format("the JSON body nests deeper than {} levels", kMaxDepth), "",
                           "invalid_json");
@@ -331,7 +364,8 @@ std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, P
     return InvalidRequest("the body has a number outside the range of a 64-bit float", "",
                           "invalid_json");
   }
-  if (!out->doc.is_object()) return InvalidRequest("the body must be a JSON object", "", "invalid_json");
+  if (!out->doc.is_object())
+    return InvalidRequest("the body must be a JSON object", "", "invalid_json");
   auto scan = ScanJsonObject(body);
   if (!scan) return InvalidRequest("the body is not valid JSON", "", "invalid_json");
   if (scan->duplicate_keys) {
@@ -342,9 +376,12 @@ std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, P
   try {
     if (auto e = ParseCommon(out->doc, out)) return e;
     switch (endpoint) {
-      case Endpoint::kChat: return ParseChat(out->doc, out);
-      case Endpoint::kCompletions: return ParseCompletions(out->doc, out);
-      case Endpoint::kEmbeddings: return ParseEmbeddings(out->doc, out);
+      case Endpoint::kChat:
+        return ParseChat(out->doc, out);
+      case Endpoint::kCompletions:
+        return ParseCompletions(out->doc, out);
+      case Endpoint::kEmbeddings:
+        return ParseEmbeddings(out->doc, out);
     }
   } catch (const std::exception&) {
     // A type check above missed a case: still a client error, never a 500.
@@ -356,7 +393,8 @@ std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, P
 std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out) {
   out->endpoint = Endpoint::kChat;
   out->doc = std::move(doc);
-  if (!out->doc.is_object()) return InvalidRequest("the body must be a JSON object", "", "invalid_json");
+  if (!out->doc.is_object())
+    return InvalidRequest("the body must be a JSON object", "", "invalid_json");
   try {
     if (auto e = ParseCommon(out->doc, out)) return e;
     return ParseChat(out->doc, out);

@@ -6,11 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "classify/classifier.h"
 #include "openai/error.h"
@@ -39,8 +38,8 @@ struct ParsedRequest {
   // function schemas, response_format, assistant tool calls, token-id prompts and
   // non-text parts other than images (audio, files: by size). See BilledExtras below.
   int64_t extra_input_tokens = 0;
-  int images = 0;  // image parts, each estimated at kImageTokens by the router
-  int64_t embedding_input_chars = 0; // embeddings only: total characters of `input`
+  int images = 0;                     // image parts, each estimated at kImageTokens by the router
+  int64_t embedding_input_chars = 0;  // embeddings only: total characters of `input`
 };
 
 // Input tokens of a JSON value the upstream bills but does not read as text (a tool

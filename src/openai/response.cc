@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace signalbox {
 namespace {
@@ -14,18 +13,21 @@ using nlohmann::json;
 // What a container or value is, by its path in an OpenAI response object.
 enum class Role : uint8_t {
   kOther,
-  kRoot,        // the top-level object
-  kChoices,     // root.choices (array)
-  kData,        // root.data (array: embeddings)
-  kChoice,      // choices[i]
-  kHolder,      // choices[i].delta / .message
-  kToolCalls,   // holder.tool_calls (array)
-  kToolCall,    // tool_calls[j]
-  kFunction,    // tool_calls[j].function
-  kUsage,       // root.usage
-  kError,       // root.error
-  kGenerated,   // a string of generated text: choice.text, holder.content, ...
-  kPromptTokens, kInputTokens, kCompletionTokens, kOutputTokens,
+  kRoot,       // the top-level object
+  kChoices,    // root.choices (array)
+  kData,       // root.data (array: embeddings)
+  kChoice,     // choices[i]
+  kHolder,     // choices[i].delta / .message
+  kToolCalls,  // holder.tool_calls (array)
+  kToolCall,   // tool_calls[j]
+  kFunction,   // tool_calls[j].function
+  kUsage,      // root.usage
+  kError,      // root.error
+  kGenerated,  // a string of generated text: choice.text, holder.content, ...
+  kPromptTokens,
+  kInputTokens,
+  kCompletionTokens,
+  kOutputTokens,
   kErrorMessage,
 };
 
@@ -40,7 +42,7 @@ class ResponseScan {
   using binary_t = json::binary_t;
 
   bool root_object = false;
-  bool error = false;        // root.error is present and not null
+  bool error = false;  // root.error is present and not null
   std::string error_message;
   bool choices_seen = false, choices_array = false, choices_null = false, choices_nonempty = false;
   bool data_array = false;
@@ -57,7 +59,8 @@ class ResponseScan {
   bool boolean(bool) { return Value(Take()); }
   bool number_integer(number_integer_t v) { return Integer(Take(), v); }
   bool number_unsigned(number_unsigned_t v) {
-    return Integer(Take(), v > static_cast<number_unsigned_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v));
+    return Integer(Take(), v > static_cast<number_unsigned_t>(INT64_MAX) ? INT64_MAX
+                                                                         : static_cast<int64_t>(v));
   }
   bool number_float(number_float_t, const string_t&) { return Value(Take()); }
   bool binary(binary_t&) { return Value(Take()); }
@@ -76,8 +79,8 @@ class ResponseScan {
     Role r = Take();
     if (r == Role::kError) error = true;
     if (r == Role::kUsage) usage_object = true;
-    bool keep = r == Role::kChoice || r == Role::kHolder || r == Role::kToolCall || r == Role::kFunction ||
-                r == Role::kUsage || r == Role::kError;
+    bool keep = r == Role::kChoice || r == Role::kHolder || r == Role::kToolCall ||
+                r == Role::kFunction || r == Role::kUsage || r == Role::kError;
     stack_.push_back({keep ? r : Role::kOther, false});
     return true;
   }
@@ -103,13 +106,17 @@ class ResponseScan {
     stack_.pop_back();
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
 
   std::optional<Usage> usage() const {
     if (!usage_object) return std::nullopt;
     Usage u;
-    u.prompt_tokens = std::clamp<int64_t>(prompt.value_or(input.value_or(0)), 0, kMaxReportedTokens);
-    u.completion_tokens = std::clamp<int64_t>(completion.value_or(output.value_or(0)), 0, kMaxReportedTokens);
+    u.prompt_tokens =
+        std::clamp<int64_t>(prompt.value_or(input.value_or(0)), 0, kMaxReportedTokens);
+    u.completion_tokens =
+        std::clamp<int64_t>(completion.value_or(output.value_or(0)), 0, kMaxReportedTokens);
     return u;
   }
 
@@ -174,11 +181,20 @@ class ResponseScan {
   }
   bool Integer(Role r, int64_t v) {
     switch (r) {
-      case Role::kPromptTokens: prompt = v; break;
-      case Role::kInputTokens: input = v; break;
-      case Role::kCompletionTokens: completion = v; break;
-      case Role::kOutputTokens: output = v; break;
-      default: return Value(r);
+      case Role::kPromptTokens:
+        prompt = v;
+        break;
+      case Role::kInputTokens:
+        input = v;
+        break;
+      case Role::kCompletionTokens:
+        completion = v;
+        break;
+      case Role::kOutputTokens:
+        output = v;
+        break;
+      default:
+        return Value(r);
     }
     return Scalar();
   }
@@ -191,7 +207,8 @@ class ResponseScan {
 
 // Scans `text`; false when it is not a complete JSON object.
 bool Scan(std::string_view text, ResponseScan* scan) {
-  bool ok = json::sax_parse(text.begin(), text.end(), scan, json::input_format_t::json, /*strict=*/true);
+  bool ok =
+      json::sax_parse(text.begin(), text.end(), scan, json::input_format_t::json, /*strict=*/true);
   return ok && scan->root_object;
 }
 

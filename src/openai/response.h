@@ -24,7 +24,7 @@ struct ChunkInfo {
   bool is_error = false;    // it carries an `error` object (in-band error)
   bool usage_only = false;  // the include_usage chunk: `choices` empty or null, usage set
   std::optional<Usage> usage;
-  int64_t output_chars = 0;  // characters of generated text (content, tool arguments)
+  int64_t output_chars = 0;   // characters of generated text (content, tool arguments)
   std::string error_message;  // when is_error, the upstream's message (for logs only)
 };
 

@@ -25,19 +25,31 @@ constexpr Row kTable[] = {
     {Outcome::kFirstByteTimeout, "first_byte_timeout", {C::kFailure, N::kRetry, 504, "timeout"}},
     {Outcome::kIdleTimeout, "idle_timeout", {C::kFailure, N::kRetry, 504, "timeout"}},
     {Outcome::kTotalTimeout, "total_timeout", {C::kFailure, N::kNextCandidate, 504, "timeout"}},
-    {Outcome::kRateLimited, "rate_limited", {C::kRateLimited, N::kNextCandidate, 429, "rate_limited"}},
-    {Outcome::kUpstreamAuth, "upstream_auth_error", {C::kFailure, N::kNextCandidate, 502, "upstream_auth_error"}},
+    {Outcome::kRateLimited,
+     "rate_limited",
+     {C::kRateLimited, N::kNextCandidate, 429, "rate_limited"}},
+    {Outcome::kUpstreamAuth,
+     "upstream_auth_error",
+     {C::kFailure, N::kNextCandidate, 502, "upstream_auth_error"}},
     {Outcome::kUpstream5xx, "upstream_5xx", {C::kFailure, N::kRetry, 502, "upstream_error"}},
     {Outcome::kUpstream503, "upstream_503", {C::kFailure, N::kRetry, 503, "upstream_error"}},
-    {Outcome::kRedirect, "upstream_redirect", {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
-    {Outcome::kUnexpected2xx, "unexpected_status", {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
+    {Outcome::kRedirect,
+     "upstream_redirect",
+     {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
+    {Outcome::kUnexpected2xx,
+     "unexpected_status",
+     {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
     {Outcome::kUnusableBody, "unusable_response", {C::kFailure, N::kRetry, 502, "upstream_error"}},
-    {Outcome::kTooLarge, "response_too_large", {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
+    {Outcome::kTooLarge,
+     "response_too_large",
+     {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
     {Outcome::kNotSse, "not_a_stream", {C::kFailure, N::kNextCandidate, 502, "upstream_error"}},
     {Outcome::kBadFirstEvent, "bad_first_event", {C::kFailure, N::kRetry, 502, "upstream_error"}},
     {Outcome::kEmptyStream, "empty_stream", {C::kFailure, N::kRetry, 502, "upstream_error"}},
     // After the commit point: the client keeps its 200, the stream ends with an error event.
-    {Outcome::kStreamInterrupted, "stream_interrupted", {C::kFailure, N::kDone, 200, "upstream_stream_interrupted"}},
+    {Outcome::kStreamInterrupted,
+     "stream_interrupted",
+     {C::kFailure, N::kDone, 200, "upstream_stream_interrupted"}},
 };
 
 const Row& RowOf(Outcome o) {
@@ -54,14 +66,22 @@ std::string_view OutcomeName(Outcome o) { return RowOf(o).name; }
 
 Outcome OutcomeOf(CallError e) {
   switch (e) {
-    case CallError::kConnect: return Outcome::kConnectFailed;
-    case CallError::kTls: return Outcome::kTlsFailed;
-    case CallError::kFirstByteTimeout: return Outcome::kFirstByteTimeout;
-    case CallError::kIdleTimeout: return Outcome::kIdleTimeout;
-    case CallError::kTotalTimeout: return Outcome::kTotalTimeout;
-    case CallError::kClientGone: return Outcome::kClientGone;
-    case CallError::kShutdown: return Outcome::kShutdown;
-    default: return Outcome::kReset;
+    case CallError::kConnect:
+      return Outcome::kConnectFailed;
+    case CallError::kTls:
+      return Outcome::kTlsFailed;
+    case CallError::kFirstByteTimeout:
+      return Outcome::kFirstByteTimeout;
+    case CallError::kIdleTimeout:
+      return Outcome::kIdleTimeout;
+    case CallError::kTotalTimeout:
+      return Outcome::kTotalTimeout;
+    case CallError::kClientGone:
+      return Outcome::kClientGone;
+    case CallError::kShutdown:
+      return Outcome::kShutdown;
+    default:
+      return Outcome::kReset;
   }
 }
 

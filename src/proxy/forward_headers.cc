@@ -48,8 +48,7 @@ bool AlwaysDropped(const std::string& lower) {
       "accept-encoding", "expect", "x-request-id", "remote_addr", "remote_port", "local_addr",
       "local_port",
       // conditional and partial requests: an upstream would answer 206/304 to them
-      "range", "if-range", "if-match", "if-none-match", "if-modified-since",
-      "if-unmodified-since",
+      "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
       // billing identity: the gateway's, set per backend
       "openai-organization", "openai-project"};
   for (const char* d : kDrop) {
@@ -108,9 +107,8 @@ std::vector<std::pair<std::string, std::string>> ForwardableHeaders(
                         ? client_xff + ", " + std::string(peer)
                         : std::string(peer);
   out.emplace_back("X-Forwarded-For", std::move(xff));
-  bool has_proto = std::any_of(out.begin(), out.end(), [](const auto& h) {
-    return Lower(h.first) == "x-forwarded-proto";
-  });
+  bool has_proto = std::any_of(out.begin(), out.end(),
+                               [](const auto& h) { return Lower(h.first) == "x-forwarded-proto"; });
   if (!has_proto) out.emplace_back("X-Forwarded-Proto", "http");
   return out;
 }

@@ -1,12 +1,11 @@
 #include "proxy/gateway.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <charconv>
 #include <cmath>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -48,7 +47,9 @@ std::optional<std::string_view> BearerToken(std::optional<std::string_view> auth
 bool SafeRequestId(std::string_view v) {
   if (v.empty() || v.size() > 128) return false;
   for (char c : v) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == ':'))
+      return false;
   }
   return true;
 }
@@ -59,7 +60,8 @@ std::string FormatScore(double s) { return fmt::format("{}", s); }
 
 std::string RequestIdFor(std::optional<std::string_view> client_value) {
   if (client_value && SafeRequestId(*client_value)) return std::string(*client_value);
-  thread_local std::mt19937_64 rng(std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32));
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   (uint64_t(std::random_device{}()) << 32));
   return fmt::format("req_{:016x}{:08x}", rng(), static_cast<uint32_t>(rng()));
 }
 
@@ -72,7 +74,8 @@ std::optional<ApiError> Gateway::Gate(const RequestHead& head) const {
     auto token = BearerToken(head.header("Authorization"));
     bool ok = token && token->size() == admin.size() &&
               CRYPTO_memcmp(token->data(), admin.data(), admin.size()) == 0;
-    if (!ok) return Unauthorized("Admin endpoints need Authorization: Bearer <server.admin_token>.");
+    if (!ok)
+      return Unauthorized("Admin endpoints need Authorization: Bearer <server.admin_token>.");
     return std::nullopt;
   }
   if (path.substr(0, 4) != "/v1/" || !snap->keys_configured()) return std::nullopt;
@@ -167,7 +170,9 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
   } catch (const std::exception& e) {
     // A bug, not a client error: the data plane lets no exception escape, and the
     // Admission above still balances every gauge and writes the access-log line.
-    Log(LogLevel::kError, "request failed").Field("request_id", a.in.request_id).Field("error", e.what());
+    Log(LogLevel::kError, "request failed")
+        .Field("request_id", a.in.request_id)
+        .Field("error", e.what());
     a.result.status = 500;
     a.result.error = "internal_error";
     if (!ex.committed()) {
@@ -232,13 +237,16 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
       e.code = "budget_exceeded";
       e.message = decision.message;
       e.no_retry = true;
-      Log(LogLevel::kInfo, "budget refusal").Field("request_id", in.request_id).Field("key", in.key_id)
+      Log(LogLevel::kInfo, "budget refusal")
+          .Field("request_id", in.request_id)
+          .Field("key", in.key_id)
           .Field("budget", decision.budget_code);
       return fail(e);
     }
     case routing::Decision::Kind::kNoFit:
       return fail(InvalidRequest(decision.message, "messages", "context_length_exceeded"));
-    default: break;
+    default:
+      break;
   }
   if (req.stream) {
     int max = snap->config->server.max_streams;
@@ -248,7 +256,8 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
       e.status = 503;
       e.type = "server_error";
       e.code = "too_many_streams";
-      e.message = fmt::format("The gateway is serving its maximum of {} concurrent streams; retry shortly.", max);
+      e.message = fmt::format(
+          "The gateway is serving its maximum of {} concurrent streams; retry shortly.", max);
       e.retry_after_s = 1;
       return fail(e);
     }
@@ -269,13 +278,17 @@ void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routi
     m.requests->WithLabels({r.backend, tier, rule, std::to_string(r.status)}).Inc();
     // Every budget refusal, whether the router refused up front or the chain ended at an
     // unaffordable fallback.
-    if (r.status == 429 && r.error == "budget_exceeded") m.budget_rejections->WithLabels({in.key_id}).Inc();
+    if (r.status == 429 && r.error == "budget_exceeded")
+      m.budget_rejections->WithLabels({in.key_id}).Inc();
     m.request_duration->WithLabels({r.backend}).Observe(duration_s);
-    if (stream && r.ttft_ms) m.time_to_first_token->WithLabels({r.backend}).Observe(*r.ttft_ms / 1000.0);
+    if (stream && r.ttft_ms)
+      m.time_to_first_token->WithLabels({r.backend}).Observe(*r.ttft_ms / 1000.0);
     for (const auto& a : r.attempts) {
       if (!a.billed) continue;
-      m.upstream_tokens->WithLabels({a.backend, std::string(metrics::kTokenInput)}).Add(static_cast<double>(a.input_tokens));
-      m.upstream_tokens->WithLabels({a.backend, std::string(metrics::kTokenOutput)}).Add(static_cast<double>(a.output_tokens));
+      m.upstream_tokens->WithLabels({a.backend, std::string(metrics::kTokenInput)})
+          .Add(static_cast<double>(a.input_tokens));
+      m.upstream_tokens->WithLabels({a.backend, std::string(metrics::kTokenOutput)})
+          .Add(static_cast<double>(a.output_tokens));
       m.cost_usd->WithLabels({a.backend, in.key_id}).Add(a.cost_usd);
     }
     for (size_t i = 0; i < r.fallbacks.size(); ++i) {
@@ -313,7 +326,8 @@ std::vector<Header> Gateway::OnRefusal(const RequestHead& head, const ApiError& 
   std::string_view path = head.path();
   // Health and metrics endpoints are never refused; only count API and admin traffic.
   if (d_.metrics) d_.metrics->requests->WithLabels({"", "", "", std::to_string(e.status)}).Inc();
-  if (d_.access_log && (path.substr(0, 4) == "/v1/" || path.substr(0, 7) == "/admin/" || e.status != 404)) {
+  if (d_.access_log &&
+      (path.substr(0, 4) == "/v1/" || path.substr(0, 7) == "/admin/" || e.status != 404)) {
     metrics::AccessRecord a;
     a.request_id = rid;
     a.status = e.status;
@@ -325,7 +339,8 @@ std::vector<Header> Gateway::OnRefusal(const RequestHead& head, const ApiError& 
 
 void Gateway::HandleModels(Exchange& ex) {
   auto snap = d_.store->Current();
-  int64_t created = std::chrono::duration_cast<std::chrono::seconds>(snap->loaded_at.time_since_epoch()).count();
+  int64_t created =
+      std::chrono::duration_cast<std::chrono::seconds>(snap->loaded_at.time_since_epoch()).count();
   std::string body;
   JsonWriter w(body);
   w.BeginObject().Field("object", "list").Key("data").BeginArray();
@@ -333,14 +348,20 @@ void Gateway::HandleModels(Exchange& ex) {
   auto add = [&](const std::string& id, const std::string& owner) {
     if (std::find(seen.begin(), seen.end(), id) != seen.end()) return;
     seen.push_back(id);
-    w.BeginObject().Field("id", id).Field("object", "model").Field("created", created).Field("owned_by", owner).EndObject();
+    w.BeginObject()
+        .Field("id", id)
+        .Field("object", "model")
+        .Field("created", created)
+        .Field("owned_by", owner)
+        .EndObject();
   };
   for (const auto& m : snap->config->router.virtual_models) add(m, "signalbox");
   if (snap->config->router.allow_explicit_models) {
     for (const auto& b : snap->config->backends) add(b.model, b.name);
   }
   w.EndArray().EndObject();
-  ex.Respond(200, {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}}, "application/json", std::move(body));
+  ex.Respond(200, {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}}, "application/json",
+             std::move(body));
 }
 
 void Gateway::HandleRoute(Exchange& ex) {
@@ -357,7 +378,8 @@ void Gateway::HandleRoute(Exchange& ex) {
       [&ex](std::string_view n) { return ex.header(n); });
   routing::Decision d = snap->router->Decide(facts, bv);
   std::optional<routing::BudgetInfo> info;
-  if (snap->keys_configured()) info = routing::BudgetInfo{key_id, bv.day_remaining_usd, bv.month_remaining_usd};
+  if (snap->keys_configured())
+    info = routing::BudgetInfo{key_id, bv.day_remaining_usd, bv.month_remaining_usd};
   ex.Respond(200, headers, "application/json", routing::DecisionJson(d, req.model, info));
 }
 

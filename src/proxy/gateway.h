@@ -29,13 +29,13 @@ struct GatewayDeps {
   ConfigStore* store = nullptr;
   Watchdog* watchdog = nullptr;
   RetryBudget* retry_budget = nullptr;
-  budget::SpendTracker* spend = nullptr;          // may be null
-  metrics::Registry* registry = nullptr;          // may be null
-  metrics::GatewayMetrics* metrics = nullptr;     // may be null
-  metrics::AccessLog* access_log = nullptr;       // may be null
+  budget::SpendTracker* spend = nullptr;       // may be null
+  metrics::Registry* registry = nullptr;       // may be null
+  metrics::GatewayMetrics* metrics = nullptr;  // may be null
+  metrics::AccessLog* access_log = nullptr;    // may be null
   // POST /admin/reload: reloads the config file now.
   std::function<ReloadResult(const std::string& trigger)> reload;
-  const std::atomic<bool>* draining = nullptr;    // SIGTERM received: /readyz says 503
+  const std::atomic<bool>* draining = nullptr;  // SIGTERM received: /readyz says 503
 };
 
 class Gateway {

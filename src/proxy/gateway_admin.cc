@@ -1,5 +1,6 @@
 // Health, readiness, metrics and the admin endpoints of the Gateway.
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "budget/spend_report.h"
@@ -12,7 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string Rfc3339(std::chrono::system_clock::time_point t) { return metrics::FormatRfc3339Millis(t); }
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  return metrics::FormatRfc3339Millis(t);
+}
 
 json BackendHealth(const Snapshot& snap) {
   json arr = json::array();
@@ -54,7 +57,8 @@ void Gateway::Register(HttpServer& server) {
   server.Post("/admin/reload", [this](Exchange& ex) { HandleAdminReload(ex); });
   server.Get("/admin/spend", [this](Exchange& ex) { HandleAdminSpend(ex); });
   server.SetGate([this](const RequestHead& head) { return Gate(head); });
-  server.SetOnRefusal([this](const RequestHead& head, const ApiError& e) { return OnRefusal(head, e); });
+  server.SetOnRefusal(
+      [this](const RequestHead& head, const ApiError& e) { return OnRefusal(head, e); });
 }
 
 void Gateway::HandleReady(Exchange& ex) {
@@ -91,18 +95,22 @@ void Gateway::HandleAdminConfig(Exchange& ex) {
 
 void Gateway::HandleAdminReload(Exchange& ex) {
   if (!d_.reload) {
-    ex.Respond(503, {}, "application/json", ErrorBody(FromStatus(Unavailable("reload is not available"))));
+    ex.Respond(503, {}, "application/json",
+               ErrorBody(FromStatus(Unavailable("reload is not available"))));
     return;
   }
   ReloadResult r = d_.reload("admin");
   if (r.ok) {
-    json j = {{"ok", true}, {"version", r.version}, {"unchanged", r.unchanged}, {"warnings", r.warnings}};
+    json j = {
+        {"ok", true}, {"version", r.version}, {"unchanged", r.unchanged}, {"warnings", r.warnings}};
     ex.Respond(200, {}, "application/json", j.dump());
     return;
   }
-  ApiError e = InvalidRequest(fmt::format("The config was rejected ({} problems); the previous config "
-                                          "(version {}) keeps serving.", r.errors.size(), r.version),
-                              "", "invalid_config");
+  ApiError e =
+      InvalidRequest(fmt::format("The config was rejected ({} problems); the previous config "
+                                 "(version {}) keeps serving.",
+                                 r.errors.size(), r.version),
+                     "", "invalid_config");
   e.status = 422;
   json j = json::parse(ErrorBody(e));
   j["errors"] = r.errors;
@@ -112,10 +120,12 @@ void Gateway::HandleAdminReload(Exchange& ex) {
 void Gateway::HandleAdminSpend(Exchange& ex) {
   auto snap = d_.store->Current();
   if (d_.spend == nullptr) {
-    ex.Respond(503, {}, "application/json", ErrorBody(FromStatus(Unavailable("the spend ledger is not open"))));
+    ex.Respond(503, {}, "application/json",
+               ErrorBody(FromStatus(Unavailable("the spend ledger is not open"))));
     return;
   }
-  budget::SpendReport rep = budget::BuildSpendReport(d_.spend->Totals(), budget::LimitsFromConfig(snap->config->budgets.keys));
+  budget::SpendReport rep = budget::BuildSpendReport(
+      d_.spend->Totals(), budget::LimitsFromConfig(snap->config->budgets.keys));
   ex.Respond(200, {}, "application/json", budget::SpendReportJson(rep));
 }
 

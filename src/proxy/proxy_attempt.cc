@@ -1,9 +1,9 @@
 // One upstream attempt of a ProxyCall and its verdict: relay a plain answer or a stream,
 // or say whether to retry the backend, move on to the next candidate, or stop.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "common/log.h"
 #include "openai/error.h"
@@ -21,24 +21,41 @@ constexpr size_t kMaxResponseBytes = 64u << 20;
 // What a backend did, for the all-failed message (no URL, host or port).
 std::string FailureText(Outcome o, int status, int retry_after_s) {
   switch (o) {
-    case Outcome::kConnectFailed: return "could not connect";
-    case Outcome::kTlsFailed: return "TLS handshake or certificate verification failed";
-    case Outcome::kFirstByteTimeout: return "no response within timeouts.first_byte";
-    case Outcome::kIdleTimeout: return "the response stalled longer than timeouts.idle";
-    case Outcome::kTotalTimeout: return "the request deadline passed";
-    case Outcome::kShutdown: return "the gateway is shutting down";
-    case Outcome::kRateLimited: return fmt::format("rate limited (retry after {}s)", retry_after_s);
-    case Outcome::kUpstreamAuth: return fmt::format("rejected the gateway's credentials (HTTP {})", status);
+    case Outcome::kConnectFailed:
+      return "could not connect";
+    case Outcome::kTlsFailed:
+      return "TLS handshake or certificate verification failed";
+    case Outcome::kFirstByteTimeout:
+      return "no response within timeouts.first_byte";
+    case Outcome::kIdleTimeout:
+      return "the response stalled longer than timeouts.idle";
+    case Outcome::kTotalTimeout:
+      return "the request deadline passed";
+    case Outcome::kShutdown:
+      return "the gateway is shutting down";
+    case Outcome::kRateLimited:
+      return fmt::format("rate limited (retry after {}s)", retry_after_s);
+    case Outcome::kUpstreamAuth:
+      return fmt::format("rejected the gateway's credentials (HTTP {})", status);
     case Outcome::kUpstream5xx:
-    case Outcome::kUpstream503: return fmt::format("upstream returned HTTP {}", status);
-    case Outcome::kRedirect: return fmt::format("upstream answered with a redirect (HTTP {}), not followed", status);
-    case Outcome::kUnexpected2xx: return fmt::format("upstream answered HTTP {} instead of 200", status);
-    case Outcome::kUnusableBody: return "answered 200 without a usable result";
-    case Outcome::kTooLarge: return "the response was larger than 64 MiB";
-    case Outcome::kNotSse: return "answered a streaming request without a stream";
-    case Outcome::kBadFirstEvent: return "sent an error or malformed first event";
-    case Outcome::kEmptyStream: return "the stream ended before any event";
-    default: return "the connection was reset";
+    case Outcome::kUpstream503:
+      return fmt::format("upstream returned HTTP {}", status);
+    case Outcome::kRedirect:
+      return fmt::format("upstream answered with a redirect (HTTP {}), not followed", status);
+    case Outcome::kUnexpected2xx:
+      return fmt::format("upstream answered HTTP {} instead of 200", status);
+    case Outcome::kUnusableBody:
+      return "answered 200 without a usable result";
+    case Outcome::kTooLarge:
+      return "the response was larger than 64 MiB";
+    case Outcome::kNotSse:
+      return "answered a streaming request without a stream";
+    case Outcome::kBadFirstEvent:
+      return "sent an error or malformed first event";
+    case Outcome::kEmptyStream:
+      return "the stream ended before any event";
+    default:
+      return "the connection was reset";
   }
 }
 
@@ -46,17 +63,23 @@ std::string FailureText(Outcome o, int status, int retry_after_s) {
 
 void ProxyCall::ApplyCircuitVerdict(const SnapshotBackend& b, CircuitVerdict v, int retry_after_s) {
   switch (v) {
-    case CircuitVerdict::kSuccess: Healthy(b); break;
-    case CircuitVerdict::kFailure: Unhealthy(b); break;
+    case CircuitVerdict::kSuccess:
+      Healthy(b);
+      break;
+    case CircuitVerdict::kFailure:
+      Unhealthy(b);
+      break;
     case CircuitVerdict::kRateLimited:
       b.state->circuit.OnRateLimited(std::chrono::seconds(retry_after_s > 0 ? retry_after_s : 1));
       break;
-    case CircuitVerdict::kNone: break;  // a probe is handed back by Run()
+    case CircuitVerdict::kNone:
+      break;  // a probe is handed back by Run()
   }
 }
 
-ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o, const UpstreamHead& head,
-                                       std::string_view body, AttemptLog& log) {
+ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o,
+                                       const UpstreamHead& head, std::string_view body,
+                                       AttemptLog& log) {
   const std::string& name = b.cfg->name;
   const OutcomeRule rule = RuleFor(o);
   log.outcome = std::string(OutcomeName(o));
@@ -74,15 +97,20 @@ ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o, cons
   }
   if (o == Outcome::kUpstreamAuth) {
     Log(LogLevel::kError, "backend rejected the gateway's credentials: check its api_key")
-        .Field("backend", name).Field("status", head.status);
+        .Field("backend", name)
+        .Field("status", head.status);
   }
-  int retry_after = o == Outcome::kRateLimited ? std::max(1, head.retry_after_s) : head.retry_after_s;
-  failures_.push_back({name, FailureText(o, head.status, retry_after), std::string(rule.code), rule.status,
-                       retry_after});
+  int retry_after =
+      o == Outcome::kRateLimited ? std::max(1, head.retry_after_s) : head.retry_after_s;
+  failures_.push_back({name, FailureText(o, head.status, retry_after), std::string(rule.code),
+                       rule.status, retry_after});
   switch (rule.next) {
-    case NextStep::kRetry: return Verdict::kRetry;
-    case NextStep::kStop: return Verdict::kStop;
-    default: return Verdict::kNext;
+    case NextStep::kRetry:
+      return Verdict::kRetry;
+    case NextStep::kStop:
+      return Verdict::kStop;
+    default:
+      return Verdict::kNext;
   }
 }
 
@@ -90,7 +118,8 @@ namespace {
 
 // A plain attempt's outcome, before anything is sent to the client. *body is filled for a
 // 200 (its usage and output size bill the attempt).
-Outcome PlainOutcome(const CallResult& r, const PlainCollector& col, bool embeddings, BodyInfo* body) {
+Outcome PlainOutcome(const CallResult& r, const PlainCollector& col, bool embeddings,
+                     BodyInfo* body) {
   if (r.error == CallError::kStopped && col.too_large()) return Outcome::kTooLarge;
   if (r.error != CallError::kNone) return OutcomeOf(r.error);
   Outcome o = OutcomeOfStatus(col.head().status);
@@ -123,7 +152,8 @@ ProxyCall::Verdict ProxyCall::ClientGone(const SnapshotBackend& b, AttemptLog& l
   return Verdict::kClientGone;
 }
 
-ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log) {
+ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur,
+                                           AttemptLog& log) {
   PlainCollector col(kMaxResponseBytes);
   CallResult r = CallUpstream(svc_.watchdog, ur, col);
   BodyInfo body;
@@ -140,7 +170,8 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
   return Verdict::kDone;
 }
 
-ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log) {
+ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur,
+                                            AttemptLog& log) {
   // The backend proved healthy the moment its first event reached the client, however
   // long the stream then runs (a probe must not hold the circuit half-open for minutes).
   SseRelay relay(*in_.ex, ResponseHeaders(*b.cfg, false), in_.req->include_usage,
@@ -155,7 +186,8 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   }
   CallResult r = CallUpstream(svc_.watchdog, ur, relay);
   if (relay.first_event_at()) {
-    result_.ttft_ms = std::chrono::duration<double, std::milli>(*relay.first_event_at() - in_.start).count();
+    result_.ttft_ms =
+        std::chrono::duration<double, std::milli>(*relay.first_event_at() - in_.start).count();
   }
   // The client has the stream: no fallback from here, whatever happens.
   if (in_.ex->committed()) return FinishCommittedStream(b, relay, r, log);
@@ -175,13 +207,14 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
   const int status = relay.head().status;
   const bool streamed = status >= 200 && status < 300 && !relay.not_sse() && relay.events() > 0 &&
                         !relay.first_event_error();
-  const bool clean = streamed &&
-                     (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
-                     !relay.malformed() && !relay.error_event();
+  const bool clean =
+      streamed &&
+      (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
+      !relay.malformed() && !relay.error_event();
   const Outcome o = relay.client_gone() || r.error == CallError::kClientGone ? Outcome::kClientGone
                     : clean                                                  ? Outcome::kOk
                     : r.error == CallError::kShutdown                        ? Outcome::kShutdown
-                                                                             : Outcome::kStreamInterrupted;
+                                                      : Outcome::kStreamInterrupted;
   const OutcomeRule rule = RuleFor(o);
   result_.backend = b.cfg->name;
   result_.status = 200;
@@ -199,28 +232,35 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
       relay.FinishOk();
       return Verdict::kDone;
     case Outcome::kShutdown:
-      relay.FinishWithError(fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
-                                        "after {} events; the answer is incomplete. Retry the request.",
-                                        b.cfg->name, relay.events()),
-                            rule.code);
+      relay.FinishWithError(
+          fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
+                      "after {} events; the answer is incomplete. Retry the request.",
+                      b.cfg->name, relay.events()),
+          rule.code);
       return Verdict::kDone;
-    default: break;
+    default:
+      break;
   }
   std::string why = r.error != CallError::kNone && r.error != CallError::kStopped
                         ? std::string(CallErrorName(r.error))
-                    : status != 0 && (status < 200 || status >= 300) ? fmt::format("HTTP {}", status)
-                    : relay.not_sse()                                ? "not an event stream"
-                    : relay.malformed()                              ? "sent a malformed event"
+                    : status != 0 && (status < 200 || status >= 300)
+                        ? fmt::format("HTTP {}", status)
+                    : relay.not_sse()                                  ? "not an event stream"
+                    : relay.malformed()                                ? "sent a malformed event"
                     : relay.error_event() || relay.first_event_error() ? "sent an error event"
-                    : relay.events() == 0                            ? "sent no events"
-                                                                     : "ended without completing";
+                    : relay.events() == 0                              ? "sent no events"
+                                                                       : "ended without completing";
   if (relay.error_event()) {
-    Log(LogLevel::kWarn, "upstream error event mid-stream").Field("request_id", in_.request_id)
-        .Field("backend", b.cfg->name).Field("upstream_message", relay.error_message());
+    Log(LogLevel::kWarn, "upstream error event mid-stream")
+        .Field("request_id", in_.request_id)
+        .Field("backend", b.cfg->name)
+        .Field("upstream_message", relay.error_message());
   }
-  relay.FinishWithError(fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
-                                    "{} events; the answer is incomplete.", b.cfg->name, why, relay.events()),
-                        rule.code);
+  relay.FinishWithError(
+      fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
+                  "{} events; the answer is incomplete.",
+                  b.cfg->name, why, relay.events()),
+      rule.code);
   return Verdict::kDone;
 }
 

@@ -1,12 +1,12 @@
 #include "proxy/proxy_call.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "common/log.h"
 #include "openai/error.h"
@@ -87,8 +87,9 @@ void ProxyCall::Bill(AttemptLog& log, const BackendConfig& b, const std::optiona
 void ProxyCall::SettleBilled() {
   if (svc_.spend == nullptr) return;
   std::vector<budget::AttemptRecord> records;
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       svc_.clock.WallNow().time_since_epoch()).count();
+  int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(svc_.clock.WallNow().time_since_epoch())
+          .count();
   for (; settled_upto_ < result_.attempts.size(); ++settled_upto_) {
     const AttemptLog& a = result_.attempts[settled_upto_];
     if (!a.billed) continue;
@@ -110,7 +111,8 @@ void ProxyCall::SettleBilled() {
   Status s = svc_.spend->Settle(records);
   if (!s.ok()) {
     Log(LogLevel::kError, "ledger write failed; spend kept in memory and retried")
-        .Field("request_id", in_.request_id).Field("error", s.message());
+        .Field("request_id", in_.request_id)
+        .Field("error", s.message());
   }
 }
 
@@ -186,7 +188,8 @@ ProxyResult ProxyCall::Run() {
   // open, the first one is tried anyway (Envoy's panic threshold).
   bool all_open = true;
   for (const auto& c : cands) {
-    if (!c.skipped && !snap.backends[c.backend_index].state->circuit.Unavailable()) all_open = false;
+    if (!c.skipped && !snap.backends[c.backend_index].state->circuit.Unavailable())
+      all_open = false;
   }
   bool panic_available = all_open;
   std::string previous;
@@ -216,7 +219,8 @@ ProxyResult ProxyCall::Run() {
     if (!adm.allowed) {
       bool rate_limited = adm.retry_after_s > 0;
       if (!panic_available || rate_limited) {
-        failures_.push_back({b.cfg->name, adm.reason, rate_limited ? "rate_limited" : "circuit_open",
+        failures_.push_back({b.cfg->name, adm.reason,
+                             rate_limited ? "rate_limited" : "circuit_open",
                              rate_limited ? 429 : 503, adm.retry_after_s});
         previous = b.cfg->name;
         result_.fallback_reasons.push_back(rate_limited ? "rate_limited" : "circuit_open");
@@ -302,7 +306,8 @@ bool ProxyCall::TryDespiteCircuits() {
 
 void ProxyCall::AnswerAllFailed() {
   if (failures_.empty()) {
-    AnswerError(503, "server_error", "upstream_unavailable", "No backend is available for this request.", 1, true);
+    AnswerError(503, "server_error", "upstream_unavailable",
+                "No backend is available for this request.", 1, true);
     return;
   }
   bool all_rate_limited = true, all_budget = true, any_auth = false, all_unavailable = true;
@@ -331,9 +336,11 @@ void ProxyCall::AnswerAllFailed() {
   }
   const Failure& last = failures_.back();
   if (last.code == "shutting_down") {
-    AnswerError(503, "server_error", "shutting_down",
-                "The gateway is shutting down and cancelled this request; retry it (another replica "
-                "will answer).", 1, false);
+    AnswerError(
+        503, "server_error", "shutting_down",
+        "The gateway is shutting down and cancelled this request; retry it (another replica "
+        "will answer).",
+        1, false);
     return;
   }
   if (all_budget || last.code == "budget_exceeded") {
@@ -344,10 +351,12 @@ void ProxyCall::AnswerAllFailed() {
     return;
   }
   if (any_auth && last.code == "upstream_auth_error") {
-    AnswerError(502, "server_error", "upstream_auth_error",
-                fmt::format("The gateway's credentials for its backends were rejected ({}). This is a "
-                            "gateway configuration problem, not your API key.", detail),
-                0, true);
+    AnswerError(
+        502, "server_error", "upstream_auth_error",
+        fmt::format("The gateway's credentials for its backends were rejected ({}). This is a "
+                    "gateway configuration problem, not your API key.",
+                    detail),
+        0, true);
     return;
   }
   if (all_unavailable) {
@@ -360,7 +369,8 @@ void ProxyCall::AnswerAllFailed() {
                 fmt::format("The backends timed out ({}).", detail), 0, true);
     return;
   }
-  AnswerError(502, "server_error", "upstream_error", fmt::format("The backends failed ({}).", detail), 0, true);
+  AnswerError(502, "server_error", "upstream_error",
+              fmt::format("The backends failed ({}).", detail), 0, true);
 }
 
 }  // namespace signalbox

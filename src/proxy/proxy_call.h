@@ -37,7 +37,7 @@ struct ProxyServices {
   const Clock& clock;
   Watchdog& watchdog;
   RetryBudget& retry_budget;
-  budget::SpendTracker* spend = nullptr;  // null: no accounting (tests)
+  budget::SpendTracker* spend = nullptr;       // null: no accounting (tests)
   metrics::GatewayMetrics* metrics = nullptr;  // null: no metrics
 };
 
@@ -60,21 +60,21 @@ struct ProxyInput {
 // One upstream attempt, for the ledger, metrics and the access log.
 struct AttemptLog {
   std::string backend;
-  int number = 0;         // 1-based within the request
-  std::string outcome;    // ok, client_error, rate_limited, upstream_5xx, connect_failed, ...
-  int status = 0;         // upstream HTTP status, 0 if none
+  int number = 0;       // 1-based within the request
+  std::string outcome;  // ok, client_error, rate_limited, upstream_5xx, connect_failed, ...
+  int status = 0;       // upstream HTTP status, 0 if none
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   bool estimated = false;
   double cost_usd = 0;
-  bool billed = false;    // produced tokens (a ledger row)
+  bool billed = false;  // produced tokens (a ledger row)
 };
 
 // What the request ended as.
 struct ProxyResult {
-  int status = 0;           // what the client got (200 also for streams that failed in-band)
-  std::string backend;      // the backend of the final attempt, "" if none ran
-  std::string error;        // short error code when the request failed, "" on success
+  int status = 0;       // what the client got (200 also for streams that failed in-band)
+  std::string backend;  // the backend of the final attempt, "" if none ran
+  std::string error;    // short error code when the request failed, "" on success
   std::optional<double> ttft_ms;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
@@ -91,11 +91,11 @@ class ProxyCall {
 
  private:
   enum class Verdict {
-    kDone,       // the client has its answer (success, relayed client error, or a committed stream)
-    kNext,       // try the next candidate (no retry of this one)
-    kRetry,      // the same backend may be retried, then the next candidate
-    kClientGone, // stop: nobody is listening
-    kStop,       // no further attempt: answer with what failed so far
+    kDone,   // the client has its answer (success, relayed client error, or a committed stream)
+    kNext,   // try the next candidate (no retry of this one)
+    kRetry,  // the same backend may be retried, then the next candidate
+    kClientGone,  // stop: nobody is listening
+    kStop,        // no further attempt: answer with what failed so far
   };
   struct Failure {
     std::string backend;

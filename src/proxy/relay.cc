@@ -7,9 +7,7 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
 
-bool IsEventStream(std::string_view ct) {
-  return ct.substr(0, 17) == "text/event-stream";
-}
+bool IsEventStream(std::string_view ct) { return ct.substr(0, 17) == "text/event-stream"; }
 
 }  // namespace
 
@@ -25,7 +23,8 @@ std::string FormatSseEvent(std::string_view event, std::string_view data) {
   while (true) {
     size_t nl = data.find('\n', start);
     out += "data: ";
-    out.append(data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+    out.append(
+        data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
     out += '\n';
     if (nl == std::string_view::npos) break;
     start = nl + 1;
@@ -76,7 +75,8 @@ bool SseRelay::Write(std::string_view data) {
 
 bool SseRelay::OnData(std::string_view data) {
   if (!ok_status_) {
-    if (error_body_.size() < kMaxErrorBody) error_body_.append(data.substr(0, kMaxErrorBody - error_body_.size()));
+    if (error_body_.size() < kMaxErrorBody)
+      error_body_.append(data.substr(0, kMaxErrorBody - error_body_.size()));
     return true;
   }
   return parser_.Feed(data);
@@ -102,8 +102,10 @@ bool SseRelay::OnEvent(const SseEvent& e) {
   if (info.is_error) {
     // Before the commit the caller may fall back; after it the stream ends with the
     // gateway's own error event (one consistent code for every mid-stream failure).
-    if (!ex_.committed()) first_event_error_ = true;
-    else error_event_ = true;
+    if (!ex_.committed())
+      first_event_error_ = true;
+    else
+      error_event_ = true;
     error_body_.assign(e.data.substr(0, kMaxErrorBody));
     error_message_ = info.error_message;
     return false;

@@ -6,8 +6,8 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,7 +70,9 @@ class SseRelay final : public BodyConsumer {
   const std::string& error_body() const { return error_body_; }
   const std::optional<Usage>& usage() const { return usage_; }
   int64_t output_chars() const { return output_chars_; }
-  std::optional<std::chrono::steady_clock::time_point> first_event_at() const { return first_event_at_; }
+  std::optional<std::chrono::steady_clock::time_point> first_event_at() const {
+    return first_event_at_;
+  }
   const std::vector<Header>& headers() const { return headers_; }
 
   // Ends a committed stream: `data: [DONE]` (if the upstream sent it) and the chunked end.

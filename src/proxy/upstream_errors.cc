@@ -1,6 +1,7 @@
 #include "proxy/upstream_errors.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "openai/error.h"

@@ -7,11 +7,16 @@ namespace {
 
 const char* KindName(Decision::Kind k) {
   switch (k) {
-    case Decision::Kind::kRouted: return "routed";
-    case Decision::Kind::kExplicit: return "explicit";
-    case Decision::Kind::kNotFound: return "model_not_found";
-    case Decision::Kind::kBudgetRejected: return "budget_exceeded";
-    case Decision::Kind::kNoFit: return "context_length_exceeded";
+    case Decision::Kind::kRouted:
+      return "routed";
+    case Decision::Kind::kExplicit:
+      return "explicit";
+    case Decision::Kind::kNotFound:
+      return "model_not_found";
+    case Decision::Kind::kBudgetRejected:
+      return "budget_exceeded";
+    case Decision::Kind::kNoFit:
+      return "context_length_exceeded";
   }
   return "unknown";
 }
@@ -39,7 +44,10 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
   json signals = json::array();
   if (d.classified) {
     for (const auto& s : d.classification.signals) {
-      signals.push_back({{"name", s.name}, {"value", s.value}, {"weight", s.weight}, {"contribution", s.contribution}});
+      signals.push_back({{"name", s.name},
+                         {"value", s.value},
+                         {"weight", s.weight},
+                         {"contribution", s.contribution}});
     }
   }
   j["signals"] = std::move(signals);
@@ -53,7 +61,8 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
   j["candidates"] = std::move(cands);
   json trace = json::array();
   for (const auto& r : d.trace) {
-    trace.push_back({{"rule", r.rule}, {"matched", r.matched},
+    trace.push_back({{"rule", r.rule},
+                     {"matched", r.matched},
                      {"why_not", r.why_not.empty() ? json(nullptr) : json(r.why_not)}});
   }
   j["rules"] = std::move(trace);

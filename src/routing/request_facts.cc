@@ -5,7 +5,8 @@
 
 namespace signalbox::routing {
 
-RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id, HeaderLookup header) {
+RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id,
+                              HeaderLookup header) {
   RequestFacts f;
   f.model = req.model;
   f.key_id = key_id;

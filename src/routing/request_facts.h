@@ -15,7 +15,8 @@ namespace signalbox::routing {
 using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view)>;
 
 // REQUIRES: `req` outlives the returned facts.
-RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id, HeaderLookup header);
+RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id,
+                              HeaderLookup header);
 
 // The budget view before any key is considered: the config's per-request cap.
 BudgetView BaseBudget(const Config& cfg);

@@ -1,8 +1,8 @@
 #include "routing/router.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace signalbox::routing {
 namespace {
@@ -39,7 +39,9 @@ std::string Money(double v) { return fmt::format("${:.6f}", v); }
 }  // namespace
 
 double EstimateCost(const PriceConfig& price, int64_t in, int64_t out) {
-  return (static_cast<double>(in) * price.input_per_mtok + static_cast<double>(out) * price.output_per_mtok) / 1e6;
+  return (static_cast<double>(in) * price.input_per_mtok +
+          static_cast<double>(out) * price.output_per_mtok) /
+         1e6;
 }
 
 const Candidate* Decision::target() const {
@@ -58,7 +60,8 @@ std::shared_ptr<const Router> Router::Build(const Config& cfg) {
   }
   // An explicit model is a backend's name or the model it serves; names win over models
   // when they collide.
-  for (int i = static_cast<int>(cfg.backends.size()) - 1; i >= 0; --i) r->explicit_[cfg.backends[i].model] = i;
+  for (int i = static_cast<int>(cfg.backends.size()) - 1; i >= 0; --i)
+    r->explicit_[cfg.backends[i].model] = i;
   for (const auto& [name, i] : by_name) r->explicit_[name] = i;
   for (const auto& rule : cfg.router.rules) {
     CompiledRule cr;
@@ -152,14 +155,16 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
         d->input_tokens + std::max<int64_t>(f.max_tokens, 0) > be.context_window) {
       c.skipped = true;
       c.skip_code = "context_window";
-      c.reason = fmt::format("prompt (~{} tokens) plus max_tokens ({}) exceeds the context window ({})",
-                             d->input_tokens, std::max<int64_t>(f.max_tokens, 0), be.context_window);
+      c.reason =
+          fmt::format("prompt (~{} tokens) plus max_tokens ({}) exceeds the context window ({})",
+                      d->input_tokens, std::max<int64_t>(f.max_tokens, 0), be.context_window);
     } else if (b.request_cap_usd && c.estimated_cost_usd > *b.request_cap_usd) {
       c.skipped = true;
       c.skip_code = "request_cap";
-      c.reason = fmt::format("estimated cost {} exceeds the request cap of {}{}", Money(c.estimated_cost_usd),
-                             Money(*b.request_cap_usd),
-                             b.request_cap_from_header ? " (x-signalbox-max-cost-usd)" : " (budgets.request_max_usd)");
+      c.reason = fmt::format(
+          "estimated cost {} exceeds the request cap of {}{}", Money(c.estimated_cost_usd),
+          Money(*b.request_cap_usd),
+          b.request_cap_from_header ? " (x-signalbox-max-cost-usd)" : " (budgets.request_max_usd)");
     } else if (b.day_remaining_usd && c.estimated_cost_usd > *b.day_remaining_usd) {
       c.skipped = true;
       c.skip_code = "daily_budget";
@@ -205,7 +210,8 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
 Decision Router::Decide(const RequestFacts& f, const BudgetView& b) const {
   Decision d;
   d.input_tokens = EstimateInputTokens(f);
-  int64_t per_choice = f.max_tokens > 0 ? f.max_tokens : (f.embeddings ? 0 : default_output_tokens_);
+  int64_t per_choice =
+      f.max_tokens > 0 ? f.max_tokens : (f.embeddings ? 0 : default_output_tokens_);
   d.output_tokens = per_choice * std::max(1, f.n);
   if (IsVirtualModel(f.model) && !f.embeddings) {
     if (f.input != nullptr) {

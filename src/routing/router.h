@@ -44,7 +44,7 @@ struct RequestFacts {
 
 // The caller's remaining budget, read before deciding (nullopt = unlimited).
 struct BudgetView {
-  std::optional<double> request_cap_usd;   // x-signalbox-max-cost-usd, else request_max_usd
+  std::optional<double> request_cap_usd;  // x-signalbox-max-cost-usd, else request_max_usd
   bool request_cap_from_header = false;
   std::optional<double> day_remaining_usd;
   std::optional<double> month_remaining_usd;
@@ -56,7 +56,8 @@ struct Candidate {
   double estimated_cost_usd = 0;
   bool skipped = false;
   std::string reason;  // why skipped (empty when usable)
-  std::string skip_code;  // machine-readable: context_window, request_cap, daily_budget, monthly_budget
+  std::string
+      skip_code;  // machine-readable: context_window, request_cap, daily_budget, monthly_budget
 };
 
 struct RuleTrace {
@@ -71,11 +72,11 @@ struct Decision {
   std::string rule;  // matched rule name, or "explicit"
   bool classified = false;
   classify::Classification classification;  // when classified
-  int64_t input_tokens = 0;    // estimated
-  int64_t output_tokens = 0;   // estimated (max_tokens or default) x n
-  std::vector<Candidate> candidates;  // in route order
-  std::vector<RuleTrace> trace;       // rules evaluated, in order
-  std::string message;  // for kNotFound / kBudgetRejected / kNoFit: what to tell the client
+  int64_t input_tokens = 0;                 // estimated
+  int64_t output_tokens = 0;                // estimated (max_tokens or default) x n
+  std::vector<Candidate> candidates;        // in route order
+  std::vector<RuleTrace> trace;             // rules evaluated, in order
+  std::string message;      // for kNotFound / kBudgetRejected / kNoFit: what to tell the client
   std::string budget_code;  // kBudgetRejected: which budget (request_cap, daily_budget, ...)
 
   // The first usable candidate, or nullptr.
@@ -91,7 +92,9 @@ class Router {
   // Estimated prompt tokens of a request (the same estimator budgets use).
   int64_t EstimateInputTokens(const RequestFacts& facts) const;
 
-  bool IsVirtualModel(std::string_view m) const { return virtual_models_.count(std::string(m)) > 0; }
+  bool IsVirtualModel(std::string_view m) const {
+    return virtual_models_.count(std::string(m)) > 0;
+  }
   // Backend index for an explicit model name (backend name or its model), or -1.
   int ExplicitBackend(std::string_view m) const;
   const classify::Classifier& classifier() const { return *classifier_; }
@@ -110,7 +113,8 @@ class Router {
     std::vector<int> tier_indexes;
   };
 
-  bool Matches(const CompiledRule& r, const RequestFacts& f, const Decision& d, std::string* why) const;
+  bool Matches(const CompiledRule& r, const RequestFacts& f, const Decision& d,
+               std::string* why) const;
   void BuildCandidates(const std::vector<int>& route, const RequestFacts& f, const BudgetView& b,
                        Decision* d) const;
 

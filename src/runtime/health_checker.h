@@ -21,7 +21,8 @@ namespace signalbox {
 
 class HealthChecker {
  public:
-  explicit HealthChecker(ConfigStore& store, std::chrono::milliseconds tick = std::chrono::milliseconds(250));
+  explicit HealthChecker(ConfigStore& store,
+                         std::chrono::milliseconds tick = std::chrono::milliseconds(250));
   ~HealthChecker();
 
   // One check of one backend, synchronously (also used by tests). True = healthy.

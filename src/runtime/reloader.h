@@ -8,8 +8,8 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "config/env_expand.h"
 #include "runtime/config_store.h"
@@ -32,8 +32,12 @@ class Reloader {
   Reloader(std::string path, ConfigStore& store, BackendRegistry& registry,
            std::function<void(const Snapshot&)> on_published,
            std::function<void(const ReloadResult&)> on_result, EnvLookup env = ProcessEnv())
-      : path_(std::move(path)), store_(store), registry_(registry),
-        on_published_(std::move(on_published)), on_result_(std::move(on_result)), env_(std::move(env)) {}
+      : path_(std::move(path)),
+        store_(store),
+        registry_(registry),
+        on_published_(std::move(on_published)),
+        on_result_(std::move(on_result)),
+        env_(std::move(env)) {}
 
   // The first load at start-up: errors are returned, nothing is published on failure.
   ReloadResult LoadInitial();

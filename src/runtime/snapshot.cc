@@ -31,7 +31,8 @@ int Snapshot::BackendIndex(std::string_view name) const {
   return -1;
 }
 
-std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry, uint64_t version) {
+std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry,
+                                              uint64_t version) {
   auto s = std::make_shared<Snapshot>();
   s->version = version;
   s->loaded_at = std::chrono::system_clock::now();

@@ -50,6 +50,7 @@ struct Snapshot {
 };
 
 // Compiles a validated Config. Backend state and pools come from the long-lived registry.
-std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry, uint64_t version);
+std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry,
+                                              uint64_t version);
 
 }  // namespace signalbox

@@ -125,7 +125,8 @@ ssize_t ConnStream::ReadSome(char* ptr, size_t size) {
       header_limit_hit_ = true;
       return -1;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(header_deadline_ - Clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(header_deadline_ - Clock::now());
     if (left.count() <= 0) {
       header_limit_hit_ = true;
       return -1;
@@ -133,7 +134,8 @@ ssize_t ConnStream::ReadSome(char* ptr, size_t size) {
     timeout = std::min(timeout, left);
   } else if (in_body_) {
     uint64_t rate = std::max<uint64_t>(limits_.min_body_rate, 1);
-    auto deadline = body_start_ + limits_.body_timeout + std::chrono::milliseconds(body_got_ * 1000 / rate);
+    auto deadline =
+        body_start_ + limits_.body_timeout + std::chrono::milliseconds(body_got_ * 1000 / rate);
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       body_too_slow_ = true;
@@ -189,8 +191,10 @@ void ConnStream::ScanHeaderBytes(const char* p, size_t n) {
     prev_cr_ = c == '\r';
     ++line_len_;
     if (!line_name_done_) {
-      if (c == ':' || line_name_.size() >= 64) line_name_done_ = true;
-      else line_name_ += c;
+      if (c == ':' || line_name_.size() >= 64)
+        line_name_done_ = true;
+      else
+        line_name_ += c;
     }
     if (line_index_ > 0 && line_len_ > kLibraryLineLimit && overlong_header_.empty()) {
       overlong_header_ = line_name_.empty() ? "?" : line_name_;
@@ -211,7 +215,8 @@ bool ConnStream::SendAll(const char* p, size_t n) {
     ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitFd(POLLOUT, limits_.write_timeout)) continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitFd(POLLOUT, limits_.write_timeout))
+        continue;
       broken_ = true;
       return false;
     }

@@ -12,13 +12,13 @@
 // straight to the socket as upstream events arrive.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <httplib.h>
 
 namespace signalbox {
 
@@ -116,12 +116,12 @@ class ConnStream final : public httplib::Stream {
   ssize_t ReadSome(char* ptr, size_t size);
 
   bool in_header_ = false;
-  size_t line_len_ = 0;       // bytes of the header line being received
-  size_t line_index_ = 0;     // 0 = the request line (its limit is httplib's 414)
-  std::string line_name_;     // its name so far (up to ':' and 64 bytes)
+  size_t line_len_ = 0;    // bytes of the header line being received
+  size_t line_index_ = 0;  // 0 = the request line (its limit is httplib's 414)
+  std::string line_name_;  // its name so far (up to ':' and 64 bytes)
   bool line_name_done_ = false;
-  bool prev_cr_ = false;      // the last scanned byte was CR
-  bool head_done_ = false;    // the blank line was scanned: what follows is the body
+  bool prev_cr_ = false;    // the last scanned byte was CR
+  bool head_done_ = false;  // the blank line was scanned: what follows is the body
   bool bare_break_ = false;
   std::string overlong_header_;
   bool header_limit_hit_ = false;

@@ -11,8 +11,11 @@ thread_local bool t_shed = false;
 
 bool ElasticPool::InShedMode() { return t_shed; }
 
-ElasticPool::ElasticPool(size_t min_threads, size_t max_threads, std::chrono::milliseconds idle_exit)
-    : min_threads_(min_threads), max_threads_(std::max(min_threads, max_threads)), idle_exit_(idle_exit) {
+ElasticPool::ElasticPool(size_t min_threads, size_t max_threads,
+                         std::chrono::milliseconds idle_exit)
+    : min_threads_(min_threads),
+      max_threads_(std::max(min_threads, max_threads)),
+      idle_exit_(idle_exit) {
   std::lock_guard<std::mutex> lk(mu_);
   for (size_t i = 0; i < min_threads_; ++i) {
     ++threads_;

@@ -18,14 +18,14 @@
 // in progress count against the cap.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
-
-#include <httplib.h>
 
 namespace signalbox {
 

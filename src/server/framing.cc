@@ -1,10 +1,10 @@
 #include "server/framing.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <string_view>
-
-#include <fmt/format.h>
 
 namespace signalbox::server_internal {
 namespace {
@@ -68,7 +68,8 @@ void NormalizeTarget(httplib::Request& req) {
 std::optional<ApiError> CheckFraming(const httplib::Request& req, const FramingLimits& limits,
                                      bool reclaimed, bool bare_line_break) {
   if (reclaimed) {
-    return Err(503, "server_error", "overloaded", "The gateway is at its connection limit; retry shortly.");
+    return Err(503, "server_error", "overloaded",
+               "The gateway is at its connection limit; retry shortly.");
   }
   // RFC 9112 2.2: a bare CR must be refused; a bare LF line end is what httplib drops
   // silently, so the gateway and a hop in front would read different requests.
@@ -84,17 +85,20 @@ std::optional<ApiError> CheckFraming(const httplib::Request& req, const FramingL
   // a name must be refused, or a lenient hop further on could read two headers.
   for (const auto& h : req.headers) {
     if (!IsToken(h.first)) {
-      return Err(400, "invalid_request_error", "invalid_header_name", "A request header name is malformed.");
+      return Err(400, "invalid_request_error", "invalid_header_name",
+                 "A request header name is malformed.");
     }
   }
   // RFC 9112 3.2: an HTTP/1.1 request without Host, or with two, or with an invalid one,
   // is a 400.
   size_t hosts = req.get_header_value_count("Host");
   if (hosts > 1) {
-    return Err(400, "invalid_request_error", "invalid_host", "The request has more than one Host header.");
+    return Err(400, "invalid_request_error", "invalid_host",
+               "The request has more than one Host header.");
   }
   if (hosts == 0 && req.version != "HTTP/1.0") {
-    return Err(400, "invalid_request_error", "invalid_host", "An HTTP/1.1 request needs a Host header.");
+    return Err(400, "invalid_request_error", "invalid_host",
+               "An HTTP/1.1 request needs a Host header.");
   }
   if (hosts == 1 && !IsHostValue(req.get_header_value("Host"))) {
     return Err(400, "invalid_request_error", "invalid_host", "The Host header is malformed.");

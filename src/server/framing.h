@@ -3,11 +3,11 @@
 // Pure functions; see server/README.md, "Pre-routing gatekeeper".
 #pragma once
 
+#include <httplib.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <httplib.h>
 
 #include "openai/error.h"
 

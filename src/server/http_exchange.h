@@ -2,9 +2,9 @@
 // connection's ConnStream (internal to server/).
 #pragma once
 
-#include <mutex>
-
 #include <httplib.h>
+
+#include <mutex>
 
 #include "server/conn_stream.h"
 #include "server/exchange.h"
@@ -20,7 +20,8 @@ class HttplibExchange final : public Exchange {
   std::string_view method() const override { return req_.method; }
   std::string_view path() const override { return req_.path; }
   std::optional<std::string_view> header(std::string_view name) const override;
-  void ForEachHeader(const std::function<void(std::string_view, std::string_view)>& fn) const override;
+  void ForEachHeader(
+      const std::function<void(std::string_view, std::string_view)>& fn) const override;
   std::string_view body() const override { return body_; }
   std::string_view remote_addr() const override { return req_.remote_addr; }
 
@@ -41,7 +42,8 @@ class HttplibExchange final : public Exchange {
   bool must_close() const { return must_close_; }
 
  private:
-  std::string Head(int status, const std::vector<Header>& headers, std::string_view content_type) const;
+  std::string Head(int status, const std::vector<Header>& headers,
+                   std::string_view content_type) const;
   bool FlushPending();  // REQUIRES: mu_ held
 
   const httplib::Request& req_;
@@ -49,8 +51,8 @@ class HttplibExchange final : public Exchange {
   ConnStream& conn_;
   std::string_view body_;
   const bool close_after_;
-  std::mutex mu_;         // serialises stream writes (request thread vs. heartbeat)
-  std::string pending_;   // bytes a non-blocking heartbeat could not send yet
+  std::mutex mu_;        // serialises stream writes (request thread vs. heartbeat)
+  std::string pending_;  // bytes a non-blocking heartbeat could not send yet
   bool committed_ = false;
   bool ended_ = false;
   bool must_close_ = false;

@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <fmt/format.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -9,9 +11,6 @@
 #include <cctype>
 #include <charconv>
 #include <map>
-
-#include <fmt/format.h>
-#include <httplib.h>
 
 #include "common/log.h"
 #include "server/elastic_pool.h"
@@ -58,7 +57,6 @@ struct WakeFd {
   }
 };
 
-
 // The head is complete: the connection is no longer reclaimable, the header limits end,
 // and what httplib would slice or compress is removed.
 void HeadComplete(ConnState& state, httplib::Request& req) {
@@ -70,7 +68,6 @@ void HeadComplete(ConnState& state, httplib::Request& req) {
   req.ranges.clear();
   req.headers.erase("Accept-Encoding");
 }
-
 
 class HeadView final : public RequestHead {
  public:
@@ -86,8 +83,6 @@ class HeadView final : public RequestHead {
  private:
   const httplib::Request& r_;
 };
-
-
 
 server_internal::FramingLimits FramingLimitsOf(const ServerLimits& l) {
   server_internal::FramingLimits f;
@@ -127,10 +122,13 @@ class HttpServer::Impl : public httplib::Server {
       return pool;
     };
     set_tcp_nodelay(true);
-    set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.conn.read_timeout).count());
-    set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.conn.write_timeout).count());
+    set_read_timeout(
+        std::chrono::duration_cast<std::chrono::seconds>(limits_.conn.read_timeout).count());
+    set_write_timeout(
+        std::chrono::duration_cast<std::chrono::seconds>(limits_.conn.write_timeout).count());
     set_keep_alive_max_count(limits_.keepalive_max_requests);
-    set_keep_alive_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.keepalive_idle).count());
+    set_keep_alive_timeout(
+        std::chrono::duration_cast<std::chrono::seconds>(limits_.keepalive_idle).count());
     set_payload_max_length(limits_.max_body_bytes);
     // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second copy of the
     // gateway start on the same port and silently share its traffic.
@@ -139,18 +137,20 @@ class HttpServer::Impl : public httplib::Server {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
       listen_fd_ = sock;
     });
-    set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      return PreRoute(req, res);
-    });
+    set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return PreRoute(req, res); });
     // httplib answers "100 Continue" before any hook runs; check first whether the request
     // will be refused, so a client does not upload a body only to have it thrown away.
     set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
       return ExpectContinue(req, res);
     });
     set_error_handler(httplib::Server::HandlerWithResponse(
-        [this](const httplib::Request& req, httplib::Response& res) { return OnLibraryError(req, res); }));
+        [this](const httplib::Request& req, httplib::Response& res) {
+          return OnLibraryError(req, res);
+        }));
     set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-      ApiError e = Err(500, "server_error", "internal_error", "The gateway failed to handle the request.");
+      ApiError e =
+          Err(500, "server_error", "internal_error", "The gateway failed to handle the request.");
       res.status = 500;
       res.set_content(ErrorBody(e), "application/json");
       if (t_conn) t_conn->force_close = true;
@@ -181,7 +181,8 @@ class HttpServer::Impl : public httplib::Server {
   HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   HandlerResponse OnLibraryError(const httplib::Request& req, httplib::Response& res);
   std::optional<ApiError> CheckFraming(const httplib::Request& req) const {
-    return server_internal::CheckFraming(req, FramingLimitsOf(limits_), t_conn != nullptr && t_conn->reclaimed,
+    return server_internal::CheckFraming(req, FramingLimitsOf(limits_),
+                                         t_conn != nullptr && t_conn->reclaimed,
                                          t_conn != nullptr && t_conn->stream->bare_line_break());
   }
   int ExpectContinue(const httplib::Request& req, httplib::Response& res);
@@ -239,7 +240,8 @@ bool HttpServer::Impl::process_and_close_socket(socket_t sock) {
   return true;
 }
 
-void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& res,
+                              const ApiError& e) {
   res.status = e.status;
   if (on_refusal_) {
     HeadView head(req);
@@ -251,8 +253,6 @@ void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& re
   res.set_content(ErrorBody(e), "application/json");
   if (t_conn) t_conn->force_close = true;
 }
-
-
 
 int HttpServer::Impl::ExpectContinue(const httplib::Request& req, httplib::Response& res) {
   std::optional<ApiError> e = CheckFraming(req);
@@ -269,7 +269,7 @@ int HttpServer::Impl::ExpectContinue(const httplib::Request& req, httplib::Respo
 }
 
 httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
-                                                           httplib::Response& res) {
+                                                            httplib::Response& res) {
   ConnStream* conn = t_conn ? t_conn->stream : nullptr;
   if (conn == nullptr) {  // not one of our connections: cannot happen
     Refuse(req, res, Err(500, "server_error", "internal_error", "Connection state missing."));
@@ -284,10 +284,11 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     bool other_method = false;
     for (const auto& r : routes_) other_method |= r.first.second == req.path;
     Refuse(req, res,
-           other_method ? Err(405, "invalid_request_error", "method_not_allowed",
-                              fmt::format("{} is not allowed on this path.", req.method))
-                        : Err(404, "invalid_request_error", "not_found",
-                              "Unknown path. The API lives under /v1 (e.g. /v1/chat/completions)."));
+           other_method
+               ? Err(405, "invalid_request_error", "method_not_allowed",
+                     fmt::format("{} is not allowed on this path.", req.method))
+               : Err(404, "invalid_request_error", "not_found",
+                     "Unknown path. The API lives under /v1 (e.g. /v1/chat/completions)."));
     return HandlerResponse::Handled;
   }
   HeadView head(req);
@@ -311,8 +312,9 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     if (!read && conn->body_too_slow()) {
       Refuse(req, res,
              Err(408, "invalid_request_error", "request_timeout",
-                 fmt::format("The request body arrived too slowly (allowed: {} ms plus 1 s per {} bytes).",
-                             limits_.conn.body_timeout.count(), limits_.conn.min_body_rate)));
+                 fmt::format(
+                     "The request body arrived too slowly (allowed: {} ms plus 1 s per {} bytes).",
+                     limits_.conn.body_timeout.count(), limits_.conn.min_body_rate)));
       return HandlerResponse::Handled;
     }
     if (!read) {
@@ -330,7 +332,9 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     Log(LogLevel::kError, "handler failed").Field("path", req.path).Field("error", e.what());
     if (!ex.committed()) {
       res = httplib::Response();
-      Refuse(req, res, Err(500, "server_error", "internal_error", "The gateway failed to handle the request."));
+      Refuse(
+          req, res,
+          Err(500, "server_error", "internal_error", "The gateway failed to handle the request."));
     }
     t_conn->force_close = true;
   }
@@ -340,7 +344,7 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
 }
 
 httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib::Request& req,
-                                                                 httplib::Response& res) {
+                                                                  httplib::Response& res) {
   // Our own responses already carry a body; only httplib's empty errors are shaped here
   // (malformed request line or headers, a URI over 8 KiB, a bad Range).
   if (!res.body.empty() || res.is_chunked_content_provider_) return HandlerResponse::Unhandled;
@@ -362,17 +366,18 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
   ApiError e = Err(res.status, "invalid_request_error", "bad_request",
                    fmt::format("The request could not be parsed ({}).", res.status));
   if (conn != nullptr && conn->woken()) {
-    e = Err(503, "server_error", "overloaded", "The gateway is at its connection limit; retry shortly.");
+    e = Err(503, "server_error", "overloaded",
+            "The gateway is at its connection limit; retry shortly.");
   } else if (conn != nullptr && conn->bare_line_break()) {
     e = Err(400, "invalid_request_error", "invalid_line_break",
             "A line of the request head ends in a bare LF or contains a bare CR.");
   } else if (conn != nullptr && !conn->overlong_header().empty()) {
     std::string name = conn->overlong_header();
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    e = name == "authorization"
-            ? Err(401, "authentication_error", "invalid_api_key", "The API key is too long to be valid.")
-            : Err(431, "invalid_request_error", "request_header_too_large",
-                  "A request header line is longer than 8 KiB.");
+    e = name == "authorization" ? Err(401, "authentication_error", "invalid_api_key",
+                                      "The API key is too long to be valid.")
+                                : Err(431, "invalid_request_error", "request_header_too_large",
+                                      "A request header line is longer than 8 KiB.");
   } else if (conn != nullptr && conn->header_limit_hit()) {
     e = Err(431, "invalid_request_error", "request_header_too_large",
             "The request line and headers are too large or too slow to arrive.");
@@ -393,8 +398,12 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
 HttpServer::HttpServer(const ServerLimits& limits) : impl_(std::make_unique<Impl>(limits)) {}
 HttpServer::~HttpServer() = default;
 
-void HttpServer::Get(const std::string& path, Handler h) { impl_->routes_[{"GET", path}] = std::move(h); }
-void HttpServer::Post(const std::string& path, Handler h) { impl_->routes_[{"POST", path}] = std::move(h); }
+void HttpServer::Get(const std::string& path, Handler h) {
+  impl_->routes_[{"GET", path}] = std::move(h);
+}
+void HttpServer::Post(const std::string& path, Handler h) {
+  impl_->routes_[{"POST", path}] = std::move(h);
+}
 void HttpServer::SetGate(Gate gate) { impl_->gate_ = std::move(gate); }
 void HttpServer::SetOnRefusal(OnRefusal fn) { impl_->on_refusal_ = std::move(fn); }
 
@@ -403,7 +412,8 @@ Status HttpServer::Bind(const std::string& host, int port) {
     port = impl_->bind_to_any_port(host);
     if (port <= 0) return Unavailable(fmt::format("cannot listen on {}:0", host));
   } else if (!impl_->bind_to_port(host, port)) {
-    return Unavailable(fmt::format("cannot listen on {}:{} (in use, or no permission)", host, port));
+    return Unavailable(
+        fmt::format("cannot listen on {}:{} (in use, or no permission)", host, port));
   }
   impl_->port_ = port;
   // httplib listens with a backlog of 5; connection bursts then overflow the accept

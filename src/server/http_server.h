@@ -25,7 +25,7 @@ struct ServerLimits {
   ConnLimits conn;
   size_t max_body_bytes = 8u << 20;
   int max_headers = 100;
-  size_t max_connections = 4096;    // worker threads (one per connection)
+  size_t max_connections = 4096;  // worker threads (one per connection)
   size_t min_threads = 16;
   size_t max_path = 256;
   std::chrono::milliseconds keepalive_idle{60'000};

@@ -40,7 +40,7 @@ class Lingerer {
   void Close(int fd);
 
   size_t lingering() const;
-  uint64_t total() const;         // sockets that lingered
+  uint64_t total() const;           // sockets that lingered
   uint64_t closed_at_once() const;  // over max_sockets (or lingering off)
 
  private:

@@ -7,15 +7,18 @@ namespace signalbox {
 std::shared_ptr<BackendState> BackendRegistry::State(const BackendConfig& b) {
   std::lock_guard<std::mutex> lk(mu_);
   auto& s = states_[b.name];
-  if (!s) s = std::make_shared<BackendState>(clock_, b.circuit, b.name);
-  else s->circuit.Configure(b.circuit);
+  if (!s)
+    s = std::make_shared<BackendState>(clock_, b.circuit, b.name);
+  else
+    s->circuit.Configure(b.circuit);
   return s;
 }
 
 std::shared_ptr<ClientPool> BackendRegistry::Pool(const BackendConfig& b) {
   ClientSettings settings = ClientSettings::For(b);
-  std::string key = fmt::format("{}|{}|{}|{}", settings.scheme_host_port, settings.connect_timeout.count(),
-                                settings.read_timeout.count(), settings.max_idle);
+  std::string key =
+      fmt::format("{}|{}|{}|{}", settings.scheme_host_port, settings.connect_timeout.count(),
+                  settings.read_timeout.count(), settings.max_idle);
   std::lock_guard<std::mutex> lk(mu_);
   if (auto p = pools_[key].lock()) return p;
   auto p = std::make_shared<ClientPool>(settings);

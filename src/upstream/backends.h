@@ -54,6 +54,7 @@ class RetryBudget {
    public:
     explicit Active(RetryBudget& b) : b_(b) { b_.active_.fetch_add(1, std::memory_order_relaxed); }
     ~Active() { b_.active_.fetch_sub(1, std::memory_order_relaxed); }
+
    private:
     RetryBudget& b_;
   };

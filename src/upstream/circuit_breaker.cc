@@ -9,9 +9,12 @@ namespace signalbox {
 
 std::string_view CircuitStateName(CircuitState s) {
   switch (s) {
-    case CircuitState::kClosed: return "closed";
-    case CircuitState::kOpen: return "open";
-    case CircuitState::kHalfOpen: return "half_open";
+    case CircuitState::kClosed:
+      return "closed";
+    case CircuitState::kOpen:
+      return "open";
+    case CircuitState::kHalfOpen:
+      return "half_open";
   }
   return "closed";
 }
@@ -58,13 +61,17 @@ CircuitBreaker::Admission CircuitBreaker::Admit() {
 void CircuitBreaker::OpenLocked(TimePoint now) {
   ++ejections_;
   double mult = std::min(10.0, std::pow(2.0, ejections_ - 1));
-  auto cooldown = std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.cooldown * mult);
+  auto cooldown =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.cooldown * mult);
   state_ = CircuitState::kOpen;
   open_until_ = now + cooldown;
   probe_in_flight_ = false;
   Log(LogLevel::kWarn, "circuit opened: backend skipped during cool-down")
-      .Field("backend", name_).Field("consecutive_failures", failures_)
-      .Field("cooldown_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(cooldown).count()))
+      .Field("backend", name_)
+      .Field("consecutive_failures", failures_)
+      .Field("cooldown_ms",
+             static_cast<int64_t>(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(cooldown).count()))
       .Field("ejections", ejections_);
 }
 
@@ -72,7 +79,8 @@ void CircuitBreaker::OnSuccess(bool was_probe) {
   std::lock_guard<std::mutex> lk(mu_);
   failures_ = 0;
   if (was_probe || state_ == CircuitState::kHalfOpen) {
-    if (state_ != CircuitState::kClosed) Log(LogLevel::kInfo, "circuit closed: backend healthy again").Field("backend", name_);
+    if (state_ != CircuitState::kClosed)
+      Log(LogLevel::kInfo, "circuit closed: backend healthy again").Field("backend", name_);
     state_ = CircuitState::kClosed;
     ejections_ = 0;
     probe_in_flight_ = false;
@@ -133,7 +141,8 @@ bool CircuitBreaker::Unavailable() const {
   std::lock_guard<std::mutex> lk(mu_);
   auto now = clock_.Now();
   if (now < rate_limited_until_) return true;
-  if (state_ == CircuitState::kHalfOpen && probe_in_flight_ && now - probe_started_ < kProbeTimeout) return true;
+  if (state_ == CircuitState::kHalfOpen && probe_in_flight_ && now - probe_started_ < kProbeTimeout)
+    return true;
   return state_ == CircuitState::kOpen && now < open_until_;
 }
 

@@ -33,9 +33,9 @@ class CircuitBreaker {
 
   struct Admission {
     bool allowed = true;
-    bool probe = false;       // this request is the half-open probe
-    std::string reason;       // why not allowed: "circuit open", "rate limited"
-    int retry_after_s = 0;    // for rate limits: seconds until the backend takes requests
+    bool probe = false;     // this request is the half-open probe
+    std::string reason;     // why not allowed: "circuit open", "rate limited"
+    int retry_after_s = 0;  // for rate limits: seconds until the backend takes requests
   };
   Admission Admit();
   // `was_probe` from the Admission of the finished request.
@@ -66,7 +66,7 @@ class CircuitBreaker {
   CircuitConfig cfg_;
   CircuitState state_ = CircuitState::kClosed;
   int failures_ = 0;
-  int ejections_ = 0;          // consecutive ejections (reset when a probe succeeds)
+  int ejections_ = 0;  // consecutive ejections (reset when a probe succeeds)
   TimePoint open_until_{};
   TimePoint rate_limited_until_{};
   bool probe_in_flight_ = false;

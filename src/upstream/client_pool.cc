@@ -16,7 +16,8 @@ ClientSettings ClientSettings::For(const BackendConfig& b) {
 
 bool ClientSettings::operator==(const ClientSettings& o) const {
   return scheme_host_port == o.scheme_host_port && connect_timeout == o.connect_timeout &&
-         read_timeout == o.read_timeout && write_timeout == o.write_timeout && max_idle == o.max_idle;
+         read_timeout == o.read_timeout && write_timeout == o.write_timeout &&
+         max_idle == o.max_idle;
 }
 
 std::unique_ptr<httplib::Client> ClientPool::Make() const {

@@ -5,13 +5,13 @@
 // and returns it afterwards; idle clients keep their connection open for the next one.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
 
 #include "config/config.h"
 

@@ -1,11 +1,11 @@
 #include "upstream/upstream_call.h"
 
+#include <httplib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <ctime>
-
-#include <httplib.h>
 
 namespace signalbox {
 namespace {
@@ -21,9 +21,14 @@ using SteadyClock = std::chrono::steady_clock;
 void AddAuthHeaders(const BackendConfig& b, httplib::Headers* h) {
   if (b.api_key.empty()) return;
   switch (b.auth) {
-    case AuthMode::kBearer: h->emplace("Authorization", "Bearer " + b.api_key); break;
-    case AuthMode::kApiKey: h->emplace("api-key", b.api_key); break;
-    case AuthMode::kNone: break;
+    case AuthMode::kBearer:
+      h->emplace("Authorization", "Bearer " + b.api_key);
+      break;
+    case AuthMode::kApiKey:
+      h->emplace("api-key", b.api_key);
+      break;
+    case AuthMode::kNone:
+      break;
   }
 }
 
@@ -31,16 +36,26 @@ void AddAuthHeaders(const BackendConfig& b, httplib::Headers* h) {
 
 std::string_view CallErrorName(CallError e) {
   switch (e) {
-    case CallError::kNone: return "none";
-    case CallError::kConnect: return "connect_failed";
-    case CallError::kTls: return "tls_failed";
-    case CallError::kReset: return "connection_reset";
-    case CallError::kFirstByteTimeout: return "first_byte_timeout";
-    case CallError::kIdleTimeout: return "idle_timeout";
-    case CallError::kTotalTimeout: return "total_timeout";
-    case CallError::kClientGone: return "client_gone";
-    case CallError::kShutdown: return "shutting_down";
-    case CallError::kStopped: return "stopped";
+    case CallError::kNone:
+      return "none";
+    case CallError::kConnect:
+      return "connect_failed";
+    case CallError::kTls:
+      return "tls_failed";
+    case CallError::kReset:
+      return "connection_reset";
+    case CallError::kFirstByteTimeout:
+      return "first_byte_timeout";
+    case CallError::kIdleTimeout:
+      return "idle_timeout";
+    case CallError::kTotalTimeout:
+      return "total_timeout";
+    case CallError::kClientGone:
+      return "client_gone";
+    case CallError::kShutdown:
+      return "shutting_down";
+    case CallError::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -89,8 +104,8 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   bool stopped_by_consumer = false;
   auto first_deadline = std::min(req.first_byte_deadline, req.deadline);
   auto watch = watchdog.Add(
-      first_deadline, req.client_fd, [&cli](WatchReason) { StopFromWatchdog(cli.get()); }, req.heartbeat,
-      req.heartbeat_every, req.first_heartbeat);
+      first_deadline, req.client_fd, [&cli](WatchReason) { StopFromWatchdog(cli.get()); },
+      req.heartbeat, req.heartbeat_every, req.first_heartbeat);
 
   hr.response_handler = [&](const httplib::Response& r) {
     result.got_head = true;
@@ -136,8 +151,10 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
     result.error = CallError::kShutdown;
   } else if (fired == WatchReason::kDeadline) {
     auto now = SteadyClock::now();
-    if (now >= req.deadline) result.error = CallError::kTotalTimeout;
-    else result.error = first_data ? CallError::kIdleTimeout : CallError::kFirstByteTimeout;
+    if (now >= req.deadline)
+      result.error = CallError::kTotalTimeout;
+    else
+      result.error = first_data ? CallError::kIdleTimeout : CallError::kFirstByteTimeout;
   } else if (stopped_by_consumer) {
     result.error = CallError::kStopped;
   } else {
@@ -154,7 +171,8 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
       case httplib::Error::Read:
         // httplib's own per-read timeout also lands here; the watchdog normally fires first.
         result.error = result.got_head || first_data ? CallError::kReset
-                       : (SteadyClock::now() - start >= std::chrono::duration_cast<SteadyClock::duration>(req.idle))
+                       : (SteadyClock::now() - start >=
+                          std::chrono::duration_cast<SteadyClock::duration>(req.idle))
                            ? CallError::kFirstByteTimeout
                            : CallError::kReset;
         break;

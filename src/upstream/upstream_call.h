@@ -47,8 +47,8 @@ enum class CallError {
   kIdleTimeout,       // no data for timeouts.idle
   kTotalTimeout,      // the attempt's or the request's total deadline passed
   kClientGone,        // the client hung up; the call was cancelled
-  kShutdown,          // the drain period ended: the gateway cancelled the call (not a backend failure)
-  kStopped,           // the consumer stopped reading (its own decision)
+  kShutdown,  // the drain period ended: the gateway cancelled the call (not a backend failure)
+  kStopped,   // the consumer stopped reading (its own decision)
 };
 std::string_view CallErrorName(CallError e);
 

@@ -34,7 +34,9 @@ class Watchdog {
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
 
-    void SetDeadline(TimePoint t) { deadline_ns_.store(t.time_since_epoch().count(), std::memory_order_relaxed); }
+    void SetDeadline(TimePoint t) {
+      deadline_ns_.store(t.time_since_epoch().count(), std::memory_order_relaxed);
+    }
     // Why it fired (kNone if it did not).
     WatchReason fired() const { return static_cast<WatchReason>(fired_.load()); }
 
@@ -55,10 +57,11 @@ class Watchdog {
   ~Watchdog();
 
   // Registers a watch. `client_fd` < 0 = no hang-up poll. `heartbeat` may be empty.
-  std::unique_ptr<Watch> Add(TimePoint deadline, int client_fd, std::function<void(WatchReason)> fire,
-                             std::function<bool()> heartbeat = nullptr,
-                             std::chrono::milliseconds heartbeat_every = std::chrono::milliseconds(0),
-                             TimePoint first_heartbeat = {});
+  std::unique_ptr<Watch> Add(
+      TimePoint deadline, int client_fd, std::function<void(WatchReason)> fire,
+      std::function<bool()> heartbeat = nullptr,
+      std::chrono::milliseconds heartbeat_every = std::chrono::milliseconds(0),
+      TimePoint first_heartbeat = {});
 
   size_t size() const;
   // Fires every watch, now and from then on (shutdown after the drain period).

@@ -1,10 +1,11 @@
+#include "budget/budget_window.h"
+
 #include <stdlib.h>
 #include <time.h>
 
 #include <catch2/catch.hpp>
 
 #include "budget/budget_test_util.h"
-#include "budget/budget_window.h"
 #include "budget/money.h"
 
 namespace signalbox::budget {

@@ -2,18 +2,17 @@
 // appends through the real group-commit path from several threads and reports every
 // acknowledged append over a pipe; the parent SIGKILLs it at a random point, reopens the
 // file and checks that every acknowledged record is there, exactly once.
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <random>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
 
 #include "budget/budget_test_util.h"
 #include "budget/ledger.h"

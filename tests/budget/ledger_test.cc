@@ -1,23 +1,21 @@
 #include "budget/ledger.h"
 
-#include <sqlite3.h>
-
 #include <errno.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
-#include <numeric>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
-#include <limits>
 #include <filesystem>
+#include <limits>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
 
 #include "budget/budget_test_util.h"
 #include "budget/money.h"
@@ -386,8 +384,8 @@ TEST_CASE("ledger admits one writer at a time", "[budget]") {
 }
 
 TEST_CASE("spool lines round-trip every field, escapes included", "[budget]") {
-  AttemptRecord r = Record("id\\twith\ttab\nand newline@x.1", 3, "key\\r\r", "back\\end",
-                           0.1 + 0.2, kNov26);
+  AttemptRecord r =
+      Record("id\\twith\ttab\nand newline@x.1", 3, "key\\r\r", "back\\end", 0.1 + 0.2, kNov26);
   r.input_tokens = 123456789012;
   r.output_tokens = 7;
   r.estimated = true;

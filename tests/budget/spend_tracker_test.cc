@@ -1,19 +1,17 @@
 #include "budget/spend_tracker.h"
 
+#include <errno.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
 
-#include <errno.h>
-
 #include <barrier>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
 
 #include "budget/budget_test_util.h"
 #include "budget/money.h"

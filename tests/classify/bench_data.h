@@ -3,11 +3,10 @@
 // routing-quality measure. Used by the tests that skip when ../shared is absent.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -1,8 +1,9 @@
 // Behaviour of the classifier that users and the router rely on: each signal fires on
 // what it names and stays quiet otherwise, tiers follow the score, the config's weights
 // and keywords take effect, and the output is deterministic.
-#include <catch2/catch.hpp>
+#include "classify/classifier.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 #include <set>
@@ -10,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "classify/classifier.h"
 #include "classify/classify_test_util.h"
 
 namespace signalbox::classify {
@@ -53,8 +53,8 @@ TEST_CASE("Each text signal fires on what it names and not on plain prose", "[cl
   const std::vector<SignalCase> cases = {
       // code: fences, syntax, stack traces, file names, vocabulary
       {"```python\nprint('hi')\n```", "code", 0.8, 1},
-      {"Traceback (most recent call last):\n  File \"app.py\", line 3\nKeyError: 'x'", "code",
-       0.8, 1},
+      {"Traceback (most recent call last):\n  File \"app.py\", line 3\nKeyError: 'x'", "code", 0.8,
+       1},
       {"if (count == 0 && ptr != nullptr) { return; }", "code", 0.6, 1},
       {"Why does my_function crash when I open config.yaml?", "code", 0.5, 1},
       {"How do I undo the last commit in git?", "code", 0.3, 1},
@@ -81,8 +81,8 @@ TEST_CASE("Each text signal fires on what it names and not on plain prose", "[cl
        "multi_step", 0.4, 1},
       {"Boil water.", "multi_step", 0, 0},
       // constraints
-      {"Answer in JSON with exactly 3 keys, no more than 50 words, as a table.", "constraints",
-       0.7, 1},
+      {"Answer in JSON with exactly 3 keys, no more than 50 words, as a table.", "constraints", 0.7,
+       1},
       {"Tell me about whales.", "constraints", 0, 0},
       // questions beyond the first
       {"What is X? Why is Y? How does Z work?", "questions", 0.6, 1},
@@ -230,15 +230,17 @@ TEST_CASE("The tier is the highest one whose lower bound is <= score", "[classif
     INFO(p << " score " << r.score);
     CHECK(r.score >= 0);
     CHECK(r.score <= 1);
-    const int want = r.score >= 0.8 ? 4 : r.score >= 0.6 ? 3 : r.score >= 0.4 ? 2
-                   : r.score >= 0.2 ? 1 : 0;
+    const int want = r.score >= 0.8   ? 4
+                     : r.score >= 0.6 ? 3
+                     : r.score >= 0.4 ? 2
+                     : r.score >= 0.2 ? 1
+                                      : 0;
     CHECK(r.tier_index == want);
     CHECK(r.tier == cfg.tiers[want].first);
   }
   // One tier: everything lands in it.
   cfg.tiers = {{"only", 0.0}};
-  CHECK(Classifier::Create(cfg)->Classify(InputBuilder().User("Prove it").input()).tier ==
-        "only");
+  CHECK(Classifier::Create(cfg)->Classify(InputBuilder().User("Prove it").input()).tier == "only");
 }
 
 TEST_CASE("The score is the squashed sum of the contributions", "[classify]") {
@@ -283,8 +285,8 @@ TEST_CASE("Config keywords extend a signal's word list, as words and phrases", "
   };
   CHECK(value("Please flibbertigibbet this.", "reasoning") > 0.4);
   CHECK(value("Tell me about the QUANTUM-Widget.", "reasoning") > 0.4);
-  CHECK(value("A quantum physics widget.", "reasoning") == 0);   // not the phrase
-  CHECK(value("The quantum. Widget.", "reasoning") == 0);        // punctuation breaks it
+  CHECK(value("A quantum physics widget.", "reasoning") == 0);  // not the phrase
+  CHECK(value("The quantum. Widget.", "reasoning") == 0);       // punctuation breaks it
   CHECK(value("Fix my Terraform module.", "code") > 0.4);
   CHECK(value("Weather in Oslo?", "simple") > 0.8);
   CHECK(SignalOf(ClassifyPrompt("Please flibbertigibbet this."), "reasoning").value == 0);
@@ -353,13 +355,61 @@ TEST_CASE("EstimateTokens follows BPE-like rules and is linear", "[classify]") {
 TEST_CASE("Any bytes classify to values in [0,1], deterministically", "[classify]") {
   // Fragments that stress the scanner's edges: truncated and invalid UTF-8, unclosed
   // harness blocks, operators at the ends, long runs.
-  const std::vector<std::string> pieces = {
-      "a", "Z", "_", "9", " ", "  ", "\n", "\r\n", "\t", ".", "?", "!", "-", "'", "=", "==",
-      "<", ">", "/", "*", "^", "~", "\\", "(", ")", "`", "```", "#include", "$ ", "1.", "- ",
-      "\xE2\x80\x99", "\xE2\x88\x91", "\xCE\xB1", "\xE4\xBD\xA0", "\xF0\x9F\x98\x80",
-      "\xEF\xBC\x9F", "\xC3", "\xE2\x88", "\xFF", "\x80", std::string(1, '\0'),
-      "<system-reminder>", "</system-reminder>", "<environment_details>", "trade", "off",
-      "step by step", "prove", "hi", "what", "json", "x.py", "fooBar", "snake_case"};
+  const std::vector<std::string> pieces = {"a",
+                                           "Z",
+                                           "_",
+                                           "9",
+                                           " ",
+                                           "  ",
+                                           "\n",
+                                           "\r\n",
+                                           "\t",
+                                           ".",
+                                           "?",
+                                           "!",
+                                           "-",
+                                           "'",
+                                           "=",
+                                           "==",
+                                           "<",
+                                           ">",
+                                           "/",
+                                           "*",
+                                           "^",
+                                           "~",
+                                           "\\",
+                                           "(",
+                                           ")",
+                                           "`",
+                                           "```",
+                                           "#include",
+                                           "$ ",
+                                           "1.",
+                                           "- ",
+                                           "\xE2\x80\x99",
+                                           "\xE2\x88\x91",
+                                           "\xCE\xB1",
+                                           "\xE4\xBD\xA0",
+                                           "\xF0\x9F\x98\x80",
+                                           "\xEF\xBC\x9F",
+                                           "\xC3",
+                                           "\xE2\x88",
+                                           "\xFF",
+                                           "\x80",
+                                           std::string(1, '\0'),
+                                           "<system-reminder>",
+                                           "</system-reminder>",
+                                           "<environment_details>",
+                                           "trade",
+                                           "off",
+                                           "step by step",
+                                           "prove",
+                                           "hi",
+                                           "what",
+                                           "json",
+                                           "x.py",
+                                           "fooBar",
+                                           "snake_case"};
   std::mt19937 rng(12345);
   const auto& c = *DefaultClassifier();
   for (int i = 0; i < 3000; ++i) {

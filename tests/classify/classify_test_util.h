@@ -31,10 +31,22 @@ class InputBuilder {
     return *this;
   }
   InputBuilder& User(std::string text) { return Message(Role::kUser, std::move(text)); }
-  InputBuilder& Tools(int n) { in_.num_tools = n; return *this; }
-  InputBuilder& Images() { in_.has_images = true; return *this; }
-  InputBuilder& Structured() { in_.structured_output = true; return *this; }
-  InputBuilder& MaxTokens(int64_t n) { in_.max_tokens = n; return *this; }
+  InputBuilder& Tools(int n) {
+    in_.num_tools = n;
+    return *this;
+  }
+  InputBuilder& Images() {
+    in_.has_images = true;
+    return *this;
+  }
+  InputBuilder& Structured() {
+    in_.structured_output = true;
+    return *this;
+  }
+  InputBuilder& MaxTokens(int64_t n) {
+    in_.max_tokens = n;
+    return *this;
+  }
   const ClassifyInput& input() const { return in_; }
 
  private:

@@ -8,7 +8,6 @@
 // Skipped when ../shared is absent. SIGNALBOX_CLASSIFY_REPORT=1 prints the tables of
 // classify/README.md.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -127,8 +126,9 @@ TEST_CASE("Leave-subjects-out: the tuning procedure beats prompt length on unsee
   }
 }
 
-TEST_CASE("fit on half of a benchmark: on the other half it beats length, at least matches the defaults",
-          "[classify][fit]") {
+TEST_CASE(
+    "fit on half of a benchmark: on the other half it beats length, at least matches the defaults",
+    "[classify][fit]") {
   if (!testing::BenchAvailable()) {
     WARN("SKIPPED: routing benchmarks not found under " << testing::kBenchDir);
     return;
@@ -149,8 +149,8 @@ TEST_CASE("fit on half of a benchmark: on the other half it beats length, at lea
     const double fitted = EvaluateWeights(held, fit.weights).apgr;
     const double shipped = EvaluateWeights(held, options.current).apgr;
     const double length = EvaluateWeights(held, LengthOnly()).apgr;
-    INFO((set == &b.gsm ? "gsm8k" : "mmlu-dev") << ": fitted " << fitted << ", shipped "
-                                                << shipped << ", length " << length);
+    INFO((set == &b.gsm ? "gsm8k" : "mmlu-dev")
+         << ": fitted " << fitted << ", shipped " << shipped << ", length " << length);
     if (Report()) {
       std::printf("| %s | half/half | fitted %.4f | shipped %.4f | length %.4f | ridge %g |\n",
                   set == &b.gsm ? "gsm8k" : "mmlu-dev", fitted, shipped, length, fit.ridge);

@@ -1,7 +1,6 @@
 // The classifier scores the human ask, not what coding agents and IDEs wrap around it,
 // and never scores a longer or harder version of an input lower.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -45,9 +44,9 @@ TEST_CASE("System-reminder blocks do not count towards the signals", "[classify]
   CHECK(a.input_tokens > plain.input_tokens);  // still paid for
 
   // Inline in the same text, and an unclosed block that runs to the end.
-  const Classification b = ClassifyPrompt("<system-reminder>" + kHardNoise +
-                                          "</system-reminder>\n" + ask +
-                                          "\n<environment_details>" + kHardNoise);
+  const Classification b =
+      ClassifyPrompt("<system-reminder>" + kHardNoise + "</system-reminder>\n" + ask +
+                     "\n<environment_details>" + kHardNoise);
   CHECK(b.score == Approx(plain.score).margin(0.02));
   CHECK(SignalOf(b, "code").value == Approx(SignalOf(plain, "code").value).margin(0.05));
   CHECK(SignalOf(b, "reasoning").value == 0);
@@ -96,8 +95,9 @@ TEST_CASE("Tool output and long system prompts weigh little", "[classify]") {
 
   std::string system;
   for (int i = 0; i < 50; ++i) {
-    system += "Always explain your reasoning step by step, compare the trade-offs, and "
-              "prove every claim. Answer in JSON with exactly three bullets. ";
+    system +=
+        "Always explain your reasoning step by step, compare the trade-offs, and "
+        "prove every claim. Answer in JSON with exactly three bullets. ";
   }
   InputBuilder sys;
   sys.Message(Role::kSystem, system).User("What is the capital of Peru?");

@@ -2,10 +2,9 @@
 // (testdata/mixed_workload.jsonl): greetings and lookups, everyday asks, hard asks,
 // multi-turn chat and coding-agent turns with reminders and tool output.
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "classify/classifier.h"

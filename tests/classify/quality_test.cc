@@ -2,11 +2,10 @@
 // a weak and a strong model), computed exactly as /work/shared/tools/routing-eval does.
 // Skipped when ../shared is absent. Set SIGNALBOX_CLASSIFY_REPORT=1 to print the table
 // in classify/README.md: every metric, the held-out splits and the per-signal ablation.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,9 +31,9 @@ struct Row {
   std::string domain;  // MMLU subject; empty for GSM8K
   int weak = 0;
   int strong = 0;
-  uint32_t tie = 0;       // routing-eval's tie-break: first 8 hex digits of sha1(id)
-  size_t chars = 0;       // prompt length in code points, the README's length baseline
-  Classification cls;     // the default classifier's decision
+  uint32_t tie = 0;    // routing-eval's tie-break: first 8 hex digits of sha1(id)
+  size_t chars = 0;    // prompt length in code points, the README's length baseline
+  Classification cls;  // the default classifier's decision
 };
 
 uint32_t Sha1Prefix(const std::string& id) {
@@ -122,8 +122,8 @@ void PrintReport(const char* name, const std::vector<Row>& rows) {
   const ScoreFn length_signal = [](const Row& r) { return r.cls.signals[0].value; };
   auto line = [&](const char* label, const std::vector<const Row*>& set, const ScoreFn& fn) {
     const Metrics m = EvaluateBy(set, fn);
-    std::printf("| %s | %s | %.3f | %.3f | %.3f | %.3f |\n", name, label, m.apgr, m.cpt50,
-                m.cpt80, m.strong95);
+    std::printf("| %s | %s | %.3f | %.3f | %.3f | %.3f |\n", name, label, m.apgr, m.cpt50, m.cpt80,
+                m.strong95);
   };
   line("classifier, all", all, classifier);
   line("length in chars, all", all, chars);

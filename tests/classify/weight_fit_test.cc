@@ -1,9 +1,10 @@
 // The fitter behind `signalbox fit` and the routing-quality measure, on synthetic data
 // whose answer is known.
-#include <catch2/catch.hpp>
+#include "classify/weight_fit.h"
 
 #include <algorithm>
 #include <array>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -12,7 +13,6 @@
 #include <vector>
 
 #include "classify/routing_quality.h"
-#include "classify/weight_fit.h"
 
 namespace signalbox::classify {
 namespace {
@@ -98,8 +98,7 @@ TEST_CASE("A signal that lowers the score is learnt with its sign", "[classify][
   CHECK(fit.weights[kSigSimple] > 2 * fit.weights[kSigLength]);
 }
 
-TEST_CASE("The fit is deterministic for a seed, and the permutation is one",
-          "[classify][fit]") {
+TEST_CASE("The fit is deterministic for a seed, and the permutation is one", "[classify][fit]") {
   const auto rows = Synthetic(600, Weights({{kSigMath, 1.0}}), 4);
   FitOptions options;
   options.seed = 7;

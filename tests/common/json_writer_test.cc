@@ -1,7 +1,7 @@
+#include "common/json_writer.h"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "common/json_writer.h"
 
 using signalbox::AppendJsonString;
 using signalbox::JsonWriter;
@@ -31,7 +31,16 @@ TEST_CASE("AppendJsonString escapes and stays valid UTF-8", "[common]") {
 TEST_CASE("JsonWriter builds nested objects", "[common]") {
   std::string out;
   JsonWriter w(out);
-  w.BeginObject().Field("a", 1).Key("b").BeginArray().Int(1).String("x").Null().EndArray()
-      .Field("c", 0.5).Field("d", true).EndObject();
+  w.BeginObject()
+      .Field("a", 1)
+      .Key("b")
+      .BeginArray()
+      .Int(1)
+      .String("x")
+      .Null()
+      .EndArray()
+      .Field("c", 0.5)
+      .Field("d", true)
+      .EndObject();
   CHECK(out == R"({"a":1,"b":[1,"x",null],"c":0.5,"d":true})");
 }

@@ -1,9 +1,10 @@
+#include "common/log.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "common/log.h"
 #include "metrics/access_log.h"
 
 using namespace signalbox;
@@ -24,7 +25,9 @@ TEST_CASE("a log line with a 4 MiB field stays bounded", "[common][log][security
   REQUIRE(::pipe(fds) == 0);
   SetLogFd(fds[1]);
   std::string huge(4 << 20, '9');
-  Log(LogLevel::kError, "handler failed").Field("error", huge).Field("path", std::string_view(huge));
+  Log(LogLevel::kError, "handler failed")
+      .Field("error", huge)
+      .Field("path", std::string_view(huge));
   SetLogFd(2);
   ::close(fds[1]);
   std::string line;
@@ -37,7 +40,8 @@ TEST_CASE("a log line with a 4 MiB field stays bounded", "[common][log][security
   CHECK(j["error"].get<std::string>().find("...[cut ") != std::string::npos);
 }
 
-TEST_CASE("the access log cuts a client-controlled model name to 256 bytes", "[metrics][access_log][security]") {
+TEST_CASE("the access log cuts a client-controlled model name to 256 bytes",
+          "[metrics][access_log][security]") {
   metrics::AccessRecord r;
   r.request_id = "r1";
   r.model = std::string(4 << 20, 'm');

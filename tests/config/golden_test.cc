@@ -1,11 +1,10 @@
 // Golden config tests: every file in tests/testdata/config/invalid/ must fail with the
 // messages its "# expect: LINE:COL: message" lines give; the shipped example must pass.
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "config/loader.h"
 
@@ -43,7 +42,8 @@ TEST_CASE("every golden invalid config fails with its expected line:col messages
       bool found = false;
       for (const auto& got : res.errors) {
         std::string prefix = entry.path().string() + ":";
-        if (got.rfind(prefix, 0) == 0 && got.substr(prefix.size()).rfind(want, 0) == 0) found = true;
+        if (got.rfind(prefix, 0) == 0 && got.substr(prefix.size()).rfind(want, 0) == 0)
+          found = true;
       }
       INFO("want: " << want);
       for (const auto& got : res.errors) INFO("got: " << got);
@@ -55,7 +55,8 @@ TEST_CASE("every golden invalid config fails with its expected line:col messages
 
 TEST_CASE("the shipped example config is valid without any environment variable", "[config]") {
   auto empty_env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-  auto res = LoadConfigFile(std::string(SIGNALBOX_SOURCE_DIR) + "/config/signalbox.yaml", empty_env);
+  auto res =
+      LoadConfigFile(std::string(SIGNALBOX_SOURCE_DIR) + "/config/signalbox.yaml", empty_env);
   for (const auto& e : res.errors) INFO(e);
   REQUIRE(res.config.has_value());
   CHECK(res.errors.empty());

@@ -1,7 +1,8 @@
+#include "config/loader.h"
+
 #include <catch2/catch.hpp>
 
 #include "config/env_expand.h"
-#include "config/loader.h"
 #include "config/units.h"
 
 using namespace signalbox;
@@ -73,7 +74,8 @@ router:
   rules:
     - name: default
       route: [small]
-)", "t.yaml", FakeEnv({{"INJECT", "m\n    retries: 9"}}));
+)",
+                            "t.yaml", FakeEnv({{"INJECT", "m\n    retries: 9"}}));
   REQUIRE(res.config);
   CHECK(res.config->backends[0].model == "m\n    retries: 9");
   CHECK(res.config->backends[0].retries == 0);
@@ -147,7 +149,8 @@ router:
   rules:
     - name: default
       route: [small]
-)", "t.yaml", FakeEnv({{"KEY_A", "sk-team-a-0123456789"}}));
+)",
+                            "t.yaml", FakeEnv({{"KEY_A", "sk-team-a-0123456789"}}));
   REQUIRE_FALSE(res.config);
   REQUIRE(res.errors.size() == 1);
   CHECK(res.errors[0].find("budgets.keys[2].key: must be at least 8") != std::string::npos);
@@ -167,7 +170,8 @@ router:
     - name: never
       when: {stream: true}
       route: [small]
-)", "t.yaml", FakeEnv({}));
+)",
+                            "t.yaml", FakeEnv({}));
   REQUIRE(res.config);
   REQUIRE(res.warnings.size() == 1);
   CHECK(res.warnings[0].find("rule 'never' can never match") != std::string::npos);
@@ -183,7 +187,8 @@ router:
   rules:
     - name: default
       route: [small]
-)", "t.yaml", FakeEnv({}));
+)",
+                            "t.yaml", FakeEnv({}));
   REQUIRE_FALSE(res.config);
   CHECK(res.errors[0].find("ambiguous") != std::string::npos);
 }

@@ -5,17 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
@@ -55,8 +54,8 @@ std::vector<json> AllPanels(const json& d) {
 }
 
 struct ExportedFamily {
-  std::string type;                // counter | gauge | histogram
-  std::set<std::string> labels;    // from the samples, `le` excluded
+  std::string type;              // counter | gauge | histogram
+  std::set<std::string> labels;  // from the samples, `le` excluded
 };
 
 // The families the gateway exports: GatewayMetrics::Register() and RegisterBackendUp() on
@@ -68,7 +67,9 @@ std::map<std::string, ExportedFamily> ExportedFamilies() {
   static std::map<std::string, ExportedFamily> families = [] {
     auto m = GatewayMetrics::Register(registry);
     REQUIRE(m.ok());
-    REQUIRE(RegisterBackendUp(registry, [](std::vector<GaugeSample>& out) { out.push_back({{"b"}, 1}); }).ok());
+    REQUIRE(RegisterBackendUp(registry, [](std::vector<GaugeSample>& out) {
+              out.push_back({{"b"}, 1});
+            }).ok());
     auto touch = [](auto* family) {
       REQUIRE(family != nullptr);
       family->WithLabels(std::vector<std::string>(family->label_names().size(), "x"));
@@ -96,7 +97,8 @@ std::map<std::string, ExportedFamily> ExportedFamilies() {
       if (line.empty() || line[0] == '#') continue;
       std::string name = line.substr(0, line.find_first_of("{ "));
       for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-        std::string base = name.size() > strlen(suffix) ? name.substr(0, name.size() - strlen(suffix)) : "";
+        std::string base =
+            name.size() > strlen(suffix) ? name.substr(0, name.size() - strlen(suffix)) : "";
         if (name.ends_with(suffix) && out.count(base) && out[base].type == "histogram") name = base;
       }
       REQUIRE(out.count(name) == 1);
@@ -122,7 +124,8 @@ struct MetricRef {
   std::string matchers;    // the text inside {...} right after the name, if any
 };
 
-std::vector<MetricRef> MetricsIn(const std::string& expr, const std::map<std::string, ExportedFamily>& fams) {
+std::vector<MetricRef> MetricsIn(const std::string& expr,
+                                 const std::map<std::string, ExportedFamily>& fams) {
   std::vector<MetricRef> out;
   const std::regex name_re(R"(signalbox_[a-z_]+)");
   for (std::sregex_iterator it(expr.begin(), expr.end(), name_re), end; it != end; ++it) {
@@ -142,7 +145,8 @@ std::vector<MetricRef> MetricsIn(const std::string& expr, const std::map<std::st
       }
     }
     size_t after = static_cast<size_t>(it->position() + it->length());
-    if (after < expr.size() && expr[after] == '{') r.matchers = expr.substr(after + 1, expr.find('}', after) - after - 1);
+    if (after < expr.size() && expr[after] == '{')
+      r.matchers = expr.substr(after + 1, expr.find('}', after) - after - 1);
     out.push_back(r);
   }
   return out;
@@ -155,7 +159,8 @@ std::set<std::string> GroupingLabels(const std::string& expr) {
   const std::regex word_re(R"([a-zA-Z_][a-zA-Z0-9_]*)");
   for (std::sregex_iterator it(expr.begin(), expr.end(), clause_re), end; it != end; ++it) {
     std::string list = (*it)[2];
-    for (std::sregex_iterator w(list.begin(), list.end(), word_re), wend; w != wend; ++w) out.insert(w->str());
+    for (std::sregex_iterator w(list.begin(), list.end(), word_re), wend; w != wend; ++w)
+      out.insert(w->str());
   }
   return out;
 }
@@ -165,11 +170,13 @@ std::vector<std::pair<std::string, std::string>> Expressions(const json& d) {
   std::vector<std::pair<std::string, std::string>> out;  // (where, expr)
   for (const auto& p : AllPanels(d)) {
     if (!p.contains("targets")) continue;
-    for (const auto& t : p["targets"]) out.emplace_back("panel \"" + p.value("title", "") + "\"", t.value("expr", ""));
+    for (const auto& t : p["targets"])
+      out.emplace_back("panel \"" + p.value("title", "") + "\"", t.value("expr", ""));
   }
   for (const auto& v : d["templating"]["list"]) {
     if (v.value("type", "") != "query") continue;
-    std::string q = v["query"].is_object() ? v["query"].value("query", "") : v["query"].get<std::string>();
+    std::string q =
+        v["query"].is_object() ? v["query"].value("query", "") : v["query"].get<std::string>();
     out.emplace_back("variable $" + v.value("name", ""), q);
   }
   return out;
@@ -177,7 +184,8 @@ std::vector<std::pair<std::string, std::string>> Expressions(const json& d) {
 
 }  // namespace
 
-TEST_CASE("the Grafana dashboard is valid JSON and every panel has a title and queries", "[deploy]") {
+TEST_CASE("the Grafana dashboard is valid JSON and every panel has a title and queries",
+          "[deploy]") {
   json d = LoadDashboard();
   CHECK(d.value("schemaVersion", 0) >= 36);
   CHECK(!d.value("uid", "").empty());
@@ -222,8 +230,9 @@ TEST_CASE("every metric and label the dashboard queries is one the gateway expor
   const auto fams = ExportedFamilies();
   // The registry really holds the SPEC's families (guards this test's own premise).
   for (const char* spec :
-       {"signalbox_requests_total", "signalbox_request_duration_seconds", "signalbox_time_to_first_token_seconds",
-        "signalbox_upstream_tokens_total", "signalbox_cost_usd_total", "signalbox_fallbacks_total",
+       {"signalbox_requests_total", "signalbox_request_duration_seconds",
+        "signalbox_time_to_first_token_seconds", "signalbox_upstream_tokens_total",
+        "signalbox_cost_usd_total", "signalbox_fallbacks_total",
         "signalbox_budget_rejections_total", "signalbox_inflight_requests", "signalbox_backend_up",
         "signalbox_config_reloads_total", "signalbox_classifier_seconds"}) {
     CHECK(fams.count(spec) == 1);
@@ -241,13 +250,15 @@ TEST_CASE("every metric and label the dashboard queries is one the gateway expor
       REQUIRE(!r.family.empty());  // not exported: renamed, misspelled, or a bare histogram name
       used.insert(r.family);
       const auto& f = fams.at(r.family);
-      CHECK((f.type != "histogram" || !r.suffix.empty()));  // a histogram has only _bucket/_sum/_count series
+      CHECK((f.type != "histogram" ||
+             !r.suffix.empty()));  // a histogram has only _bucket/_sum/_count series
       if (r.suffix == "_bucket") any_bucket = true;
       labels_here.insert(f.labels.begin(), f.labels.end());
       std::set<std::string> own = f.labels;
       own.insert(kTargetLabels.begin(), kTargetLabels.end());
       if (r.suffix == "_bucket") own.insert("le");
-      for (std::sregex_iterator m(r.matchers.begin(), r.matchers.end(), matcher_re), end; m != end; ++m) {
+      for (std::sregex_iterator m(r.matchers.begin(), r.matchers.end(), matcher_re), end; m != end;
+           ++m) {
         INFO("matcher label " << (*m)[1]);
         CHECK(own.count((*m)[1]) == 1);
       }
@@ -282,8 +293,11 @@ TEST_CASE("every dashboard query is valid PromQL (promtool check rules)", "[depl
   }
   json d = LoadDashboard();
   // Grafana's variables, replaced by values Prometheus would see.
-  const std::vector<std::pair<std::string, std::string>> vars = {
-      {"$__rate_interval", "1m"}, {"$__interval", "15s"}, {"$__range", "1h"}, {"$backend", ".*"}, {"$key", ".*"}};
+  const std::vector<std::pair<std::string, std::string>> vars = {{"$__rate_interval", "1m"},
+                                                                 {"$__interval", "15s"},
+                                                                 {"$__range", "1h"},
+                                                                 {"$backend", ".*"},
+                                                                 {"$key", ".*"}};
   std::string rules = "groups:\n  - name: dashboard\n    rules:\n";
   int n = 0;
   for (const auto& [where, expr] : Expressions(d)) {
@@ -293,7 +307,8 @@ TEST_CASE("every dashboard query is valid PromQL (promtool check rules)", "[depl
       for (size_t p; (p = e.find(from)) != std::string::npos;) e.replace(p, from.size(), to);
     }
     CHECK(e.find('$') == std::string::npos);  // an unknown Grafana variable
-    rules += "      - record: dashboard:expr" + std::to_string(n++) + "\n        expr: " + json(e).dump() + "\n";
+    rules += "      - record: dashboard:expr" + std::to_string(n++) +
+             "\n        expr: " + json(e).dump() + "\n";
   }
   char path[] = "/tmp/signalbox_dashboard_rules_XXXXXX";
   int fd = mkstemp(path);

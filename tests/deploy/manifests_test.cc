@@ -3,21 +3,21 @@
 // environment those manifests provide; and the manifests agree with each other and with
 // the config (ports, probe paths, mounts, drain vs grace period, secret keys, scrape
 // targets, Dockerfile stages and packages). Docker and a cluster are not needed.
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "config/loader.h"
 #include "config/parse_sections.h"
@@ -60,9 +60,11 @@ std::vector<YAML::Node> KubeDocs() {
   return out;
 }
 
-YAML::Node Find(const std::vector<YAML::Node>& docs, const std::string& kind, const std::string& name = "") {
+YAML::Node Find(const std::vector<YAML::Node>& docs, const std::string& kind,
+                const std::string& name = "") {
   for (const auto& d : docs) {
-    if (d["kind"].as<std::string>() == kind && (name.empty() || d["metadata"]["name"].as<std::string>() == name)) {
+    if (d["kind"].as<std::string>() == kind &&
+        (name.empty() || d["metadata"]["name"].as<std::string>() == name)) {
       return d;
     }
   }
@@ -76,11 +78,12 @@ std::string Basename(const std::string& p) { return fs::path(p).filename().strin
 // Loads `text` with an environment that holds exactly `env`; every error is printed.
 LoadResult LoadWithEnv(const std::string& text, const std::string& label,
                        const std::map<std::string, std::string>& env) {
-  LoadResult r = LoadConfigText(text, label, [&env](const std::string& name) -> std::optional<std::string> {
-    auto it = env.find(name);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  });
+  LoadResult r =
+      LoadConfigText(text, label, [&env](const std::string& name) -> std::optional<std::string> {
+        auto it = env.find(name);
+        if (it == env.end()) return std::nullopt;
+        return it->second;
+      });
   std::string all;
   for (const auto& e : r.errors) all += e + "\n";
   INFO(label << " errors:\n" << all);
@@ -137,8 +140,9 @@ std::vector<std::string> DockerInstructions() {
   std::vector<std::string> out;
   std::string cur;
   for (std::string line; std::getline(in, line);) {
-    std::string t = line.substr(line.find_first_not_of(" \t") == std::string::npos ? line.size()
-                                                                                     : line.find_first_not_of(" \t"));
+    std::string t = line.substr(line.find_first_not_of(" \t") == std::string::npos
+                                    ? line.size()
+                                    : line.find_first_not_of(" \t"));
     if (t.empty() || t[0] == '#') continue;
     if (!t.empty() && t.back() == '\\') {
       cur += t.substr(0, t.size() - 1) + " ";
@@ -177,9 +181,10 @@ TEST_CASE("every YAML file under deploy/ parses", "[deploy]") {
   }
 }
 
-TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation with the Deployment's env, "
-          "and the manifests agree with it",
-          "[deploy]") {
+TEST_CASE(
+    "Kubernetes: the ConfigMap's config passes the gateway's validation with the Deployment's env, "
+    "and the manifests agree with it",
+    "[deploy]") {
   auto docs = KubeDocs();
   YAML::Node dep = Find(docs, "Deployment", "signalbox");
   YAML::Node pod = dep["spec"]["template"]["spec"];
@@ -225,7 +230,8 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
   }
   YAML::Node cm = Find(docs, "ConfigMap", configmap_name);
   REQUIRE(cm["data"][Basename(config_path)]);
-  auto loaded = LoadWithEnv(cm["data"][Basename(config_path)].as<std::string>(), "configmap/" + Basename(config_path), env);
+  auto loaded = LoadWithEnv(cm["data"][Basename(config_path)].as<std::string>(),
+                            "configmap/" + Basename(config_path), env);
   const auto& cfg = *loaded.config;
   // It validated with exactly the Deployment's env, so no variable it needs is missing.
   CHECK(!cfg.server.admin_token.empty());  // production: /admin/* must not be open
@@ -256,7 +262,8 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
     prestop_s = std::stoi(cmd[1].as<std::string>());
   }
   int grace = pod["terminationGracePeriodSeconds"].as<int>(30);
-  auto drain_s = std::chrono::duration_cast<std::chrono::seconds>(cfg.server.timeouts.drain).count();
+  auto drain_s =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.server.timeouts.drain).count();
   CHECK(grace > prestop_s + drain_s);
 
   // Security: non-root numeric user, read-only root, the ledger on a writable volume.
@@ -273,7 +280,8 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
       if (v["name"].as<std::string>() == m["name"].as<std::string>()) {
         ledger_mounted = v["emptyDir"] || v["persistentVolumeClaim"];
         if (v["persistentVolumeClaim"]) {
-          Find(docs, "PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"].as<std::string>());
+          Find(docs, "PersistentVolumeClaim",
+               v["persistentVolumeClaim"]["claimName"].as<std::string>());
           // A ReadWriteOnce ledger volume cannot be shared by a surge pod.
           CHECK(dep["spec"]["strategy"]["type"].as<std::string>() == "Recreate");
         }
@@ -294,8 +302,8 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
   // Service -> pods, ServiceMonitor -> Service.
   YAML::Node svc = Find(docs, "Service", "signalbox");
   for (const auto& kv : svc["spec"]["selector"]) {
-    CHECK(dep["spec"]["template"]["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>("") ==
-          kv.second.as<std::string>());
+    CHECK(dep["spec"]["template"]["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>(
+              "") == kv.second.as<std::string>());
   }
   std::set<std::string> svc_ports;
   for (const auto& p : svc["spec"]["ports"]) {
@@ -305,7 +313,8 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
   }
   YAML::Node sm = Find(docs, "ServiceMonitor", "signalbox");
   for (const auto& kv : sm["spec"]["selector"]["matchLabels"]) {
-    CHECK(svc["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>("") == kv.second.as<std::string>());
+    CHECK(svc["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>("") ==
+          kv.second.as<std::string>());
   }
   REQUIRE(sm["spec"]["endpoints"].size() >= 1);
   for (const auto& ep : sm["spec"]["endpoints"]) {
@@ -323,13 +332,15 @@ TEST_CASE("Kubernetes: the ConfigMap's config passes the gateway's validation wi
   }
 }
 
-TEST_CASE("docker-compose: the gateway config passes validation with the compose environment, and the "
-          "services, Prometheus and Grafana files point at each other",
-          "[deploy]") {
+TEST_CASE(
+    "docker-compose: the gateway config passes validation with the compose environment, and the "
+    "services, Prometheus and Grafana files point at each other",
+    "[deploy]") {
   YAML::Node compose = YAML::LoadFile((kDeploy / "docker-compose.yml").string());
   YAML::Node gw = Service(compose, "gateway");
   std::map<std::string, std::string> env;
-  for (const auto& kv : gw["environment"]) env[kv.first.as<std::string>()] = ComposeValue(kv.second.as<std::string>());
+  for (const auto& kv : gw["environment"])
+    env[kv.first.as<std::string>()] = ComposeValue(kv.second.as<std::string>());
   REQUIRE(env.count("SIGNALBOX_CONFIG") == 1);
   const std::string config_path = env["SIGNALBOX_CONFIG"];
   // The config directory is bind-mounted (a directory: single-file bind mounts miss
@@ -338,7 +349,8 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
   std::string ledger_volume_target;
   for (const auto& v : gw["volumes"]) {
     std::string spec = v.as<std::string>();
-    auto parts = spec.substr(0, spec.rfind(":ro") == spec.size() - 3 ? spec.size() - 3 : spec.size());
+    auto parts =
+        spec.substr(0, spec.rfind(":ro") == spec.size() - 3 ? spec.size() - 3 : spec.size());
     std::string source = parts.substr(0, parts.find(':'));
     std::string target = parts.substr(parts.find(':') + 1);
     if (target == Dirname(config_path)) config_source = kDeploy / source;
@@ -346,7 +358,8 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
   }
   REQUIRE(!config_source.empty());
   REQUIRE(fs::is_directory(config_source));
-  auto loaded = LoadWithEnv(ReadFile(config_source / Basename(config_path)), "compose/" + Basename(config_path), env);
+  auto loaded = LoadWithEnv(ReadFile(config_source / Basename(config_path)),
+                            "compose/" + Basename(config_path), env);
   const auto& cfg = *loaded.config;
   CHECK(Dirname(cfg.budgets.ledger_path) == ledger_volume_target);
   CHECK(gw["read_only"].as<bool>(false));
@@ -359,7 +372,8 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
     published |= s.substr(s.rfind(':') + 1) == std::to_string(port);
   }
   CHECK(published);
-  auto drain_s = std::chrono::duration_cast<std::chrono::seconds>(cfg.server.timeouts.drain).count();
+  auto drain_s =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.server.timeouts.drain).count();
   CHECK(ComposeSeconds(gw["stop_grace_period"].as<std::string>("10s")) > drain_s);
 
   // Every backend is a compose service listening where the URL says.
@@ -387,7 +401,8 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
     YAML::Node build = ServiceField(Service(compose, name), "build");
     REQUIRE(build.IsMap());
     CHECK(stages.count(build["target"].as<std::string>()) == 1);
-    CHECK(fs::exists(kDeploy / build["context"].as<std::string>() / build["dockerfile"].as<std::string>()));
+    CHECK(fs::exists(kDeploy / build["context"].as<std::string>() /
+                     build["dockerfile"].as<std::string>()));
   }
 
   // Prometheus scrapes the gateway service on its listen port.
@@ -395,16 +410,19 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
   fs::path prom_dir;
   for (const auto& v : prom_svc["volumes"]) {
     std::string spec = v.as<std::string>();
-    if (spec.find(":/etc/prometheus") != std::string::npos) prom_dir = kDeploy / spec.substr(0, spec.find(':'));
+    if (spec.find(":/etc/prometheus") != std::string::npos)
+      prom_dir = kDeploy / spec.substr(0, spec.find(':'));
   }
   REQUIRE(!prom_dir.empty());
   YAML::Node prom = YAML::LoadFile((prom_dir / "prometheus.yml").string());
   bool scraped = false;
   for (const auto& job : prom["scrape_configs"]) {
     for (const auto& sc : job["static_configs"]) {
-      for (const auto& t : sc["targets"]) scraped |= t.as<std::string>() == "gateway:" + std::to_string(port);
+      for (const auto& t : sc["targets"])
+        scraped |= t.as<std::string>() == "gateway:" + std::to_string(port);
     }
-    if (job["job_name"].as<std::string>() == "signalbox") CHECK(job["metrics_path"].as<std::string>("/metrics") == "/metrics");
+    if (job["job_name"].as<std::string>() == "signalbox")
+      CHECK(job["metrics_path"].as<std::string>("/metrics") == "/metrics");
   }
   CHECK(scraped);
 
@@ -425,15 +443,20 @@ TEST_CASE("docker-compose: the gateway config passes validation with the compose
   }
   REQUIRE(!dashboard_target.empty());
   REQUIRE(!provisioning_source.empty());
-  YAML::Node providers = YAML::LoadFile((kDeploy / provisioning_source / "dashboards" / "signalbox.yml").string());
-  CHECK(providers["providers"][0]["options"]["path"].as<std::string>() == Dirname(dashboard_target));
-  YAML::Node ds = YAML::LoadFile((kDeploy / provisioning_source / "datasources" / "prometheus.yml").string());
+  YAML::Node providers =
+      YAML::LoadFile((kDeploy / provisioning_source / "dashboards" / "signalbox.yml").string());
+  CHECK(providers["providers"][0]["options"]["path"].as<std::string>() ==
+        Dirname(dashboard_target));
+  YAML::Node ds =
+      YAML::LoadFile((kDeploy / provisioning_source / "datasources" / "prometheus.yml").string());
   CHECK(ds["datasources"][0]["type"].as<std::string>() == "prometheus");
   CHECK(ds["datasources"][0]["url"].as<std::string>() == "http://prometheus:9090");
 }
 
-TEST_CASE("Dockerfile: builds with install-deps packages, runs `signalbox serve` as a numeric non-root user",
-          "[deploy]") {
+TEST_CASE(
+    "Dockerfile: builds with install-deps packages, runs `signalbox serve` as a numeric non-root "
+    "user",
+    "[deploy]") {
   auto ins = DockerInstructions();
   auto pkgs = InstallDepsPackages();
   // Split into stages.
@@ -443,7 +466,9 @@ TEST_CASE("Dockerfile: builds with install-deps packages, runs `signalbox serve`
     if (i.rfind("FROM ", 0) == 0) {
       stages.emplace_back();
       std::smatch m;
-      names.push_back(std::regex_search(i, m, std::regex(R"(AS\s+(\S+))", std::regex::icase)) ? m[1].str() : "");
+      names.push_back(std::regex_search(i, m, std::regex(R"(AS\s+(\S+))", std::regex::icase))
+                          ? m[1].str()
+                          : "");
     }
     if (!stages.empty()) stages.back().push_back(i);
   }

@@ -5,12 +5,11 @@
 // is counted, a kill -9 loses no request whose response a client read to the end and
 // counts none twice; a concurrent burst cannot spend past a budget, and no exit path of
 // a request leaves its reservation behind.
-#include <csignal>
-#include <cstdlib>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
+#include <cstdlib>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -21,7 +20,6 @@
 
 namespace signalbox::testing::budget_it {
 namespace {
-
 
 httplib::Headers Auth(const char* key, const std::string& id,
                       std::initializer_list<std::pair<std::string, std::string>> more = {}) {
@@ -60,8 +58,10 @@ void CheckSpendMatchesRows(const json& spend, const std::vector<Row>& rows) {
 
 }  // namespace
 
-TEST_CASE("restart durability: after SIGTERM, a gateway started on the same ledger reports the same "
-          "spend and enforces the same budget", "[integration][budget][durability]") {
+TEST_CASE(
+    "restart durability: after SIGTERM, a gateway started on the same ledger reports the same "
+    "spend and enforces the same budget",
+    "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
   TempDir dir("signalbox-ledger");
@@ -79,13 +79,15 @@ TEST_CASE("restart durability: after SIGTERM, a gateway started on the same ledg
       std::string id = fmt::format("restart-{:02}", i);
       switch (i % 4) {
         case 0: {
-          auto r = cli->Post("/v1/chat/completions", Auth(key, id), ChatBody("hi"), "application/json");
+          auto r =
+              cli->Post("/v1/chat/completions", Auth(key, id), ChatBody("hi"), "application/json");
           REQUIRE(r);
           CHECK(r->status == 200);
           break;
         }
         case 1:
-          CHECK(PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), Auth(key, id)).Done());
+          CHECK(PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), Auth(key, id))
+                    .Done());
           break;
         case 2: {
           auto r = cli->Post("/v1/chat/completions", Auth(key, id), large_body, "application/json");
@@ -95,7 +97,8 @@ TEST_CASE("restart durability: after SIGTERM, a gateway started on the same ledg
         }
         default:
           CHECK(PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-                        Auth(key, id, {{"x-mock-usage", "none"}})).Done());
+                        Auth(key, id, {{"x-mock-usage", "none"}}))
+                    .Done());
       }
     }
     before = AdminSpend(gw);
@@ -120,12 +123,15 @@ TEST_CASE("restart durability: after SIGTERM, a gateway started on the same ledg
   }
   // The rebuilt totals are what budgets are checked against.
   CHECK(Route(gw, ChatBody("hi"), Auth(kKeyA, "route-2"))["budget"] == route_before);
-  CHECK(Nano(route_before["day_remaining_usd"]) == 1'000'000'000 - SumRows(rows_before).keys["team-a"]);
+  CHECK(Nano(route_before["day_remaining_usd"]) ==
+        1'000'000'000 - SumRows(rows_before).keys["team-a"]);
   CHECK(CliSpend(gw) == after);
 }
 
-TEST_CASE("SIGTERM while a stream is relayed: the stream finishes during the drain, the gateway exits 0 "
-          "and the stream's spend is in the ledger", "[integration][budget][durability]") {
+TEST_CASE(
+    "SIGTERM while a stream is relayed: the stream finishes during the drain, the gateway exits 0 "
+    "and the stream's spend is in the ledger",
+    "[integration][budget][durability]") {
   RunningMock small = StartOrFail(Concat({"--model", "small-model"}, kFixedUsage));
   RunningMock large = StartOrFail(Concat({"--model", "large-model"}, kFixedUsage));
   TempDir dir("signalbox-ledger");
@@ -133,12 +139,13 @@ TEST_CASE("SIGTERM while a stream is relayed: the stream finishes during the dra
   const std::string ledger = dir.path() + "/ledger.db";
   RunningGateway gw = StartBudgetGateway(small, large, o);
   bool signalled = false;
-  auto r = PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-                   Auth(kKeyA, "drain-stream", {{"x-mock-tokens", "40"}, {"x-mock-token-interval-ms", "20"}}),
-                   [&](const SseResponse& s) {
-                     if (s.events.size() == 3) signalled = gw.process->Signal(SIGTERM);
-                     return false;
-                   });
+  auto r = PostSse(
+      gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+      Auth(kKeyA, "drain-stream", {{"x-mock-tokens", "40"}, {"x-mock-token-interval-ms", "20"}}),
+      [&](const SseResponse& s) {
+        if (s.events.size() == 3) signalled = gw.process->Signal(SIGTERM);
+        return false;
+      });
   REQUIRE(signalled);
   CHECK(r.status == 200);
   CHECK(r.Done());
@@ -190,7 +197,8 @@ TEST_CASE("kill -9 durability: every response a client read to the end is in the
         }
         bool whole = false;
         if (i % 2 == 0) {
-          auto r = c.Post("/v1/chat/completions", Auth(key, id), ChatBody("hi"), "application/json");
+          auto r =
+              c.Post("/v1/chat/completions", Auth(key, id), ChatBody("hi"), "application/json");
           if (!r) break;  // the gateway is gone
           auto j = json::parse(r->body, nullptr, false);
           whole = r->status == 200 && j.is_object() && j.contains("usage");
@@ -253,8 +261,10 @@ TEST_CASE("kill -9 durability: every response a client read to the end is in the
   CHECK(CliSpend(again) == spend);
 }
 
-TEST_CASE("no reservation outlives its request: after every kind of ending, the key can spend "
-          "exactly what is left", "[integration][budget]") {
+TEST_CASE(
+    "no reservation outlives its request: after every kind of ending, the key can spend "
+    "exactly what is left",
+    "[integration][budget]") {
   // Input and output at $1 per Mtok, so an estimate of N micro-dollars is N tokens: a
   // request can be built to cost exactly what is left. Only `small` routes.
   BudgetGateway g({.small_args = kFixedUsage,
@@ -268,28 +278,35 @@ TEST_CASE("no reservation outlives its request: after every kind of ending, the 
     ids.push_back(name);
     return name;
   };
-  auto post = [&](const std::string& name, std::initializer_list<std::pair<std::string, std::string>> h,
+  auto post = [&](const std::string& name,
+                  std::initializer_list<std::pair<std::string, std::string>> h,
                   const std::string& body = ChatBody("hi")) {
     auto r = cli->Post("/v1/chat/completions", With(kA, next(name), h), body, "application/json");
     REQUIRE(r);
     return r->status;
   };
   CHECK(post("ok-plain", {}) == 200);
-  CHECK(PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, next("ok-stream"))).Done());
+  CHECK(PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+                With(kA, next("ok-stream")))
+            .Done());
   CHECK(!PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-                 With(kA, next("cut"), {{"x-mock-fault", "cut:3"}})).Done());
+                 With(kA, next("cut"), {{"x-mock-fault", "cut:3"}}))
+             .Done());
+  PostSse(
+      g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+      With(kA, next("gone-mid"), {{"x-mock-tokens", "400"}, {"x-mock-token-interval-ms", "20"}}),
+      [](const SseResponse& s) { return s.events.size() >= 3; });
   PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-          With(kA, next("gone-mid"), {{"x-mock-tokens", "400"}, {"x-mock-token-interval-ms", "20"}}),
-          [](const SseResponse& s) { return s.events.size() >= 3; });
-  PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-          With(kA, next("gone-ttft"), {{"x-mock-fault", "hang"}}), nullptr, std::chrono::milliseconds(300));
+          With(kA, next("gone-ttft"), {{"x-mock-fault", "hang"}}), nullptr,
+          std::chrono::milliseconds(300));
   CHECK(post("upstream-503", {{"x-mock-fault", "503"}}) == 503);
   CHECK(post("upstream-400", {{"x-mock-fault", "400"}}) == 400);
   // A 429 puts its backend in a cool-down: let it hit `large` (explicit), not `small`.
   CHECK(post("upstream-429", {{"x-mock-fault", "429"}},
              R"({"model":"large","messages":[{"role":"user","content":"hi"}]})") == 429);
   CHECK(PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-                With(kA, next("error-event"), {{"x-mock-fault", "error-event"}})).status == 502);
+                With(kA, next("error-event"), {{"x-mock-fault", "error-event"}}))
+            .status == 502);
   CHECK(post("over-cap", {{"x-signalbox-max-cost-usd", "0.000001"}}) == 429);
   // Every request has ended once its access-log line is written (after its reservation
   // was released).
@@ -322,8 +339,10 @@ TEST_CASE("no reservation outlives its request: after every kind of ending, the 
   CHECK(post("exactly-left", {}, exact) == 200);
 }
 
-TEST_CASE("a burst of concurrent requests against a small daily budget admits exactly the requests "
-          "that fit and refuses the rest with 429 budget_exceeded", "[integration][budget][concurrency]") {
+TEST_CASE(
+    "a burst of concurrent requests against a small daily budget admits exactly the requests "
+    "that fit and refuses the rest with 429 budget_exceeded",
+    "[integration][budget][concurrency]") {
   // Streams hold their reservation until the end of the stream; plain requests until
   // the answer is in.
   const bool stream = GENERATE(false, true);
@@ -343,8 +362,8 @@ TEST_CASE("a burst of concurrent requests against a small daily budget admits ex
   }
   REQUIRE(Nano(est) == est_in * kSmallIn + 40 * kSmallOut);
   constexpr int kFit = 5, kBurst = 20;
-  // Room for kFit requests and half of one more (in the daily or in the monthly budget). The upstream reports exactly the
-  // estimated tokens, so what a request costs is what it reserved.
+  // Room for kFit requests and half of one more (in the daily or in the monthly budget). The
+  // upstream reports exactly the estimated tokens, so what a request costs is what it reserved.
   double limit = (kFit + 0.5) * est;
   BudgetGateway g(small, large, {.team_a = fmt::format("      {}: {}\n", window, limit)});
   small.ResetStats();
@@ -364,8 +383,10 @@ TEST_CASE("a burst of concurrent requests against a small daily budget admits ex
       auto h = With(kA, fmt::format("burst-{:02}", t), {{"x-mock-usage", usage}});
       std::string answer;
       if (stream) {
-        SseResponse r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body, h, nullptr, std::chrono::seconds(30));
-        out[t].status = r.status == 200 && !r.Done() ? -1 : r.status;  // -1: a stream that did not end
+        SseResponse r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body, h, nullptr,
+                                std::chrono::seconds(30));
+        out[t].status =
+            r.status == 200 && !r.Done() ? -1 : r.status;  // -1: a stream that did not end
         auto it = r.headers.find("x-should-retry");
         if (it != r.headers.end()) out[t].should_retry = it->second;
         answer = r.raw;

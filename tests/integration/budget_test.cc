@@ -8,25 +8,30 @@
 //
 // Prices are whole dollars per million tokens, so every cost is a whole number of
 // micro-dollars and the expected amounts below are exact integers of nano-dollars.
-#include "integration/budget_test_util.h"
-
 #include <fstream>
 #include <regex>
 #include <sstream>
 
+#include "integration/budget_test_util.h"
+
 namespace signalbox::testing::budget_it {
 
-TEST_CASE("plain request: one ledger row with the upstream's tokens at the configured prices, the "
-          "cost header, /admin/spend and `signalbox spend` agree with it", "[integration][budget]") {
-  BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage,
+TEST_CASE(
+    "plain request: one ledger row with the upstream's tokens at the configured prices, the "
+    "cost header, /admin/spend and `signalbox spend` agree with it",
+    "[integration][budget]") {
+  BudgetGateway g({.small_args = kFixedUsage,
+                   .large_args = kFixedUsage,
                    .team_b = "      daily_usd: 1\n      monthly_usd: 10\n"});
   auto cli = g.gw.Client();
-  auto a = cli->Post("/v1/chat/completions", With(kA, "plain-small"), ChatBody("hello there"), "application/json");
+  auto a = cli->Post("/v1/chat/completions", With(kA, "plain-small"), ChatBody("hello there"),
+                     "application/json");
   REQUIRE(a);
   REQUIRE(a->status == 200);
   CHECK(a->get_header_value("x-signalbox-backend") == "small");
   auto b = cli->Post("/v1/chat/completions", With(kB, "plain-large"),
-                     R"({"model":"large","messages":[{"role":"user","content":"hello"}]})", "application/json");
+                     R"({"model":"large","messages":[{"role":"user","content":"hello"}]})",
+                     "application/json");
   REQUIRE(b);
   REQUIRE(b->status == 200);
   CHECK(b->get_header_value("x-signalbox-backend") == "large");
@@ -73,10 +78,13 @@ TEST_CASE("plain request: one ledger row with the upstream's tokens at the confi
   CHECK(offline == live);
 }
 
-TEST_CASE("streamed request: billed from the upstream's usage chunk the gateway asked for, "
-          "whether or not the client asked for it", "[integration][budget][stream]") {
+TEST_CASE(
+    "streamed request: billed from the upstream's usage chunk the gateway asked for, "
+    "whether or not the client asked for it",
+    "[integration][budget][stream]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage});
-  auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, "stream-plain"));
+  auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+                   With(kA, "stream-plain"));
   REQUIRE(r.status == 200);
   CHECK(r.Done());
   for (size_t i = 0; i + 1 < r.events.size(); ++i) {
@@ -85,7 +93,8 @@ TEST_CASE("streamed request: billed from the upstream's usage chunk the gateway 
   auto up = json::parse(g.small.LastRequest()["body"].get<std::string>());
   CHECK(up["stream_options"]["include_usage"] == true);
   auto asked = PostSse(g.gw.BaseUrl(), "/v1/chat/completions",
-                       ChatBody("hi", true, R"("stream_options":{"include_usage":true})"), With(kA, "stream-usage"));
+                       ChatBody("hi", true, R"("stream_options":{"include_usage":true})"),
+                       With(kA, "stream-usage"));
   REQUIRE(asked.status == 200);
   CHECK(asked.Done());
   REQUIRE(asked.events.size() >= 2);
@@ -107,17 +116,22 @@ TEST_CASE("streamed request: billed from the upstream's usage chunk the gateway 
   CHECK(CliSpend(g.gw) == live);
 }
 
-TEST_CASE("an upstream that sends no usage: the row is marked estimated and counts the output "
-          "actually produced", "[integration][budget][stream]") {
+TEST_CASE(
+    "an upstream that sends no usage: the row is marked estimated and counts the output "
+    "actually produced",
+    "[integration][budget][stream]") {
   BudgetGateway g({.small_args = {"--no-usage"}});
-  std::string body = ChatBody("Summarise the plot of Hamlet in one line.", false, R"("max_tokens":64)");
+  std::string body =
+      ChatBody("Summarise the plot of Hamlet in one line.", false, R"("max_tokens":64)");
   json route = Route(g.gw, body, kA);
   int64_t est_in = route["input_tokens"].get<int64_t>();
   REQUIRE(est_in > 0);
-  auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "nousage-plain"), body, "application/json");
+  auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "nousage-plain"), body,
+                               "application/json");
   REQUIRE(p);
   REQUIRE(p->status == 200);
-  std::string stream_body = ChatBody("Summarise the plot of Hamlet in one line.", true, R"("max_tokens":64)");
+  std::string stream_body =
+      ChatBody("Summarise the plot of Hamlet in one line.", true, R"("max_tokens":64)");
   auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", stream_body, With(kA, "nousage-stream"));
   REQUIRE(s.status == 200);
   CHECK(s.Done());
@@ -134,14 +148,16 @@ TEST_CASE("an upstream that sends no usage: the row is marked estimated and coun
   }
   // The same 16-token answer, relayed whole or chunk by chunk, is estimated the same.
   CHECK(rows[0].output_tokens == rows[1].output_tokens);
-  CHECK(Nano(std::stod(p->get_header_value("x-signalbox-cost-usd"))) == RowOf(rows, "nousage-plain").cost_nusd);
+  CHECK(Nano(std::stod(p->get_header_value("x-signalbox-cost-usd"))) ==
+        RowOf(rows, "nousage-plain").cost_nusd);
 }
 
 TEST_CASE("an explicit zero usage from the upstream is billed as zero, not replaced by an estimate",
           "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage});
-  auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "zero-plain", {{"x-mock-usage", "0,0"}}),
-                               ChatBody("hello"), "application/json");
+  auto p =
+      g.gw.Client()->Post("/v1/chat/completions", With(kA, "zero-plain", {{"x-mock-usage", "0,0"}}),
+                          ChatBody("hello"), "application/json");
   REQUIRE(p);
   REQUIRE(p->status == 200);
   CHECK(json::parse(p->body)["usage"]["completion_tokens"] == 0);
@@ -162,11 +178,13 @@ TEST_CASE("an explicit zero usage from the upstream is billed as zero, not repla
   CHECK(Nano(KeyLine(AdminSpend(g.gw), "team-a")["day_usd"]) == 0);
 }
 
-TEST_CASE("a stream cut by the upstream is billed for what it produced", "[integration][budget][stream]") {
+TEST_CASE("a stream cut by the upstream is billed for what it produced",
+          "[integration][budget][stream]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage});
   std::string body = ChatBody("hi", true);
   int64_t est_in = Route(g.gw, body, kA)["input_tokens"].get<int64_t>();
-  auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body, With(kA, "cut-5", {{"x-mock-fault", "cut:5"}}));
+  auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body,
+                   With(kA, "cut-5", {{"x-mock-fault", "cut:5"}}));
   REQUIRE(r.status == 200);
   CHECK_FALSE(r.Done());
   REQUIRE_FALSE(r.events.empty());
@@ -190,9 +208,10 @@ TEST_CASE("a client that disconnects mid-stream still leaves a row for the parti
   BudgetGateway g({.small_args = kFixedUsage});
   std::string body = ChatBody("hi", true);
   int64_t est_in = Route(g.gw, body, kA)["input_tokens"].get<int64_t>();
-  auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body,
-                   With(kA, "gone-mid", {{"x-mock-tokens", "400"}, {"x-mock-token-interval-ms", "20"}}),
-                   [](const SseResponse& s) { return s.events.size() >= 5; });
+  auto r =
+      PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body,
+              With(kA, "gone-mid", {{"x-mock-tokens", "400"}, {"x-mock-token-interval-ms", "20"}}),
+              [](const SseResponse& s) { return s.events.size() >= 5; });
   REQUIRE(r.status == 200);
   REQUIRE(r.events.size() >= 5);
   CHECK(g.small.WaitForCounter("client_disconnects", 1));  // the upstream was cancelled
@@ -219,8 +238,9 @@ TEST_CASE("a client that disconnects during time to first token is billed the pr
   SECTION("stream") {
     std::string body = ChatBody("hi", true);
     int64_t est_in = Route(g.gw, body, kA)["input_tokens"].get<int64_t>();
-    auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body, With(kA, "gone-ttft-s", {{"x-mock-fault", "hang"}}),
-                     nullptr, std::chrono::milliseconds(300));
+    auto r = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", body,
+                     With(kA, "gone-ttft-s", {{"x-mock-fault", "hang"}}), nullptr,
+                     std::chrono::milliseconds(300));
     CHECK(r.events.empty());
     CHECK(g.small.WaitForCounter("client_disconnects", 1));
     auto rows = WaitForRows(g.Ledger(), "gone-ttft-s", 1);
@@ -237,8 +257,8 @@ TEST_CASE("a client that disconnects during time to first token is billed the pr
     int64_t est_in = Route(g.gw, body, kA)["input_tokens"].get<int64_t>();
     httplib::Client c("127.0.0.1", g.gw.port);
     c.set_read_timeout(std::chrono::milliseconds(300));
-    auto res = c.Post("/v1/chat/completions", With(kA, "gone-ttft-p", {{"x-mock-fault", "hang"}}), body,
-                      "application/json");
+    auto res = c.Post("/v1/chat/completions", With(kA, "gone-ttft-p", {{"x-mock-fault", "hang"}}),
+                      body, "application/json");
     CHECK_FALSE(res);
     CHECK(g.small.WaitForCounter("client_disconnects", 1));
     auto rows = WaitForRows(g.Ledger(), "gone-ttft-p", 1);
@@ -252,13 +272,16 @@ TEST_CASE("a client that disconnects during time to first token is billed the pr
 }
 
 TEST_CASE("fallback: only the attempt that answered is billed", "[integration][budget][fallback]") {
-  BudgetGateway g({.small_args = Concat({"--fault", "503"}, kFixedUsage), .large_args = kFixedUsage});
-  auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "fb-plain"), ChatBody("hi"), "application/json");
+  BudgetGateway g(
+      {.small_args = Concat({"--fault", "503"}, kFixedUsage), .large_args = kFixedUsage});
+  auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "fb-plain"), ChatBody("hi"),
+                               "application/json");
   REQUIRE(p);
   REQUIRE(p->status == 200);
   CHECK(p->get_header_value("x-signalbox-backend") == "large");
   CHECK(Nano(std::stod(p->get_header_value("x-signalbox-cost-usd"))) == kLargeFixed);
-  auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, "fb-stream"));
+  auto s =
+      PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, "fb-stream"));
   REQUIRE(s.status == 200);
   CHECK(s.Done());
   CHECK(g.small.Stats()["requests"] == 2);
@@ -276,22 +299,27 @@ TEST_CASE("fallback: only the attempt that answered is billed", "[integration][b
   CHECK(BackendLine(live, "small").is_null());
 }
 
-TEST_CASE("fallback: a first backend that answers 200 with no usable answer (error object, malformed or "
-          "empty body or stream) is not billed, the fallback that answers is", "[integration][budget][fallback]") {
+TEST_CASE(
+    "fallback: a first backend that answers 200 with no usable answer (error object, malformed or "
+    "empty body or stream) is not billed, the fallback that answers is",
+    "[integration][budget][fallback]") {
   const std::string fault = GENERATE(as<std::string>{}, "error-event", "malformed", "empty-stream");
   const bool stream = GENERATE(false, true);
   INFO("small answers with fault " << fault << (stream ? ", streamed" : ", plain"));
-  BudgetGateway g({.small_args = Concat({"--fault", fault}, kFixedUsage), .large_args = kFixedUsage});
+  BudgetGateway g(
+      {.small_args = Concat({"--fault", fault}, kFixedUsage), .large_args = kFixedUsage});
   int status = 0;
   std::string backend;
   if (stream) {
-    auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(kA, "fb-bad-200"));
+    auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+                     With(kA, "fb-bad-200"));
     status = s.status;
     CHECK(s.Done());
     auto it = s.headers.find("x-signalbox-backend");
     if (it != s.headers.end()) backend = it->second;
   } else {
-    auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "fb-bad-200"), ChatBody("hi"), "application/json");
+    auto p = g.gw.Client()->Post("/v1/chat/completions", With(kA, "fb-bad-200"), ChatBody("hi"),
+                                 "application/json");
     REQUIRE(p);
     status = p->status;
     backend = p->get_header_value("x-signalbox-backend");
@@ -308,8 +336,10 @@ TEST_CASE("fallback: a first backend that answers 200 with no usable answer (err
   CHECK(rows[0].cost_nusd == kLargeFixed);
 }
 
-TEST_CASE("fallback: a paid fallback the key's budget cannot afford is never called and the client "
-          "gets 429 budget_exceeded", "[integration][budget][fallback]") {
+TEST_CASE(
+    "fallback: a paid fallback the key's budget cannot afford is never called and the client "
+    "gets 429 budget_exceeded",
+    "[integration][budget][fallback]") {
   // Catalogue case 30: the cheap primary is down and the key cannot afford the paid
   // fallback, either (a) with $0 left and a free primary or (b) with room for the
   // primary's estimate only.
@@ -329,7 +359,8 @@ TEST_CASE("fallback: a paid fallback the key's budget cannot afford is never cal
   REQUIRE(route["candidates"][0]["backend"] == "small");
   REQUIRE(route["candidates"][0]["skipped"] == false);
   REQUIRE(route["candidates"][1]["estimated_cost_usd"].get<double>() > 0.0002);
-  auto r = g.gw.Client()->Post("/v1/chat/completions", With(kB, "fb-broke"), body, "application/json");
+  auto r =
+      g.gw.Client()->Post("/v1/chat/completions", With(kB, "fb-broke"), body, "application/json");
   REQUIRE(r);
   CHECK(g.small.Stats()["requests"] == 1);
   CHECK(g.large.Stats()["requests"] == 0);  // LiteLLM #41379: no spend through a paid fallback
@@ -342,13 +373,16 @@ TEST_CASE("fallback: a paid fallback the key's budget cannot afford is never cal
   CHECK(Rows(g.Ledger()).empty());
 }
 
-TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the request cap, reject refuses",
-          "[integration][budget]") {
+TEST_CASE(
+    "on_exceed: downgrade picks the cheaper candidate that fits the request cap, reject refuses",
+    "[integration][budget]") {
   const std::string large_first = "    - name: default\n      route: [large, small]\n";
   std::string body = ChatBody("hello", false, R"("max_tokens":20)");
   SECTION("downgrade") {
-    BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage,
-                     .team_b = "      daily_usd: 0.0001\n", .rules = large_first});
+    BudgetGateway g({.small_args = kFixedUsage,
+                     .large_args = kFixedUsage,
+                     .team_b = "      daily_usd: 0.0001\n",
+                     .rules = large_first});
     json route = Route(g.gw, body, kA);
     double small_est = route["candidates"][1]["estimated_cost_usd"];
     double large_est = route["candidates"][0]["estimated_cost_usd"];
@@ -360,8 +394,9 @@ TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the reques
     auto full = cli->Post("/v1/chat/completions", With(kA, "dg-none"), body, "application/json");
     REQUIRE(full);
     CHECK(full->get_header_value("x-signalbox-backend") == "large");
-    auto capped = cli->Post("/v1/chat/completions", With(kA, "dg-cap", {{"x-signalbox-max-cost-usd", cap}}), body,
-                            "application/json");
+    auto capped =
+        cli->Post("/v1/chat/completions", With(kA, "dg-cap", {{"x-signalbox-max-cost-usd", cap}}),
+                  body, "application/json");
     REQUIRE(capped);
     CHECK(capped->status == 200);
     CHECK(capped->get_header_value("x-signalbox-backend") == "small");
@@ -378,16 +413,19 @@ TEST_CASE("on_exceed: downgrade picks the cheaper candidate that fits the reques
     CHECK(RowOf(rows, "dg-key").backend == "small");
   }
   SECTION("reject") {
-    BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage,
-                     .team_b = "      daily_usd: 0.0001\n", .budgets_extra = "  on_exceed: reject\n",
+    BudgetGateway g({.small_args = kFixedUsage,
+                     .large_args = kFixedUsage,
+                     .team_b = "      daily_usd: 0.0001\n",
+                     .budgets_extra = "  on_exceed: reject\n",
                      .rules = large_first});
     json route = Route(g.gw, body, kA);
     double small_est = route["candidates"][1]["estimated_cost_usd"];
     double large_est = route["candidates"][0]["estimated_cost_usd"];
     std::string cap = fmt::format("{}", (small_est + large_est) / 2);
     auto cli = g.gw.Client();
-    auto capped = cli->Post("/v1/chat/completions", With(kA, "rj-cap", {{"x-signalbox-max-cost-usd", cap}}), body,
-                            "application/json");
+    auto capped =
+        cli->Post("/v1/chat/completions", With(kA, "rj-cap", {{"x-signalbox-max-cost-usd", cap}}),
+                  body, "application/json");
     auto by_key = cli->Post("/v1/chat/completions", With(kB, "rj-key"), body, "application/json");
     for (const auto* res : {&capped, &by_key}) {
       REQUIRE(*res);
@@ -420,11 +458,13 @@ TEST_CASE("requests refused with 401 never create a ledger row", "[integration][
   int n = 0;
   for (const auto& [name, h] : cases) {
     INFO(name);
-    auto p = cli->Post("/v1/chat/completions", With(h, "unauth-p-" + std::to_string(n)), ChatBody("hi"), "application/json");
+    auto p = cli->Post("/v1/chat/completions", With(h, "unauth-p-" + std::to_string(n)),
+                       ChatBody("hi"), "application/json");
     REQUIRE(p);
     CHECK(p->status == 401);
     CHECK(json::parse(p->body, nullptr, false)["error"]["type"] == "authentication_error");
-    auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(h, "unauth-s-" + std::to_string(n)));
+    auto s = PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+                     With(h, "unauth-s-" + std::to_string(n)));
     CHECK(s.status == 401);
     ++n;
   }
@@ -435,15 +475,20 @@ TEST_CASE("requests refused with 401 never create a ledger row", "[integration][
   CHECK(Nano(live["total"]["day_usd"]) == 0);
   CHECK(live["keys"].size() == 2);  // the configured keys only; no "anonymous", no stray id
   // The same gateway does write rows for an authenticated request.
-  auto ok = cli->Post("/v1/chat/completions", With(kA, "auth-ok"), ChatBody("hi"), "application/json");
+  auto ok =
+      cli->Post("/v1/chat/completions", With(kA, "auth-ok"), ChatBody("hi"), "application/json");
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK(Rows(g.Ledger()).size() == 1);
 }
 
-TEST_CASE("spend per key and per backend in /admin/spend and `signalbox spend` equals the sum of "
-          "the ledger rows", "[integration][budget]") {
-  BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage, .team_a = "      daily_usd: 5\n",
+TEST_CASE(
+    "spend per key and per backend in /admin/spend and `signalbox spend` equals the sum of "
+    "the ledger rows",
+    "[integration][budget]") {
+  BudgetGateway g({.small_args = kFixedUsage,
+                   .large_args = kFixedUsage,
+                   .team_a = "      daily_usd: 5\n",
                    .team_b = "      monthly_usd: 50\n"});
   auto cli = g.gw.Client();
   int i = 0;
@@ -452,12 +497,15 @@ TEST_CASE("spend per key and per backend in /admin/spend and `signalbox spend` e
   for (const auto& key : {kA, kB}) {
     REQUIRE(cli->Post("/v1/chat/completions", With(key, id()), ChatBody("hi"), "application/json"));
     REQUIRE(cli->Post("/v1/chat/completions", With(key, id()), large_body, "application/json"));
-    REQUIRE(cli->Post("/v1/chat/completions", With(key, id(), {{"x-mock-usage", "none"}}), ChatBody("no usage please"),
-                      "application/json"));
-    REQUIRE(cli->Post("/v1/chat/completions", With(key, id(), {{"x-mock-usage", "7,3"}}), large_body, "application/json"));
-    CHECK(PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(key, id())).Done());
+    REQUIRE(cli->Post("/v1/chat/completions", With(key, id(), {{"x-mock-usage", "none"}}),
+                      ChatBody("no usage please"), "application/json"));
+    REQUIRE(cli->Post("/v1/chat/completions", With(key, id(), {{"x-mock-usage", "7,3"}}),
+                      large_body, "application/json"));
+    CHECK(PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), With(key, id()))
+              .Done());
     CHECK(!PostSse(g.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
-                   With(key, id(), {{"x-mock-fault", "cut:2"}})).Done());
+                   With(key, id(), {{"x-mock-fault", "cut:2"}}))
+               .Done());
   }
   auto rows = Rows(g.Ledger());
   REQUIRE(rows.size() == 12);
@@ -467,8 +515,9 @@ TEST_CASE("spend per key and per backend in /admin/spend and `signalbox spend` e
     by_key[r.key_id] += r.cost_nusd;
     by_backend[r.backend] += r.cost_nusd;
     total += r.cost_nusd;
-    CHECK(r.cost_nusd == (r.backend == "small" ? r.input_tokens * kSmallIn + r.output_tokens * kSmallOut
-                                               : r.input_tokens * kLargeIn + r.output_tokens * kLargeOut));
+    CHECK(r.cost_nusd == (r.backend == "small"
+                              ? r.input_tokens * kSmallIn + r.output_tokens * kSmallOut
+                              : r.input_tokens * kLargeIn + r.output_tokens * kLargeOut));
   }
   CHECK(by_backend["large"] == 2 * (kLargeFixed + 7 * kLargeIn + 3 * kLargeOut));
   json live = AdminSpend(g.gw);
@@ -496,7 +545,8 @@ TEST_CASE("spend per key and per backend in /admin/spend and `signalbox spend` e
   std::istringstream in(m->body);
   for (std::string l; std::getline(in, l);) {
     std::smatch sm;
-    if (std::regex_match(l, sm, line) && std::stod(sm[3]) != 0) exported[{sm[1], sm[2]}] = Nano(std::stod(sm[3]));
+    if (std::regex_match(l, sm, line) && std::stod(sm[3]) != 0)
+      exported[{sm[1], sm[2]}] = Nano(std::stod(sm[3]));
   }
   CHECK(exported == expected);
 }
@@ -505,15 +555,16 @@ TEST_CASE("embeddings and legacy completions are billed from their usage like ch
           "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage});
   auto cli = g.gw.Client();
-  auto e = cli->Post("/v1/embeddings", With(kA, "emb"), R"({"model":"small-model","input":["a","b"]})",
-                     "application/json");
+  auto e = cli->Post("/v1/embeddings", With(kA, "emb"),
+                     R"({"model":"small-model","input":["a","b"]})", "application/json");
   REQUIRE(e);
   REQUIRE(e->status == 200);
-  auto c = cli->Post("/v1/completions", With(kA, "cmpl"), R"({"model":"auto","prompt":"Say hi","max_tokens":4})",
-                     "application/json");
+  auto c = cli->Post("/v1/completions", With(kA, "cmpl"),
+                     R"({"model":"auto","prompt":"Say hi","max_tokens":4})", "application/json");
   REQUIRE(c);
   REQUIRE(c->status == 200);
-  auto cs = PostSse(g.gw.BaseUrl(), "/v1/completions", R"({"model":"auto","prompt":"Say hi","max_tokens":4,"stream":true})",
+  auto cs = PostSse(g.gw.BaseUrl(), "/v1/completions",
+                    R"({"model":"auto","prompt":"Say hi","max_tokens":4,"stream":true})",
                     With(kA, "cmpl-stream"));
   REQUIRE(cs.status == 200);
   CHECK(cs.Done());
@@ -537,8 +588,9 @@ TEST_CASE("embeddings and legacy completions are billed from their usage like ch
   CHECK(Nano(std::stod(c->get_header_value("x-signalbox-cost-usd"))) == kSmallFixed);
 }
 
-TEST_CASE("a backend with stream_usage: false is not asked for usage, its streams are billed by estimate",
-          "[integration][budget][stream]") {
+TEST_CASE(
+    "a backend with stream_usage: false is not asked for usage, its streams are billed by estimate",
+    "[integration][budget][stream]") {
   BudgetGateway g({.small_args = kFixedUsage, .backend_extra = "    stream_usage: false\n"});
   std::string body = ChatBody("hi", true);
   int64_t est_in = Route(g.gw, body, kA)["input_tokens"].get<int64_t>();
@@ -555,9 +607,11 @@ TEST_CASE("a backend with stream_usage: false is not asked for usage, its stream
   CHECK(rows[0].cost_nusd == rows[0].input_tokens * kSmallIn + rows[0].output_tokens * kSmallOut);
 }
 
-TEST_CASE("without budgets.keys every request is billed to \"anonymous\"", "[integration][budget]") {
+TEST_CASE("without budgets.keys every request is billed to \"anonymous\"",
+          "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage, .keys = false});
-  auto p = g.gw.Client()->Post("/v1/chat/completions", {{"x-request-id", "anon"}}, ChatBody("hi"), "application/json");
+  auto p = g.gw.Client()->Post("/v1/chat/completions", {{"x-request-id", "anon"}}, ChatBody("hi"),
+                               "application/json");
   REQUIRE(p);
   REQUIRE(p->status == 200);
   auto rows = Rows(g.Ledger());
@@ -570,11 +624,13 @@ TEST_CASE("without budgets.keys every request is billed to \"anonymous\"", "[int
   CHECK(CliSpend(g.gw) == live);
 }
 
-TEST_CASE("a client that reuses an x-request-id is billed for every request", "[integration][budget]") {
+TEST_CASE("a client that reuses an x-request-id is billed for every request",
+          "[integration][budget]") {
   BudgetGateway g({.small_args = kFixedUsage});
   auto cli = g.gw.Client();
   for (int i = 0; i < 3; ++i) {
-    auto r = cli->Post("/v1/chat/completions", With(kA, "same-id"), ChatBody("hello"), "application/json");
+    auto r = cli->Post("/v1/chat/completions", With(kA, "same-id"), ChatBody("hello"),
+                       "application/json");
     REQUIRE(r);
     REQUIRE(r->status == 200);
     CHECK(r->get_header_value("x-request-id") == "same-id");
@@ -588,20 +644,26 @@ TEST_CASE("a client that reuses an x-request-id is billed for every request", "[
   CHECK(CliSpend(g.gw) == live);
 }
 
-TEST_CASE("a config reload keeps every key's spend, new limits apply to it, a removed key's spend stays "
-          "listed", "[integration][budget][reload]") {
-  BudgetGateway g({.small_args = kFixedUsage, .large_args = kFixedUsage, .team_a = "      daily_usd: 1\n",
+TEST_CASE(
+    "a config reload keeps every key's spend, new limits apply to it, a removed key's spend stays "
+    "listed",
+    "[integration][budget][reload]") {
+  BudgetGateway g({.small_args = kFixedUsage,
+                   .large_args = kFixedUsage,
+                   .team_a = "      daily_usd: 1\n",
                    .team_b = "      daily_usd: 1\n"});
   auto cli = g.gw.Client();
-  REQUIRE(cli->Post("/v1/chat/completions", With(kA, "before-a"), ChatBody("hi"), "application/json"));
-  REQUIRE(cli->Post("/v1/chat/completions", With(kB, "before-b"), ChatBody("hi"), "application/json"));
+  REQUIRE(
+      cli->Post("/v1/chat/completions", With(kA, "before-a"), ChatBody("hi"), "application/json"));
+  REQUIRE(
+      cli->Post("/v1/chat/completions", With(kB, "before-b"), ChatBody("hi"), "application/json"));
   REQUIRE(Rows(g.Ledger()).size() == 2);
   // team-a gets $2 a day, team-b is removed.
-  BudgetOptions o{.budgets_extra = "  keys:\n    - id: team-a\n      key: ${TEAM_A_KEY}\n      daily_usd: 2\n",
-                  .ledger_path = g.Ledger(), .keys = false};
-  {
-    std::ofstream(g.gw.config_path + ".tmp") << BudgetConfig(g.small, g.large, o);
-  }
+  BudgetOptions o{
+      .budgets_extra = "  keys:\n    - id: team-a\n      key: ${TEAM_A_KEY}\n      daily_usd: 2\n",
+      .ledger_path = g.Ledger(),
+      .keys = false};
+  { std::ofstream(g.gw.config_path + ".tmp") << BudgetConfig(g.small, g.large, o); }
   std::filesystem::rename(g.gw.config_path + ".tmp", g.gw.config_path);  // never seen half-written
   auto r = cli->Post("/admin/reload", "", "application/json");
   REQUIRE(r);
@@ -613,8 +675,10 @@ TEST_CASE("a config reload keeps every key's spend, new limits apply to it, a re
   CHECK(Nano(KeyLine(live, "team-a")["day_remaining_usd"]) == 2'000'000'000 - kSmallFixed);
   CHECK(Nano(KeyLine(live, "team-b")["day_usd"]) == kSmallFixed);
   CHECK(KeyLine(live, "team-b")["daily_limit_usd"].is_null());
-  CHECK(Nano(Route(g.gw, ChatBody("hi"), kA)["budget"]["day_remaining_usd"]) == 2'000'000'000 - kSmallFixed);
-  auto gone = cli->Post("/v1/chat/completions", With(kB, "after-b"), ChatBody("hi"), "application/json");
+  CHECK(Nano(Route(g.gw, ChatBody("hi"), kA)["budget"]["day_remaining_usd"]) ==
+        2'000'000'000 - kSmallFixed);
+  auto gone =
+      cli->Post("/v1/chat/completions", With(kB, "after-b"), ChatBody("hi"), "application/json");
   REQUIRE(gone);
   CHECK(gone->status == 401);
   CHECK(Rows(g.Ledger()).size() == 2);

@@ -6,8 +6,10 @@
 // Tests name only the BudgetOptions fields that differ from the defaults.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -15,15 +17,12 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
-#include <tuple>
-#include <algorithm>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "budget/money.h"
 #include "budget/spool.h"
@@ -45,7 +44,8 @@ inline constexpr int64_t kLargeIn = 10000, kLargeOut = 30000;
 
 // The mocks' usage for every answer when started with these flags: 100 prompt and 50
 // completion tokens, whatever was generated.
-inline const std::vector<std::string> kFixedUsage = {"--usage-prompt", "100", "--usage-completion", "50"};
+inline const std::vector<std::string> kFixedUsage = {"--usage-prompt", "100", "--usage-completion",
+                                                     "50"};
 inline constexpr int64_t kSmallFixed = 100 * kSmallIn + 50 * kSmallOut;  // 200'000 nano-dollars
 inline constexpr int64_t kLargeFixed = 100 * kLargeIn + 50 * kLargeOut;  // 2'500'000
 
@@ -64,7 +64,8 @@ inline std::vector<std::pair<std::string, std::string>> KeyEnv() {
   return {{"TEAM_A_KEY", kKeyA}, {"TEAM_B_KEY", kKeyB}};
 }
 
-inline std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+inline std::vector<std::string> Concat(std::vector<std::string> a,
+                                       const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
@@ -78,14 +79,14 @@ inline int64_t Nano(const json& v) {
 struct BudgetOptions {
   std::vector<std::string> small_args, large_args;  // extra mock flags
   std::string small_price = "{input_per_mtok: 1.00, output_per_mtok: 2.00}";
-  std::string team_a;         // lines under team-a, e.g. "      daily_usd: 1\n"
+  std::string team_a;  // lines under team-a, e.g. "      daily_usd: 1\n"
   std::string team_b;
   std::string budgets_extra;  // lines under budgets:, indented by two
   std::string backend_extra;  // lines under each backend, indented by four
   std::string rules = "    - name: default\n      route: [small, large]\n";
   std::string ledger_path = "{STATE}/ledger.db";
-  std::string server_extra;   // lines under server:, indented by two
-  bool keys = true;           // false: no budgets.keys (requests count as "anonymous")
+  std::string server_extra;  // lines under server:, indented by two
+  bool keys = true;          // false: no budgets.keys (requests count as "anonymous")
 };
 
 inline std::string KeysYaml(const BudgetOptions& o) {
@@ -93,7 +94,8 @@ inline std::string KeysYaml(const BudgetOptions& o) {
          "    - id: team-b\n      key: ${TEAM_B_KEY}\n" + o.team_b;
 }
 
-inline std::string BudgetConfig(const RunningMock& small, const RunningMock& large, const BudgetOptions& o) {
+inline std::string BudgetConfig(const RunningMock& small, const RunningMock& large,
+                                const BudgetOptions& o) {
   return fmt::format(R"(server:
   listen: 127.0.0.1:0
 {server}
@@ -205,7 +207,8 @@ inline std::vector<Row> Rows(const std::string& path, const std::string& request
   }
   sqlite3_busy_timeout(db, 5000);
   const char* sql =
-      "SELECT request_id, attempt, key_id, backend, input_tokens, output_tokens, cost_usd, cost_nusd, "
+      "SELECT request_id, attempt, key_id, backend, input_tokens, output_tokens, cost_usd, "
+      "cost_nusd, "
       "estimated, outcome FROM attempts";
   sqlite3_stmt* st = nullptr;
   rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
@@ -273,7 +276,8 @@ inline Row RowOf(const std::vector<Row>& rows, const std::string& request_id) {
 }
 
 // Polls the ledger until `request_id` has at least `n` rows or `timeout` passes.
-inline std::vector<Row> WaitForRows(const std::string& path, const std::string& request_id, size_t n,
+inline std::vector<Row> WaitForRows(const std::string& path, const std::string& request_id,
+                                    size_t n,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -323,7 +327,8 @@ inline json BackendLine(const json& spend, const std::string& name) {
 }
 
 // POST /v1/route: the decision (candidates with estimated_cost_usd, input_tokens, budget).
-inline json Route(const RunningGateway& gw, const std::string& body, const httplib::Headers& headers) {
+inline json Route(const RunningGateway& gw, const std::string& body,
+                  const httplib::Headers& headers) {
   auto r = gw.Client()->Post("/v1/route", headers, body, "application/json");
   REQUIRE(r);
   INFO(r->body);

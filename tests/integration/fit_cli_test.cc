@@ -3,13 +3,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "integration/process.h"
 
@@ -66,7 +65,8 @@ std::vector<std::string> Labelled() {
       j["strong"] = 1;
       j["weak"] = i % 6 == 0 ? 1 : 0;
     } else {
-      j["messages"] = json::array({{{"role", "user"}, {"content", "hi, thanks " + std::to_string(i)}}});
+      j["messages"] =
+          json::array({{{"role", "user"}, {"content", "hi, thanks " + std::to_string(i)}}});
       j["strong"] = 1;
       j["weak"] = 1;
     }

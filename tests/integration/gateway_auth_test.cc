@@ -69,7 +69,6 @@ std::string RandomHex(size_t n) {
   return out;
 }
 
-
 }  // namespace
 
 TEST_CASE("B16 missing or bad API keys are 401 before the body is read, a valid key is served",
@@ -173,7 +172,8 @@ TEST_CASE("B17 api_base, base_url and friends in the body are 400 unsupported_pa
     std::string value = field == "user_config"     ? R"({"api_base":"http://127.0.0.1:9/v1"})"
                         : field == "extra_headers" ? R"({"Authorization":"Bearer x"})"
                                                    : R"("http://127.0.0.1:9/v1")";
-    RawResponse r = RoundTrip(f.gw.port, ChatRequest(ChatBody("hi", false, "\"" + field + "\":" + value)));
+    RawResponse r =
+        RoundTrip(f.gw.port, ChatRequest(ChatBody("hi", false, "\"" + field + "\":" + value)));
     CHECK(ErrorShapeProblem(r, {400}) == "");
     CHECK(ErrorOf(r)["code"] == "unsupported_parameter");
     CHECK(ErrorOf(r)["param"] == field);
@@ -312,8 +312,8 @@ TEST_CASE("keep-alive: 100 sequential requests on one connection all succeed",
   int ok = 0;
   for (int i = 0; i < 100; ++i) {
     bool chat = i % 2 == 0;
-    REQUIRE(
-        c.Send(chat ? ChatRequest(ChatBody("hi " + std::to_string(i))) : BuildRequest("GET", "/healthz")));
+    REQUIRE(c.Send(chat ? ChatRequest(ChatBody("hi " + std::to_string(i)))
+                        : BuildRequest("GET", "/healthz")));
     auto r = c.ReadResponse(seconds(10));
     if (!r) FAIL("request " << i << ": no response, closed=" << c.closed());
     ok += r->status == 200 ? 1 : 0;

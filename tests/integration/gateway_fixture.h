@@ -2,11 +2,10 @@
 // a gateway on TwoBackendConfig() in front of them, optionally with one API key.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 #include <utility>
-
-#include <catch2/catch.hpp>
 
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"

@@ -48,7 +48,8 @@ TEST_CASE("S3 a bare LF or bare CR in the request head is 400 and closes, nothin
       // chunk's payload as a second request.
       {"bare LF after Transfer-Encoding",
        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-       "Transfer-Encoding: chunked\nContent-Length: 4\r\n\r\n" + wrapped},
+       "Transfer-Encoding: chunked\nContent-Length: 4\r\n\r\n" +
+           wrapped},
       {"bare LF inside a header line",
        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Lf: a\nInjected: 1\r\n\r\n" + smuggled},
       {"bare CR inside a header line",
@@ -70,7 +71,8 @@ TEST_CASE("S3 a bare LF or bare CR in the request head is 400 and closes, nothin
   // Line breaks inside a body are data: a pretty-printed JSON body and a pipelined second
   // request on the same connection are served.
   const std::string pretty =
-      "{\n  \"model\": \"auto\",\r\n  \"messages\": [{\"role\": \"user\", \"content\": \"a\\nb\"}]\n}";
+      "{\n  \"model\": \"auto\",\r\n  \"messages\": [{\"role\": \"user\", \"content\": "
+      "\"a\\nb\"}]\n}";
   RawConnection conn = OpenRaw(f.gw.port);
   REQUIRE(conn.Send(ChatRequest(pretty) + ChatRequest(pretty)));
   auto first = conn.ReadResponse(seconds(10));
@@ -93,16 +95,21 @@ TEST_CASE("S7 HTTP/1.1 needs exactly one valid Host, the absolute form of the ta
       {"no Host", "GET /healthz HTTP/1.1\r\n\r\n", 400},
       {"two Hosts", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
       {"two Hosts on a POST",
-       "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nhost: b\r\nContent-Type: application/json\r\n"
-       "Content-Length: " + std::to_string(kChat.size()) + "\r\n\r\n" + kChat, 400},
+       "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nhost: b\r\nContent-Type: "
+       "application/json\r\n"
+       "Content-Length: " +
+           std::to_string(kChat.size()) + "\r\n\r\n" + kChat,
+       400},
       {"a malformed Host", "GET /healthz HTTP/1.1\r\nHost: a/b c\r\n\r\n", 400},
       {"HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n", 200},
       {"an IPv6 Host with a port", "GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 200},
-      {"absolute form, GET", "GET http://gw.example/healthz HTTP/1.1\r\nHost: gw.example\r\n\r\n", 200},
+      {"absolute form, GET", "GET http://gw.example/healthz HTTP/1.1\r\nHost: gw.example\r\n\r\n",
+       200},
       {"absolute form, POST",
        "POST http://gw.example:8080/v1/chat/completions HTTP/1.1\r\nHost: gw.example:8080\r\n"
-       "Content-Type: application/json\r\nContent-Length: " + std::to_string(kChat.size()) +
-           "\r\n\r\n" + kChat, 200},
+       "Content-Type: application/json\r\nContent-Length: " +
+           std::to_string(kChat.size()) + "\r\n\r\n" + kChat,
+       200},
       {"absolute form, https and a query",
        "GET HTTPS://gw.example/healthz?x=1 HTTP/1.1\r\nHost: gw.example\r\n\r\n", 200},
   };
@@ -150,8 +157,10 @@ TEST_CASE("S10b a body trickled below min_body_rate is refused with 408 and the 
   RawConnection conn = OpenRaw(f.gw.port);
   const std::string body = R"({"model":"auto","messages":[{"role":"user","content":")" +
                            std::string(200, 'a') + R"("}]})";
-  REQUIRE(conn.Send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  REQUIRE(conn.Send(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n"));
   size_t sent = 0;
   auto give_up = Clock::now() + seconds(60);
   while (sent < body.size() && Clock::now() < give_up) {

@@ -33,7 +33,6 @@ struct Gw : MocksAndGateway {
   }
 };
 
-
 const std::string kSmuggled = BuildRequest("GET", "/admin/config");
 
 }  // namespace
@@ -82,8 +81,8 @@ TEST_CASE("A2 schema violations are 400 with param naming the field", "[integrat
 TEST_CASE("A3 an unknown model is 404 model_not_found without internal addresses",
           "[integration][http]") {
   Gw f;
-  RawResponse r =
-      RoundTrip(f.gw.port, ChatRequest(R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})"));
+  RawResponse r = RoundTrip(
+      f.gw.port, ChatRequest(R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})"));
   CHECK(ErrorShapeProblem(r, {404}) == "");
   CHECK(ErrorOf(r)["type"] == "invalid_request_error");
   CHECK(ErrorOf(r)["code"] == "model_not_found");

@@ -1,12 +1,11 @@
 #include "integration/gateway_process.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
 
 namespace signalbox::testing {
 
@@ -36,7 +35,8 @@ std::vector<nlohmann::json> RunningGateway::AccessLog() const {
 }
 
 std::optional<nlohmann::json> RunningGateway::WaitForAccess(
-    const std::function<bool(const nlohmann::json&)>& pred, std::chrono::milliseconds timeout) const {
+    const std::function<bool(const nlohmann::json&)>& pred,
+    std::chrono::milliseconds timeout) const {
   auto line = process->WaitForLine(
       [&](const std::string& l) {
         auto j = nlohmann::json::parse(l, nullptr, false);
@@ -73,7 +73,8 @@ void RunningGateway::WriteConfig(const std::string& yaml) const {
   std::filesystem::rename(tmp, config_path);
 }
 
-StatusOr<RunningGateway> StartGateway(const GatewayOptions& options, std::chrono::milliseconds timeout) {
+StatusOr<RunningGateway> StartGateway(const GatewayOptions& options,
+                                      std::chrono::milliseconds timeout) {
   RunningGateway gw;
   char tmpl[] = "/tmp/signalbox-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return Internal("mkdtemp failed");
@@ -89,8 +90,8 @@ StatusOr<RunningGateway> StartGateway(const GatewayOptions& options, std::chrono
   if (!proc.ok()) return proc.status();
   gw.process = std::move(proc).value();
   auto line = gw.process->WaitForLine(
-      [](const std::string& l) { return l.find("\"msg\":\"listening\"") != std::string::npos; }, timeout,
-      OutputStream::kStderr);
+      [](const std::string& l) { return l.find("\"msg\":\"listening\"") != std::string::npos; },
+      timeout, OutputStream::kStderr);
   if (!line) return Internal("the gateway did not start:\n" + gw.process->Output());
   auto j = nlohmann::json::parse(*line, nullptr, false);
   std::string addr = j.value("address", "");
@@ -128,7 +129,8 @@ budgets:
 router:
   rules:
 {})",
-                     server_extra, small.BaseUrl(), backend_extra, large.BaseUrl(), backend_extra, r);
+                     server_extra, small.BaseUrl(), backend_extra, large.BaseUrl(), backend_extra,
+                     r);
 }
 
 std::string ChatBody(const std::string& content, bool stream, const std::string& extra) {

@@ -3,15 +3,15 @@
 // 127.0.0.1:0`, and reads the port from the "listening" log line.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "integration/mock_process.h"
@@ -38,17 +38,20 @@ struct RunningGateway {
   ~RunningGateway();
 
   std::string BaseUrl() const { return "http://127.0.0.1:" + std::to_string(port); }
-  std::unique_ptr<httplib::Client> Client(std::chrono::seconds read_timeout = std::chrono::seconds(30)) const;
+  std::unique_ptr<httplib::Client> Client(
+      std::chrono::seconds read_timeout = std::chrono::seconds(30)) const;
   // Access-log lines (stdout), parsed.
   std::vector<nlohmann::json> AccessLog() const;
   // Waits for an access-log line for which `pred` holds.
-  std::optional<nlohmann::json> WaitForAccess(const std::function<bool(const nlohmann::json&)>& pred,
-                                              std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  std::optional<nlohmann::json> WaitForAccess(
+      const std::function<bool(const nlohmann::json&)>& pred,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // Replaces the config file the way editors do (a temp file renamed over it), with
   // "{STATE}" expanded like StartGateway() does. The running gateway notices the change.
   void WriteConfig(const std::string& yaml) const;
   // Waits for an operational log line (stderr) whose "msg" contains `text`.
-  bool WaitForLog(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  bool WaitForLog(const std::string& text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 };
 
 StatusOr<RunningGateway> StartGateway(const GatewayOptions& options,
@@ -60,10 +63,10 @@ StatusOr<RunningGateway> StartGateway(const GatewayOptions& options,
 // tools -> [large, small], default -> [small, large]).
 std::string TwoBackendConfig(const RunningMock& small, const RunningMock& large,
                              const std::string& server_extra = "",
-                             const std::string& backend_extra = "",
-                             const std::string& rules = "");
+                             const std::string& backend_extra = "", const std::string& rules = "");
 
 // A chat body with one user message.
-std::string ChatBody(const std::string& content, bool stream = false, const std::string& extra = "");
+std::string ChatBody(const std::string& content, bool stream = false,
+                     const std::string& extra = "");
 
 }  // namespace signalbox::testing

@@ -21,7 +21,8 @@ struct Fixture {
   RunningMock small, large;
   RunningGateway gw;
   Fixture(const std::string& server_extra = "", const std::string& backend_extra = "",
-          const std::vector<std::string>& small_args = {}, const std::vector<std::string>& large_args = {}) {
+          const std::vector<std::string>& small_args = {},
+          const std::vector<std::string>& large_args = {}) {
     auto s = StartMock(Concat({"--model", "small-model"}, small_args));
     auto l = StartMock(Concat({"--model", "large-model"}, large_args));
     REQUIRE(s.ok());
@@ -45,10 +46,12 @@ void CheckErrorShape(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("a plain chat completion goes to the routed backend and comes back unchanged", "[integration][proxy]") {
+TEST_CASE("a plain chat completion goes to the routed backend and comes back unchanged",
+          "[integration][proxy]") {
   Fixture f;
   auto cli = f.gw.Client();
-  auto res = cli->Post("/v1/chat/completions", {{"Authorization", "Bearer client-secret-123"}, {"x-custom", "kept"}},
+  auto res = cli->Post("/v1/chat/completions",
+                       {{"Authorization", "Bearer client-secret-123"}, {"x-custom", "kept"}},
                        ChatBody("hello there"), "application/json");
   REQUIRE(res);
   CHECK(res->status == 200);
@@ -72,7 +75,8 @@ TEST_CASE("a plain chat completion goes to the routed backend and comes back unc
   CHECK_FALSE(seen["headers"].contains("authorization"));
   bool custom = seen["headers"].contains("x-custom") || seen["headers"].contains("X-Custom");
   CHECK(custom);
-  auto line = f.gw.WaitForAccess([&](const json& j) { return j["request_id"] == res->get_header_value("x-request-id"); });
+  auto line = f.gw.WaitForAccess(
+      [&](const json& j) { return j["request_id"] == res->get_header_value("x-request-id"); });
   REQUIRE(line);
   CHECK((*line)["status"] == 200);
   CHECK((*line)["backend"] == "small");
@@ -80,22 +84,27 @@ TEST_CASE("a plain chat completion goes to the routed backend and comes back unc
   CHECK((*line)["output_tokens"] == 16);
 }
 
-TEST_CASE("the client's x-request-id is echoed, a hostile one is replaced", "[integration][proxy]") {
+TEST_CASE("the client's x-request-id is echoed, a hostile one is replaced",
+          "[integration][proxy]") {
   Fixture f;
   auto cli = f.gw.Client();
-  auto a = cli->Post("/v1/chat/completions", {{"x-request-id", "abc-123"}}, ChatBody("hi"), "application/json");
+  auto a = cli->Post("/v1/chat/completions", {{"x-request-id", "abc-123"}}, ChatBody("hi"),
+                     "application/json");
   REQUIRE(a);
   CHECK(a->get_header_value("x-request-id") == "abc-123");
   CHECK(f.small.LastRequest()["headers"].dump().find("abc-123") != std::string::npos);
-  auto b = cli->Post("/v1/chat/completions", {{"x-request-id", std::string(300, 'x')}}, ChatBody("hi"), "application/json");
+  auto b = cli->Post("/v1/chat/completions", {{"x-request-id", std::string(300, 'x')}},
+                     ChatBody("hi"), "application/json");
   REQUIRE(b);
   CHECK(b->get_header_value("x-request-id").size() < 100);
 }
 
-TEST_CASE("a stream is relayed event by event, ends with [DONE], and hides the usage chunk unless asked",
-          "[integration][proxy][stream]") {
+TEST_CASE(
+    "a stream is relayed event by event, ends with [DONE], and hides the usage chunk unless asked",
+    "[integration][proxy][stream]") {
   Fixture f;
-  auto r = PostSse(f.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), {{"Accept-Encoding", "gzip, br"}});
+  auto r = PostSse(f.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+                   {{"Accept-Encoding", "gzip, br"}});
   CHECK(r.status == 200);
   CHECK(r.content_type == "text/event-stream");
   CHECK(r.Done());
@@ -125,11 +134,13 @@ TEST_CASE("a stream is relayed event by event, ends with [DONE], and hides the u
 TEST_CASE("completions, embeddings and models", "[integration][proxy]") {
   Fixture f;
   auto cli = f.gw.Client();
-  auto c = cli->Post("/v1/completions", R"({"model":"auto","prompt":"Say hi","max_tokens":4})", "application/json");
+  auto c = cli->Post("/v1/completions", R"({"model":"auto","prompt":"Say hi","max_tokens":4})",
+                     "application/json");
   REQUIRE(c);
   CHECK(c->status == 200);
   CHECK(json::parse(c->body)["object"] == "text_completion");
-  auto e = cli->Post("/v1/embeddings", R"({"model":"small-model","input":["a","b"]})", "application/json");
+  auto e = cli->Post("/v1/embeddings", R"({"model":"small-model","input":["a","b"]})",
+                     "application/json");
   REQUIRE(e);
   CHECK(e->status == 200);
   CHECK(json::parse(e->body)["data"].size() == 2);
@@ -143,15 +154,20 @@ TEST_CASE("completions, embeddings and models", "[integration][proxy]") {
   CHECK(names == std::vector<std::string>{"auto", "small-model", "large-model"});
 }
 
-TEST_CASE("explicit models go straight to their backend, unknown ones are 404 model_not_found", "[integration][proxy]") {
+TEST_CASE("explicit models go straight to their backend, unknown ones are 404 model_not_found",
+          "[integration][proxy]") {
   Fixture f;
   auto cli = f.gw.Client();
-  auto r = cli->Post("/v1/chat/completions", R"({"model":"large","messages":[{"role":"user","content":"x"}]})", "application/json");
+  auto r = cli->Post("/v1/chat/completions",
+                     R"({"model":"large","messages":[{"role":"user","content":"x"}]})",
+                     "application/json");
   REQUIRE(r);
   CHECK(r->get_header_value("x-signalbox-backend") == "large");
   CHECK(r->get_header_value("x-signalbox-rule") == "explicit");
   CHECK(r->get_header_value("x-signalbox-tier").empty());
-  auto n = cli->Post("/v1/chat/completions", R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})", "application/json");
+  auto n = cli->Post("/v1/chat/completions",
+                     R"({"model":"gpt-9","messages":[{"role":"user","content":"x"}]})",
+                     "application/json");
   REQUIRE(n);
   CHECK(n->status == 404);
   CheckErrorShape(n->body);
@@ -162,7 +178,8 @@ TEST_CASE("an upstream 5xx falls back to the next backend, a 4xx is relayed with
           "[integration][proxy][fallback]") {
   Fixture f;
   auto cli = f.gw.Client();
-  auto r = cli->Post("/v1/chat/completions", {{"x-mock-fault", "503"}}, ChatBody("hi"), "application/json");
+  auto r = cli->Post("/v1/chat/completions", {{"x-mock-fault", "503"}}, ChatBody("hi"),
+                     "application/json");
   REQUIRE(r);
   // Both mocks see the header, so both fail: the client gets one clean 503, told not to retry.
   CHECK(r->status == 503);
@@ -170,16 +187,19 @@ TEST_CASE("an upstream 5xx falls back to the next backend, a 4xx is relayed with
   CHECK(r->get_header_value("x-should-retry") == "false");
   CHECK(f.small.Stats()["requests"] == 1);
   CHECK(f.large.Stats()["requests"] == 1);
-  auto bad = cli->Post("/v1/chat/completions", {{"x-mock-fault", "400"}}, ChatBody("hi"), "application/json");
+  auto bad = cli->Post("/v1/chat/completions", {{"x-mock-fault", "400"}}, ChatBody("hi"),
+                       "application/json");
   REQUIRE(bad);
   CHECK(bad->status == 400);
   CHECK(json::parse(bad->body)["error"]["code"] == "context_length_exceeded");
   CHECK(f.large.Stats()["requests"] == 1);  // no fallback for a client error
 }
 
-TEST_CASE("a stream cut by the upstream ends with an error event and no [DONE]", "[integration][proxy][stream]") {
+TEST_CASE("a stream cut by the upstream ends with an error event and no [DONE]",
+          "[integration][proxy][stream]") {
   Fixture f;
-  auto r = PostSse(f.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), {{"x-mock-fault", "cut:3"}});
+  auto r = PostSse(f.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true),
+                   {{"x-mock-fault", "cut:3"}});
   CHECK(r.status == 200);
   REQUIRE(r.events.size() >= 2);
   CHECK_FALSE(r.Done());
@@ -189,7 +209,8 @@ TEST_CASE("a stream cut by the upstream ends with an error event and no [DONE]",
   CHECK(f.large.Stats()["requests"] == 0);  // no fallback after the first byte
 }
 
-TEST_CASE("a client that hangs up mid-stream cancels its upstream request", "[integration][proxy][stream]") {
+TEST_CASE("a client that hangs up mid-stream cancels its upstream request",
+          "[integration][proxy][stream]") {
   Fixture f("", "", {"--token-interval", "50", "--tokens", "200"});
   auto r = PostSse(f.gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), {},
                    [](const SseResponse& s) { return s.events.size() >= 3; });
@@ -197,10 +218,12 @@ TEST_CASE("a client that hangs up mid-stream cancels its upstream request", "[in
   CHECK(f.small.WaitForCounter("client_disconnects", 1, std::chrono::seconds(5)));
 }
 
-TEST_CASE("a hung upstream times out at first_byte and the client gets a 504", "[integration][proxy][timeout]") {
+TEST_CASE("a hung upstream times out at first_byte and the client gets a 504",
+          "[integration][proxy][timeout]") {
   Fixture f("", "    timeouts: {connect: 1s, first_byte: 1s, idle: 2s, total: 30s}\n");
   auto cli = f.gw.Client();
-  auto r = cli->Post("/v1/chat/completions", {{"x-mock-fault", "hang"}}, ChatBody("hi"), "application/json");
+  auto r = cli->Post("/v1/chat/completions", {{"x-mock-fault", "hang"}}, ChatBody("hi"),
+                     "application/json");
   REQUIRE(r);
   CHECK(r->status == 504);
   CheckErrorShape(r->body);
@@ -210,10 +233,12 @@ TEST_CASE("a hung upstream times out at first_byte and the client gets a 504", "
   CHECK(f.large.WaitForCounter("client_disconnects", 1));
 }
 
-TEST_CASE("a backend's configured headers replace a client header of the same name", "[integration][proxy]") {
+TEST_CASE("a backend's configured headers replace a client header of the same name",
+          "[integration][proxy]") {
   Fixture f("", "    headers: {X-Team: from-config}\n");
-  auto res = f.gw.Client()->Post("/v1/chat/completions", {{"x-team", "from-client"}, {"x-other", "kept"}},
-                                 ChatBody("hello"), "application/json");
+  auto res =
+      f.gw.Client()->Post("/v1/chat/completions", {{"x-team", "from-client"}, {"x-other", "kept"}},
+                          ChatBody("hello"), "application/json");
   REQUIRE(res);
   REQUIRE(res->status == 200);
   // The raw JSON: a duplicated header would be two members (parsing keeps only one).

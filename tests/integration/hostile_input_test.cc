@@ -2,11 +2,11 @@
 // forwarding"): out-of-range numbers, billed input the estimate must count, oversized
 // log fields, forwarding headers, repeated cost caps, a drain that cuts streams, and
 // reloads that would change restart-only keys or open /admin/*.
+#include <fmt/format.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "integration/gateway_process.h"
@@ -26,8 +26,8 @@ constexpr const char* kAdmin = "admin-token-0123";
 const httplib::Headers kAuth = {{"Authorization", std::string("Bearer ") + kKey}};
 
 // One key with a $0.50 day, a $0.05 request cap, both backends at $2.50/$10 per Mtok.
-std::string MoneyConfig(const RunningMock& small, const RunningMock& large, const std::string& backend_extra,
-                        const std::string& server_extra = "") {
+std::string MoneyConfig(const RunningMock& small, const RunningMock& large,
+                        const std::string& backend_extra, const std::string& server_extra = "") {
   return fmt::format(R"(server:
   listen: 127.0.0.1:0
   admin_token: {4}
@@ -100,13 +100,15 @@ struct Mocks {
 
 }  // namespace
 
-TEST_CASE("out-of-range numbers are a 400 on every endpoint, and every exit path leaves the "
-          "in-flight gauge at zero and counts each request once",
-          "[integration][security]") {
+TEST_CASE(
+    "out-of-range numbers are a 400 on every endpoint, and every exit path leaves the "
+    "in-flight gauge at zero and counts each request once",
+    "[integration][security]") {
   Mocks m;
   RunningGateway gw = MustStartGateway(MoneyConfig(m.small, m.large, ""));
   std::string huge(5000, '9');
-  const std::string chat_1e400 = R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":1e400})";
+  const std::string chat_1e400 =
+      R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":1e400})";
   struct Case {
     std::string path, body;
     httplib::Headers headers;
@@ -121,7 +123,8 @@ TEST_CASE("out-of-range numbers are a 400 on every endpoint, and every exit path
       {"/v1/completions", R"({"model":"auto","prompt":"hi","seed":)" + huge + "}", kAuth, 400},
       {"/v1/embeddings", R"({"model":"small","input":"x","dimensions":-1e999})", kAuth, 400},
       {"/v1/chat/completions", "{not json", kAuth, 400},
-      {"/v1/chat/completions", R"({"model":"nope","messages":[{"role":"user","content":"hi"}]})", kAuth, 404},
+      {"/v1/chat/completions", R"({"model":"nope","messages":[{"role":"user","content":"hi"}]})",
+       kAuth, 404},
       {"/v1/chat/completions", ChatBody("hi"), {{"Authorization", "Bearer wrong-key"}}, 401},
       {"/v1/chat/completions", ChatBody("hi"), with(kAuth, "x-signalbox-max-cost-usd", "0"), 429},
       {"/v1/chat/completions", ChatBody("hi"), kAuth, 200},
@@ -132,7 +135,8 @@ TEST_CASE("out-of-range numbers are a 400 on every endpoint, and every exit path
   for (const auto& c : cases) {
     auto r = Post(gw, c.path, c.body, c.headers);
     REQUIRE(r);
-    INFO(c.path << " " << c.body.substr(0, 120) << " -> " << r->status << " " << r->body.substr(0, 300));
+    INFO(c.path << " " << c.body.substr(0, 120) << " -> " << r->status << " "
+                << r->body.substr(0, 300));
     CHECK(r->status == c.status);
     if (c.status == 400) {
       json e = CheckErrorBody(r->body);
@@ -149,9 +153,10 @@ TEST_CASE("out-of-range numbers are a 400 on every endpoint, and every exit path
   for (const auto& line : gw.process->Lines(OutputStream::kStderr)) CHECK(line.size() < 4096);
 }
 
-TEST_CASE("billed input the text does not show is counted before any upstream call: a token-id "
-          "prompt, 1.5 MB of tools, a 1 MB audio part",
-          "[integration][security][budget]") {
+TEST_CASE(
+    "billed input the text does not show is counted before any upstream call: a token-id "
+    "prompt, 1.5 MB of tools, a 1 MB audio part",
+    "[integration][security][budget]") {
   Mocks m;
   SECTION("no context window: the request cap refuses (429 budget_exceeded)") {
     RunningGateway gw = MustStartGateway(MoneyConfig(m.small, m.large, ""));
@@ -160,9 +165,13 @@ TEST_CASE("billed input the text does not show is counted before any upstream ca
     std::string audio = R"([{"type":"input_audio","input_audio":{"format":"wav","data":")" +
                         std::string(1 << 20, 'A') + R"("}}])";
     std::vector<std::pair<std::string, std::string>> cases = {
-        {"/v1/completions", R"({"model":"auto","max_tokens":1,"prompt":)" + TokenIdPrompt(250000) + "}"},
-        {"/v1/chat/completions", R"({"model":"auto","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"tools":)" + tools + "}"},
-        {"/v1/chat/completions", R"({"model":"auto","max_tokens":1,"messages":[{"role":"user","content":)" + audio + "}]}"},
+        {"/v1/completions",
+         R"({"model":"auto","max_tokens":1,"prompt":)" + TokenIdPrompt(250000) + "}"},
+        {"/v1/chat/completions",
+         R"({"model":"auto","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"tools":)" +
+             tools + "}"},
+        {"/v1/chat/completions",
+         R"({"model":"auto","max_tokens":1,"messages":[{"role":"user","content":)" + audio + "}]}"},
     };
     for (const auto& [path, body] : cases) {
       auto r = Post(gw, path, body);
@@ -178,8 +187,10 @@ TEST_CASE("billed input the text does not show is counted before any upstream ca
     CHECK(m.Requests() == 0);
   }
   SECTION("a 128k context window refuses the 250k-token prompt (400 context_length_exceeded)") {
-    RunningGateway gw = MustStartGateway(MoneyConfig(m.small, m.large, "    context_window: 128000\n"));
-    auto r = Post(gw, "/v1/completions", R"({"model":"auto","max_tokens":1,"prompt":)" + TokenIdPrompt(250000) + "}");
+    RunningGateway gw =
+        MustStartGateway(MoneyConfig(m.small, m.large, "    context_window: 128000\n"));
+    auto r = Post(gw, "/v1/completions",
+                  R"({"model":"auto","max_tokens":1,"prompt":)" + TokenIdPrompt(250000) + "}");
     REQUIRE(r);
     INFO(r->body);
     CHECK(r->status == 400);
@@ -195,7 +206,9 @@ TEST_CASE("a 4 MiB model name costs the access log 256 bytes", "[integration][se
   auto h = kAuth;
   h.emplace("x-request-id", id);
   auto r = Post(gw, "/v1/chat/completions",
-                R"({"model":")" + std::string(4 << 20, 'm') + R"(","messages":[{"role":"user","content":"hi"}]})", h);
+                R"({"model":")" + std::string(4 << 20, 'm') +
+                    R"(","messages":[{"role":"user","content":"hi"}]})",
+                h);
   REQUIRE(r);
   CHECK(r->status == 404);
   CHECK(r->body.size() < 1024);
@@ -204,9 +217,10 @@ TEST_CASE("a 4 MiB model name costs the access log 256 bytes", "[integration][se
   CHECK(line["model"].get<std::string>().find("...[cut ") != std::string::npos);
 }
 
-TEST_CASE("forwarding: Connection-named headers, the billing organisation and spoofed forwarding "
-          "headers never reach the upstream, the gateway sets its own X-Forwarded-For",
-          "[integration][security]") {
+TEST_CASE(
+    "forwarding: Connection-named headers, the billing organisation and spoofed forwarding "
+    "headers never reach the upstream, the gateway sets its own X-Forwarded-For",
+    "[integration][security]") {
   Mocks m;
   RunningGateway gw = MustStartGateway(MoneyConfig(m.small, m.large, ""));
   httplib::Headers h = kAuth;
@@ -237,10 +251,12 @@ TEST_CASE("forwarding: Connection-named headers, the billing organisation and sp
   CHECK(headers["x-custom"] == "kept");
 }
 
-TEST_CASE("two x-signalbox-max-cost-usd headers: the lower cap wins", "[integration][security][budget]") {
+TEST_CASE("two x-signalbox-max-cost-usd headers: the lower cap wins",
+          "[integration][security][budget]") {
   Mocks m;
   RunningGateway gw = MustStartGateway(MoneyConfig(m.small, m.large, ""));
-  for (auto order : {std::pair<std::string, std::string>{"100", "0.0000001"}, {"0.0000001", "100"}}) {
+  for (auto order :
+       {std::pair<std::string, std::string>{"100", "0.0000001"}, {"0.0000001", "100"}}) {
     httplib::Headers h = kAuth;
     h.emplace("x-signalbox-max-cost-usd", order.first);
     h.emplace("x-signalbox-max-cost-usd", order.second);
@@ -253,16 +269,19 @@ TEST_CASE("two x-signalbox-max-cost-usd headers: the lower cap wins", "[integrat
   CHECK(m.Requests() == 0);
 }
 
-TEST_CASE("a stream cut at the end of the drain says the gateway is shutting down and is not a "
-          "backend failure",
-          "[integration][security][stream]") {
-  RunningMock small = MustStartMock({"--model", "small-model", "--tokens", "2000", "--token-interval", "20"});
+TEST_CASE(
+    "a stream cut at the end of the drain says the gateway is shutting down and is not a "
+    "backend failure",
+    "[integration][security][stream]") {
+  RunningMock small =
+      MustStartMock({"--model", "small-model", "--tokens", "2000", "--token-interval", "20"});
   RunningMock large = MustStartMock({"--model", "large-model"});
   RunningGateway gw = MustStartGateway(MoneyConfig(small, large, "", "  timeouts: {drain: 300ms}"));
   bool signalled = false;
   SseResponse s = PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hi", true), kAuth,
                           [&](const SseResponse& r) {
-                            if (r.events.size() == 3 && !signalled) signalled = gw.process->Signal(SIGTERM);
+                            if (r.events.size() == 3 && !signalled)
+                              signalled = gw.process->Signal(SIGTERM);
                             return false;
                           });
   REQUIRE(signalled);
@@ -301,7 +320,8 @@ TEST_CASE("a reload keeps restart-only keys with a warning and cannot open /admi
   CHECK(json::parse(cfg->body)["config"]["server"]["listen"] == "127.0.0.1:0");
 
   std::string open = moved;
-  open.replace(open.find(std::string("admin_token: ") + kAdmin), 13 + std::string(kAdmin).size(), "admin_token: \"\"");
+  open.replace(open.find(std::string("admin_token: ") + kAdmin), 13 + std::string(kAdmin).size(),
+               "admin_token: \"\"");
   gw.WriteConfig(open);
   auto refused = c.Post("/admin/reload", admin, "", "application/json");
   REQUIRE(refused);

@@ -4,6 +4,7 @@
 // traffic, pass `promtool check metrics`, and carry no unbounded label value; the access
 // log must hold one 16-field line per request; SIGUSR1 must reopen the access-log file
 // without losing a line.
+#include <fmt/format.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,21 +12,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
@@ -43,16 +42,17 @@ constexpr const char* kKeyLow = "sk-obs-low-0123456789";
 
 // SPEC.md "Access log": the fields, in this order.
 const std::vector<std::string> kAccessFields = {
-    "ts",     "request_id", "key",         "model",        "backend",       "rule",
-    "tier",   "score",      "status",      "duration_ms",  "ttft_ms",       "input_tokens",
-    "output_tokens", "cost_usd", "attempts", "error"};
+    "ts",       "request_id", "key",         "model",   "backend",      "rule",          "tier",
+    "score",    "status",     "duration_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd",
+    "attempts", "error"};
 
 std::string RandomHex() {
   static std::mt19937_64 rng(std::random_device{}());
   return fmt::format("{:016x}", rng());
 }
 
-bool PollUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+bool PollUntil(const std::function<bool()>& pred,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (pred()) return true;
@@ -65,7 +65,8 @@ bool PollUntil(const std::function<bool()>& pred, std::chrono::milliseconds time
 // every call. Tool requests go large-first, so they fall back to small. Three keys:
 // team-a (unlimited), zero ($0 a day: every routed request is refused) and low (room for
 // a small call, not for a large one).
-std::string ObsConfig(const RunningMock& small, const RunningMock& large, const std::string& server_extra = "") {
+std::string ObsConfig(const RunningMock& small, const RunningMock& large,
+                      const std::string& server_extra = "") {
   return fmt::format(R"(server:
   listen: 127.0.0.1:0
 {server}
@@ -130,7 +131,8 @@ struct ObsFixture {
 
 httplib::Headers Auth(const char* key, const std::string& request_id,
                       std::initializer_list<std::pair<std::string, std::string>> more = {}) {
-  httplib::Headers h = {{"Authorization", std::string("Bearer ") + key}, {"x-request-id", request_id}};
+  httplib::Headers h = {{"Authorization", std::string("Bearer ") + key},
+                        {"x-request-id", request_id}};
   for (const auto& [k, v] : more) h.emplace(k, v);
   return h;
 }
@@ -191,7 +193,8 @@ using Labels = std::map<std::string, std::string>;
 
 // The value of the series `name{labels}` (exactly those labels); NaN when absent, so an
 // equality check on a missing series fails.
-double Value(const std::vector<Sample>& samples, const std::string& name, const Labels& labels = {}) {
+double Value(const std::vector<Sample>& samples, const std::string& name,
+             const Labels& labels = {}) {
   for (const auto& s : samples) {
     if (s.name == name && s.labels == labels) return s.value;
   }
@@ -283,7 +286,7 @@ struct Sent {
   std::string backend, tier, rule;  // from x-signalbox-* ("" when absent)
   bool billed = false;              // a 200 whose usage the client saw
   int64_t input_tokens = 0, output_tokens = 0;
-  int attempts = 0;                 // expected upstream attempts
+  int attempts = 0;  // expected upstream attempts
 };
 
 std::string Header(const httplib::Headers& h, const std::string& name) {
@@ -297,16 +300,21 @@ class Traffic {
 
   const std::vector<Sent>& sent() const { return sent_; }
   const std::string& run() const { return run_; }
-  std::string NextId(const std::string& kind) { return fmt::format("obs-{}-{}-{}", run_, kind, sent_.size()); }
+  std::string NextId(const std::string& kind) {
+    return fmt::format("obs-{}-{}-{}", run_, kind, sent_.size());
+  }
 
-  Sent& Plain(const std::string& kind, const char* key, const std::string& key_id, const std::string& body,
-              std::initializer_list<std::pair<std::string, std::string>> more = {}, int attempts = 1) {
+  Sent& Plain(const std::string& kind, const char* key, const std::string& key_id,
+              const std::string& body,
+              std::initializer_list<std::pair<std::string, std::string>> more = {},
+              int attempts = 1) {
     Sent s;
     s.kind = kind;
     s.key_id = key_id;
     s.request_id = NextId(kind);
     s.attempts = attempts;
-    auto r = f_.gw.Client()->Post("/v1/chat/completions", Auth(key, s.request_id, more), body, "application/json");
+    auto r = f_.gw.Client()->Post("/v1/chat/completions", Auth(key, s.request_id, more), body,
+                                  "application/json");
     REQUIRE(r);
     s.status = r->status;
     s.backend = r->get_header_value("x-signalbox-backend");
@@ -357,7 +365,8 @@ class Traffic {
   std::vector<Sent> sent_;
 };
 
-const char* kToolsExtra = R"("tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}])";
+const char* kToolsExtra =
+    R"("tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}])";
 
 // Waits until the gateway has finished (logged) `n` requests and its in-flight gauge is
 // back to 0; returns the last scrape.
@@ -389,7 +398,8 @@ TEST_CASE("promtool accepts the live /metrics of a gateway that has served every
   Traffic t(f);
   t.Plain("plain", kKeyA, "team-a", ChatBody("hello"));
   t.Stream("hello stream");
-  t.Plain("notfound", kKeyA, "team-a", R"({"model":"obs-nope","messages":[{"role":"user","content":"x"}]})");
+  t.Plain("notfound", kKeyA, "team-a",
+          R"({"model":"obs-nope","messages":[{"role":"user","content":"x"}]})");
   t.Plain("fallback", kKeyA, "team-a", ChatBody("use a tool", false, kToolsExtra), {}, 2);
   t.Plain("budget", kKeyZero, "zero", ChatBody("hello"));
   f.gw.WriteConfig("server: [unclosed\n");
@@ -412,7 +422,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
 
   // 5 plain requests of different lengths, routed by `default` to small.
   for (int i = 0; i < 5; ++i) {
-    std::string prompt = "hello " + std::string(static_cast<size_t>(i) * 13, 'a') + " " + secret_word;
+    std::string prompt =
+        "hello " + std::string(static_cast<size_t>(i) * 13, 'a') + " " + secret_word;
     auto& s = t.Plain("plain", kKeyA, "team-a", ChatBody(prompt));
     CHECK(s.status == 200);
     CHECK(s.backend == "small");
@@ -426,7 +437,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
   // 2 unknown models: 404, never classified, never routed.
   for (int i = 0; i < 2; ++i) {
-    json body = {{"model", odd_model + "-" + std::to_string(i)}, {"messages", {{{"role", "user"}, {"content", "x"}}}}};
+    json body = {{"model", odd_model + "-" + std::to_string(i)},
+                 {"messages", {{{"role", "user"}, {"content", "x"}}}}};
     auto& s = t.Plain("notfound", kKeyA, "team-a", body.dump(), {}, 0);
     CHECK(s.status == 404);
     CHECK(s.backend.empty());
@@ -434,7 +446,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
   // 2 tool requests: large (always 503) first, then the fallback to small answers.
   for (int i = 0; i < 2; ++i) {
-    auto& s = t.Plain("fallback", kKeyA, "team-a", ChatBody("call a tool please", false, kToolsExtra), {}, 2);
+    auto& s = t.Plain("fallback", kKeyA, "team-a",
+                      ChatBody("call a tool please", false, kToolsExtra), {}, 2);
     CHECK(s.status == 200);
     CHECK(s.backend == "small");
     CHECK(s.rule == "tools");
@@ -458,12 +471,14 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
   // Two more tool requests: large's 4th and 5th consecutive failures open its circuit.
   for (int i = 0; i < 2; ++i) {
-    auto& s = t.Plain("fallback", kKeyA, "team-a", ChatBody("call a tool please", false, kToolsExtra), {}, 2);
+    auto& s = t.Plain("fallback", kKeyA, "team-a",
+                      ChatBody("call a tool please", false, kToolsExtra), {}, 2);
     CHECK(s.status == 200);
   }
   // Large is now circuit-open: skipped without a call, straight to small.
   {
-    auto& s = t.Plain("circuit", kKeyA, "team-a", ChatBody("call a tool please", false, kToolsExtra), {}, 1);
+    auto& s = t.Plain("circuit", kKeyA, "team-a",
+                      ChatBody("call a tool please", false, kToolsExtra), {}, 1);
     CHECK(s.status == 200);
     CHECK(s.backend == "small");
   }
@@ -473,7 +488,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   auto rejected_by_watcher = f.gw.process->WaitForLine(
       [](const std::string& l) {
         auto j = json::parse(l, nullptr, false);
-        return j.is_object() && j.value("msg", "").find("config reload rejected") != std::string::npos &&
+        return j.is_object() &&
+               j.value("msg", "").find("config reload rejected") != std::string::npos &&
                j.value("trigger", "") == "file";
       },
       std::chrono::seconds(15), OutputStream::kStderr);
@@ -502,7 +518,10 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   std::map<std::string, double> want_in, want_out;
   double want_classified = 0;
   for (const auto& s : sent) {
-    want_requests[{{"backend", s.backend}, {"tier", s.tier}, {"rule", s.rule}, {"status", std::to_string(s.status)}}] += 1;
+    want_requests[{{"backend", s.backend},
+                   {"tier", s.tier},
+                   {"rule", s.rule},
+                   {"status", std::to_string(s.status)}}] += 1;
     want_duration[s.backend] += 1;
     if (s.stream && s.status == 200) want_ttft[s.backend] += 1;
     if (s.billed) {
@@ -516,9 +535,15 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     auto it = want_requests.find(l);
     return it == want_requests.end() ? 0.0 : it->second;
   };
-  CHECK(wanted({{"backend", "small"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "200"}}) >= 5);
+  CHECK(
+      wanted(
+          {{"backend", "small"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "200"}}) >=
+      5);
   CHECK(wanted({{"backend", ""}, {"tier", ""}, {"rule", ""}, {"status", "404"}}) == 2);
-  CHECK(wanted({{"backend", "large"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "503"}}) == 1);
+  CHECK(
+      wanted(
+          {{"backend", "large"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "503"}}) ==
+      1);
   CHECK(want_classified == 15);  // every model "auto" request that reached the router
   {
     auto got = NonZero(m, "signalbox_requests_total");
@@ -531,7 +556,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   for (const auto& [backend, n] : want_duration) {
     INFO("backend=" << backend);
     CHECK(Value(m, "signalbox_request_duration_seconds_count", {{"backend", backend}}) == n);
-    CHECK(Value(m, "signalbox_request_duration_seconds_bucket", {{"backend", backend}, {"le", "+Inf"}}) == n);
+    CHECK(Value(m, "signalbox_request_duration_seconds_bucket",
+                {{"backend", backend}, {"le", "+Inf"}}) == n);
   }
   {
     double total = 0;
@@ -545,10 +571,14 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
 
   // Tokens: exactly the usage the mock reported to the clients.
   CHECK(want_in["small"] > 0);
-  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "small"}, {"type", "input"}}) == want_in["small"]);
-  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "small"}, {"type", "output"}}) == want_out["small"]);
-  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "large"}, {"type", "input"}}) == 0);
-  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "large"}, {"type", "output"}}) == 0);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "small"}, {"type", "input"}}) ==
+        want_in["small"]);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "small"}, {"type", "output"}}) ==
+        want_out["small"]);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "large"}, {"type", "input"}}) ==
+        0);
+  CHECK(Value(m, "signalbox_upstream_tokens_total", {{"backend", "large"}, {"type", "output"}}) ==
+        0);
 
   // Cost: the same money the ledger holds (GET /admin/spend), per key and per backend.
   {
@@ -603,7 +633,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   CHECK(Value(m, "signalbox_backend_up", {{"backend", "small"}}) == 1);
   CHECK(Value(m, "signalbox_backend_up", {{"backend", "large"}}) == 0);
   CHECK(Value(m, "signalbox_config_reloads_total", {{"result", "success"}}) == 1);  // start-up
-  CHECK(Value(m, "signalbox_config_reloads_total", {{"result", "failure"}}) == 2);  // watcher + admin
+  CHECK(Value(m, "signalbox_config_reloads_total", {{"result", "failure"}}) ==
+        2);  // watcher + admin
   CHECK(Value(m, "signalbox_classifier_seconds_count") == want_classified);
   CHECK(Value(m, "signalbox_classifier_seconds_bucket", {{"le", "+Inf"}}) == want_classified);
 
@@ -613,7 +644,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   CHECK(text.find(t.run()) == std::string::npos);
   CHECK(text.find(secret_word) == std::string::npos);
   CHECK(text.find(odd_model) == std::string::npos);
-  for (const char* secret : {kKeyA, kKeyZero, kKeyLow}) CHECK(text.find(secret) == std::string::npos);
+  for (const char* secret : {kKeyA, kKeyZero, kKeyLow})
+    CHECK(text.find(secret) == std::string::npos);
   const std::set<std::string> backends = {"", "small", "large"};
   const std::set<std::string> tiers = {"", "simple", "medium", "complex"};
   const std::set<std::string> rules = {"", "default", "tools", "explicit"};
@@ -623,16 +655,26 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     if (s.name.rfind("signalbox_", 0) != 0) continue;
     for (const auto& [k, v] : s.labels) {
       INFO(s.name << " " << k << "=\"" << v << "\"");
-      if (k == "backend" || k == "from" || k == "to") CHECK(backends.count(v) == 1);
-      else if (k == "tier") CHECK(tiers.count(v) == 1);
-      else if (k == "rule") CHECK(rules.count(v) == 1);
-      else if (k == "status") CHECK(std::regex_match(v, status_re));
-      else if (k == "key") CHECK(keys.count(v) == 1);
-      else if (k == "reason") CHECK(std::regex_match(v, reason_re));
-      else if (k == "type") CHECK((v == "input" || v == "output"));
-      else if (k == "result") CHECK((v == "success" || v == "failure"));
-      else if (k == "le") CHECK(!v.empty());
-      else FAIL_CHECK("unexpected label " << k);
+      if (k == "backend" || k == "from" || k == "to")
+        CHECK(backends.count(v) == 1);
+      else if (k == "tier")
+        CHECK(tiers.count(v) == 1);
+      else if (k == "rule")
+        CHECK(rules.count(v) == 1);
+      else if (k == "status")
+        CHECK(std::regex_match(v, status_re));
+      else if (k == "key")
+        CHECK(keys.count(v) == 1);
+      else if (k == "reason")
+        CHECK(std::regex_match(v, reason_re));
+      else if (k == "type")
+        CHECK((v == "input" || v == "output"));
+      else if (k == "result")
+        CHECK((v == "success" || v == "failure"));
+      else if (k == "le")
+        CHECK(!v.empty());
+      else
+        FAIL_CHECK("unexpected label " << k);
     }
   }
 
@@ -647,7 +689,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     CHECK(std::regex_match(l["ts"].get<std::string>(), ts_re));
     std::string raw = l.dump();
     CHECK(raw.find(secret_word) == std::string::npos);
-    for (const char* secret : {kKeyA, kKeyZero, kKeyLow}) CHECK(raw.find(secret) == std::string::npos);
+    for (const char* secret : {kKeyA, kKeyZero, kKeyLow})
+      CHECK(raw.find(secret) == std::string::npos);
   }
   for (const auto& s : sent) {
     INFO(s.kind << " " << s.request_id);
@@ -678,12 +721,15 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
   }
 }
 
-TEST_CASE("a budget refusal at a fallback (429 budget_exceeded) counts in signalbox_budget_rejections_total",
-          "[integration][observability][budget]") {
+TEST_CASE(
+    "a budget refusal at a fallback (429 budget_exceeded) counts in "
+    "signalbox_budget_rejections_total",
+    "[integration][observability][budget]") {
   // Key `low` can afford small but not large. Both mocks fail this request, so the chain
   // ends at large, which the key cannot afford: SPEC says that is a 429 budget refusal.
   ObsFixture f;
-  auto r = f.gw.Client()->Post("/v1/chat/completions", Auth(kKeyLow, "obs-low-1", {{"x-mock-fault", "503"}}),
+  auto r = f.gw.Client()->Post("/v1/chat/completions",
+                               Auth(kKeyLow, "obs-low-1", {{"x-mock-fault", "503"}}),
                                ChatBody("hello", false, R"("max_tokens":10)"), "application/json");
   REQUIRE(r);
   INFO(r->body);
@@ -698,26 +744,29 @@ TEST_CASE("a budget refusal at a fallback (429 budget_exceeded) counts in signal
   CHECK(Value(m, "signalbox_budget_rejections_total", {{"key", "low"}}) == 1);
 }
 
-TEST_CASE("requests refused before routing (401 bad key, 413 body too large) are counted and logged",
-          "[integration][observability]") {
+TEST_CASE(
+    "requests refused before routing (401 bad key, 413 body too large) are counted and logged",
+    "[integration][observability]") {
   ObsFixture f("  max_body_bytes: 4KiB\n");
   auto cli = f.gw.Client();
-  auto bad_key = cli->Post("/v1/chat/completions", Auth("sk-not-a-key-000000", "obs-401"), ChatBody("hi"),
-                           "application/json");
+  auto bad_key = cli->Post("/v1/chat/completions", Auth("sk-not-a-key-000000", "obs-401"),
+                           ChatBody("hi"), "application/json");
   REQUIRE(bad_key);
   CHECK(bad_key->status == 401);
-  auto big = cli->Post("/v1/chat/completions", Auth(kKeyA, "obs-413"), ChatBody(std::string(8192, 'x')),
-                       "application/json");
+  auto big = cli->Post("/v1/chat/completions", Auth(kKeyA, "obs-413"),
+                       ChatBody(std::string(8192, 'x')), "application/json");
   REQUIRE(big);
   CHECK(big->status == 413);
   // A normal request after them: once its line is logged, earlier lines would be too.
-  auto ok = cli->Post("/v1/chat/completions", Auth(kKeyA, "obs-200"), ChatBody("hi"), "application/json");
+  auto ok =
+      cli->Post("/v1/chat/completions", Auth(kKeyA, "obs-200"), ChatBody("hi"), "application/json");
   REQUIRE(ok);
   CHECK(ok->status == 200);
   REQUIRE(f.gw.WaitForAccess([](const json& j) { return j["request_id"] == "obs-200"; }));
   auto log = f.gw.AccessLog();
   auto logged = [&](const std::string& id) {
-    return std::count_if(log.begin(), log.end(), [&](const json& j) { return j["request_id"] == id; });
+    return std::count_if(log.begin(), log.end(),
+                         [&](const json& j) { return j["request_id"] == id; });
   };
   CHECK(logged("obs-401") == 1);
   CHECK(logged("obs-413") == 1);
@@ -731,8 +780,10 @@ TEST_CASE("requests refused before routing (401 bad key, 413 body too large) are
   CHECK(n413 == 1);
 }
 
-TEST_CASE("SIGUSR1 reopens server.access_log: after a rename, new lines land in a new file and none is lost",
-          "[integration][observability][access-log]") {
+TEST_CASE(
+    "SIGUSR1 reopens server.access_log: after a rename, new lines land in a new file and none is "
+    "lost",
+    "[integration][observability][access-log]") {
   ObsFixture f("  access_log: {STATE}/access.log\n");
   const std::string path = f.gw.dir + "/access.log";
   const std::string rotated = path + ".1";
@@ -787,7 +838,8 @@ TEST_CASE("SIGUSR1 reopens server.access_log: after a rename, new lines land in 
   REQUIRE(f.gw.process->Signal(SIGUSR1));
   CHECK(f.gw.WaitForLog("access log reopened"));
   // New lines reach the new file.
-  bool reopened = PollUntil([&] { return std::filesystem::exists(path) && !read_lines(path).empty(); });
+  bool reopened =
+      PollUntil([&] { return std::filesystem::exists(path) && !read_lines(path).empty(); });
   CHECK(reopened);
   REQUIRE(PollUntil([&] { return next.load() >= sent_before_signal + 20; }));
   stop = true;

@@ -1,11 +1,10 @@
 // Live traffic, POST /v1/route, `explain`, `score`, `replay` and `calibrate` call the same
 // decision function: a corpus fed through all of them gets identical decisions.
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
-
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "integration/gateway_process.h"
@@ -39,8 +38,8 @@ const char* kRules = R"(    - name: tenant-acme
 )";
 
 struct Line {
-  json raw;                // the corpus line
-  std::string key;         // key id or ""
+  json raw;         // the corpus line
+  std::string key;  // key id or ""
   std::map<std::string, std::string> headers;
 };
 
@@ -56,7 +55,8 @@ std::ostream& operator<<(std::ostream& os, const Decision& d) {
 
 std::vector<Line> Corpus() {
   std::vector<Line> out;
-  std::ifstream in(std::string(SIGNALBOX_SOURCE_DIR) + "/tests/classify/testdata/mixed_workload.jsonl");
+  std::ifstream in(std::string(SIGNALBOX_SOURCE_DIR) +
+                   "/tests/classify/testdata/mixed_workload.jsonl");
   std::string s;
   while (std::getline(in, s)) {
     if (s.empty()) continue;
@@ -68,20 +68,39 @@ std::vector<Line> Corpus() {
     out.push_back({line, "", {}});
   }
   // Requests whose routing depends on more than the text.
-  json msgs = json::array({{{"role", "system"}, {"content", "You are a careful engineer."}},
-                           {{"role", "user"}, {"content", "Refactor this function and explain the trade-offs."}}});
-  out.push_back({{{"id", "tools"}, {"messages", msgs},
-                  {"tools", json::array({{{"type", "function"}, {"function", {{"name", "run"}}}}})}}, "", {}});
-  out.push_back({{{"id", "image"}, {"messages", json::array({{{"role", "user"}, {"content", json::array({
-                  {{"type", "text"}, {"text", "What is in this picture?"}},
-                  {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,AAAA"}}}}})}}})}},
-                 "", {}});
-  out.push_back({{{"id", "acme"}, {"prompt", "hello"}, {"headers", {{"x-tenant", "acme"}}}}, "", {{"x-tenant", "acme"}}});
+  json msgs = json::array(
+      {{{"role", "system"}, {"content", "You are a careful engineer."}},
+       {{"role", "user"}, {"content", "Refactor this function and explain the trade-offs."}}});
+  out.push_back(
+      {{{"id", "tools"},
+        {"messages", msgs},
+        {"tools", json::array({{{"type", "function"}, {"function", {{"name", "run"}}}}})}},
+       "",
+       {}});
+  out.push_back(
+      {{{"id", "image"},
+        {"messages",
+         json::array(
+             {{{"role", "user"},
+               {"content",
+                json::array({{{"type", "text"}, {"text", "What is in this picture?"}},
+                             {{"type", "image_url"},
+                              {"image_url", {{"url", "data:image/png;base64,AAAA"}}}}})}}})}},
+       "",
+       {}});
+  out.push_back({{{"id", "acme"}, {"prompt", "hello"}, {"headers", {{"x-tenant", "acme"}}}},
+                 "",
+                 {{"x-tenant", "acme"}}});
   out.push_back({{{"id", "teamb"}, {"prompt", "hello"}, {"key", "team-b"}}, "team-b", {}});
-  out.push_back({{{"id", "multi"}, {"messages", json::array({{{"role", "user"}, {"content", "Write a haiku."}},
-                  {{"role", "assistant"}, {"content", "Autumn moonlight..."}},
-                  {{"role", "user"}, {"content", "Now prove the Cauchy-Schwarz inequality step by step."}}})}},
-                 "", {}});
+  out.push_back(
+      {{{"id", "multi"},
+        {"messages",
+         json::array({{{"role", "user"}, {"content", "Write a haiku."}},
+                      {{"role", "assistant"}, {"content", "Autumn moonlight..."}},
+                      {{"role", "user"},
+                       {"content", "Now prove the Cauchy-Schwarz inequality step by step."}}})}},
+       "",
+       {}});
   for (auto& l : out) {
     if (l.key.empty()) l.key = "team-a";  // keys are configured: every request has one
   }
@@ -128,7 +147,8 @@ TEST_CASE("live traffic, /v1/route, explain, score, replay and calibrate agree o
   opts.config_yaml = yaml;
   auto gw = StartGateway(opts);
   REQUIRE(gw.ok());
-  std::map<std::string, std::string> token = {{"team-a", "key-a-0123456789"}, {"team-b", "key-b-0123456789"}};
+  std::map<std::string, std::string> token = {{"team-a", "key-a-0123456789"},
+                                              {"team-b", "key-b-0123456789"}};
   std::vector<Line> corpus = Corpus();
   std::string dir = gw->dir;
   std::string corpus_file = dir + "/corpus.jsonl";
@@ -175,7 +195,8 @@ TEST_CASE("live traffic, /v1/route, explain, score, replay and calibrate agree o
     auto live = cli->Post("/v1/chat/completions", h, body, "application/json");
     REQUIRE(live);
     REQUIRE(live->status == 200);
-    Decision by_live{live->get_header_value("x-signalbox-backend"), live->get_header_value("x-signalbox-rule"),
+    Decision by_live{live->get_header_value("x-signalbox-backend"),
+                     live->get_header_value("x-signalbox-rule"),
                      live->get_header_value("x-signalbox-tier"),
                      std::stod(live->get_header_value("x-signalbox-score"))};
 
@@ -183,7 +204,8 @@ TEST_CASE("live traffic, /v1/route, explain, score, replay and calibrate agree o
     std::ofstream(body_file) << body;
     std::string hdr_args;
     for (const auto& [k, v] : line.headers) hdr_args += " --header '" + k + ":" + v + "'";
-    json e = json::parse(RunCli(bin + " explain" + cfg + " --key " + line.key + hdr_args + " < " + body_file));
+    json e = json::parse(
+        RunCli(bin + " explain" + cfg + " --key " + line.key + hdr_args + " < " + body_file));
     Decision by_explain{e["backend"], e["rule"], e["tier"], e["score"]};
 
     CHECK(by_live == by_score[i]);
@@ -204,7 +226,8 @@ TEST_CASE("live traffic, /v1/route, explain, score, replay and calibrate agree o
   for (const auto& d : by_score) scores.push_back(d.score);
   std::sort(scores.rbegin(), scores.rend());
   size_t k = static_cast<size_t>(std::ceil(0.25 * scores.size()));
-  std::string cal = RunCli(bin + " calibrate" + cfg + " --input " + corpus_file + " --strong-share 0.25");
+  std::string cal =
+      RunCli(bin + " calibrate" + cfg + " --input " + corpus_file + " --strong-share 0.25");
   std::string want = "threshold: " + fmt::format("{}", scores[k - 1]);
   CHECK(cal.find(want) != std::string::npos);
 }

@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 namespace signalbox::testing {

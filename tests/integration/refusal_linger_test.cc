@@ -23,7 +23,8 @@ using std::chrono::seconds;
 const std::string kKey = "sk-linger-test-0123456789abcdef";
 
 struct Gw : MocksAndGateway {
-  Gw(const std::string& server_extra, bool keys) : MocksAndGateway(server_extra, keys ? kKey : "") {}
+  Gw(const std::string& server_extra, bool keys)
+      : MocksAndGateway(server_extra, keys ? kKey : "") {}
 };
 
 std::string Head(const std::string& target, const std::string& auth, size_t len,
@@ -68,7 +69,8 @@ TEST_CASE("L1 a client that uploads its whole body reads the early refusal: 413,
     int status;
     bool over = false;
   } cases[] = {
-      {"413 body over max_body_bytes", Head("/v1/chat/completions", "Bearer " + kKey, over.size()), 413, true},
+      {"413 body over max_body_bytes", Head("/v1/chat/completions", "Bearer " + kKey, over.size()),
+       413, true},
       {"401 wrong key", Head("/v1/chat/completions", "Bearer sk-wrong", body.size()), 401},
       {"431 too many headers",
        Head("/v1/chat/completions", "Bearer " + kKey, body.size(), many_headers), 431},
@@ -84,15 +86,17 @@ TEST_CASE("L1 a client that uploads its whole body reads the early refusal: 413,
     CHECK(u.closed);
   }
   // The next client is served as usual.
-  RawResponse ok = RoundTrip(f.gw.port, ChatRequest(ChatBody("hi"), {{"Authorization", "Bearer " + kKey}}));
+  RawResponse ok =
+      RoundTrip(f.gw.port, ChatRequest(ChatBody("hi"), {{"Authorization", "Bearer " + kKey}}));
   CHECK(ok.status == 200);
 }
 
 TEST_CASE("L2 a connection shed at the connection cap (503) can finish its upload and read the 503",
           "[integration][http][linger]") {
-  Gw f("  max_body_bytes: 64KiB\n  max_connections: 16\n  max_streams: 8\n"
-       "  timeouts: {header: 60s, body: 60s}\n",
-       /*keys=*/false);
+  Gw f(
+      "  max_body_bytes: 64KiB\n  max_connections: 16\n  max_streams: 8\n"
+      "  timeouts: {header: 60s, body: 60s}\n",
+      /*keys=*/false);
   // 16 connections with a request in progress (head sent, body pending) take every
   // slot; such connections are not reclaimable. A holder whose head had not arrived yet
   // can be reclaimed by the probe: top the holders up until a probe is shed.
@@ -151,8 +155,8 @@ TEST_CASE("L3 the official openai npm SDK raises a 413 APIError naming the limit
   for (const char* retries : {"0", "default"}) {
     INFO("maxRetries: " << retries);
     ProcessOptions po;
-    po.argv = {"node", dir + "/openai_refusal.mjs", f.gw.BaseUrl() + "/v1", "sk-anything",
-               std::to_string(16u << 20), retries};
+    po.argv = {"node",        dir + "/openai_refusal.mjs", f.gw.BaseUrl() + "/v1",
+               "sk-anything", std::to_string(16u << 20),   retries};
     po.working_dir = dir;
     auto p = Process::Start(po);
     REQUIRE(p.ok());

@@ -1,13 +1,12 @@
 // Hot reload end to end: SIGHUP, POST /admin/reload and file changes; a bad config keeps
 // the old one serving; requests in flight finish on the config they started with.
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <thread>
-
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
@@ -74,7 +73,8 @@ TEST_CASE("SIGHUP reloads the config", "[integration][reload]") {
   CHECK(f.AdminConfig()["version"].get<int>() >= 2);
 }
 
-TEST_CASE("POST /admin/reload answers with the new version or 422 with every error", "[integration][reload]") {
+TEST_CASE("POST /admin/reload answers with the new version or 422 with every error",
+          "[integration][reload]") {
   ReloadFixture f;
   f.WriteConfig(TwoBackendConfig(f.small, f.large, "", "", kToLarge));
   auto ok = f.gw.Client()->Post("/admin/reload", "", "application/json");
@@ -104,8 +104,10 @@ TEST_CASE("POST /admin/reload answers with the new version or 422 with every err
   CHECK(cfg["last_reload"]["errors"].size() == 2);
   auto metrics = f.gw.Client()->Get("/metrics");
   REQUIRE(metrics);
-  CHECK(metrics->body.find("signalbox_config_reloads_total{result=\"failure\"} ") != std::string::npos);
-  CHECK(metrics->body.find("signalbox_config_reloads_total{result=\"failure\"} 0") == std::string::npos);
+  CHECK(metrics->body.find("signalbox_config_reloads_total{result=\"failure\"} ") !=
+        std::string::npos);
+  CHECK(metrics->body.find("signalbox_config_reloads_total{result=\"failure\"} 0") ==
+        std::string::npos);
 }
 
 TEST_CASE("an edited config file is picked up without a signal", "[integration][reload]") {

@@ -23,14 +23,16 @@ struct Pair {
     small = MustStartMock(sa);
     large = MustStartMock(la);
     gw = MustStartGateway(Config(
-        {{"small", small.BaseUrl(), backend_extra}, {"large", large.BaseUrl(), backend_extra}}, server_extra));
+        {{"small", small.BaseUrl(), backend_extra}, {"large", large.BaseUrl(), backend_extra}},
+        server_extra));
   }
 };
 
 SseResponse Stream(const RunningGateway& gw, const std::string& id, httplib::Headers h = {},
                    std::chrono::milliseconds read_timeout = std::chrono::seconds(10)) {
   h.emplace("x-request-id", id);
-  return PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hello", true), h, nullptr, read_timeout);
+  return PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hello", true), h, nullptr,
+                 read_timeout);
 }
 
 // A stream committed by `: ping` heartbeats whose upstream then failed: 200, the pings
@@ -66,7 +68,8 @@ TEST_CASE("stream: an error as the first event, or no event at all, falls back b
   CHECK(line["attempts"] == 2);
 }
 
-TEST_CASE("stream: a malformed first event falls back before commit", "[integration][resilience][stream]") {
+TEST_CASE("stream: a malformed first event falls back before commit",
+          "[integration][resilience][stream]") {
   Pair p({"--fault", "malformed:0"}, {});
   std::string id = NextId("first-malformed");
   auto r = Stream(p.gw, id);
@@ -76,8 +79,9 @@ TEST_CASE("stream: a malformed first event falls back before commit", "[integrat
   CHECK(AccessLine(p.gw, id)["attempts"] == 2);
 }
 
-TEST_CASE("stream: after the first event there is no fallback, the stream ends with one error event",
-          "[integration][resilience][stream]") {
+TEST_CASE(
+    "stream: after the first event there is no fallback, the stream ends with one error event",
+    "[integration][resilience][stream]") {
   std::string fault = GENERATE("cut:3", "error-event:3", "malformed:3");
   INFO("fault on small: " << fault);
   Pair p({"--fault", fault}, {});
@@ -112,9 +116,12 @@ TEST_CASE("stream: after the first event there is no fallback, the stream ends w
   CHECK(ErrorOf(line) == "upstream_stream_interrupted");
 }
 
-TEST_CASE("stream: an upstream that stalls mid-stream past timeouts.idle ends the stream with an error event",
-          "[integration][resilience][stream][timeout]") {
-  Pair p({"--fault", "stall:2"}, {}, "    timeouts: {connect: 1s, first_byte: 5s, idle: 1s, total: 30s}\n");
+TEST_CASE(
+    "stream: an upstream that stalls mid-stream past timeouts.idle ends the stream with an error "
+    "event",
+    "[integration][resilience][stream][timeout]") {
+  Pair p({"--fault", "stall:2"}, {},
+         "    timeouts: {connect: 1s, first_byte: 5s, idle: 1s, total: 30s}\n");
   std::string id = NextId("stall");
   auto r = Stream(p.gw, id);
   INFO("raw: " << r.raw);
@@ -131,8 +138,9 @@ TEST_CASE("stream: an upstream that stalls mid-stream past timeouts.idle ends th
   CHECK(ErrorOf(AccessLine(p.gw, id)) == "upstream_stream_interrupted");
 }
 
-TEST_CASE("overload: beyond server.max_streams a stream gets a fast 503 while other requests still work",
-          "[integration][resilience][overload]") {
+TEST_CASE(
+    "overload: beyond server.max_streams a stream gets a fast 503 while other requests still work",
+    "[integration][resilience][overload]") {
   Pair p({}, {}, "", "  max_streams: 2\n");
   std::atomic<bool> stop{false};
   std::atomic<int> open{0};
@@ -141,7 +149,8 @@ TEST_CASE("overload: beyond server.max_streams a stream gets a fast 503 while ot
     holders.emplace_back([&] {
       bool counted = false;
       PostSse(p.gw.BaseUrl(), "/v1/chat/completions", ChatBody("long", true),
-              {{"x-mock-tokens", "300"}, {"x-mock-token-interval-ms", "100"}}, [&](const SseResponse&) {
+              {{"x-mock-tokens", "300"}, {"x-mock-token-interval-ms", "100"}},
+              [&](const SseResponse&) {
                 if (!counted) {
                   counted = true;
                   ++open;
@@ -151,7 +160,8 @@ TEST_CASE("overload: beyond server.max_streams a stream gets a fast 503 while ot
     });
   }
   auto until = Clock::now() + std::chrono::seconds(10);
-  while (open.load() < 2 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  while (open.load() < 2 && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE(open.load() == 2);
 
   auto t0 = Clock::now();
@@ -179,8 +189,10 @@ TEST_CASE("overload: beyond server.max_streams a stream gets a fast 503 while ot
   until = Clock::now() + std::chrono::seconds(5);
   while (!freed && Clock::now() < until) {
     auto s = PostSse(p.gw.BaseUrl(), "/v1/chat/completions", ChatBody("after", true));
-    if (s.status == 200 && s.Done()) freed = true;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval
+    if (s.status == 200 && s.Done())
+      freed = true;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval
   }
   CHECK(freed);
 }
@@ -207,9 +219,12 @@ TEST_CASE("sse_heartbeat: ': ping' comments during a slow first byte, then the s
   CHECK(line["output_tokens"] == 16);  // pings are not tokens
 }
 
-TEST_CASE("sse_heartbeat: once a ping committed the stream there is no fallback, a failure is an error event",
-          "[integration][resilience][stream][heartbeat]") {
-  Pair p({"--fault", "hang"}, {}, "    timeouts: {connect: 1s, first_byte: 2s, idle: 2s, total: 30s}\n",
+TEST_CASE(
+    "sse_heartbeat: once a ping committed the stream there is no fallback, a failure is an error "
+    "event",
+    "[integration][resilience][stream][heartbeat]") {
+  Pair p({"--fault", "hang"}, {},
+         "    timeouts: {connect: 1s, first_byte: 2s, idle: 2s, total: 30s}\n",
          "  sse_heartbeat: 1s\n");
   std::string id = NextId("hb-fail");
   auto r = Stream(p.gw, id);
@@ -220,8 +235,11 @@ TEST_CASE("sse_heartbeat: once a ping committed the stream there is no fallback,
   CHECK(ErrorOf(AccessLine(p.gw, id)) != "");
 }
 
-TEST_CASE("sse_heartbeat: an upstream that fails before its first event after a ping ends with an error event, "
-          "never an empty clean stream", "[integration][resilience][stream][heartbeat]") {
+TEST_CASE(
+    "sse_heartbeat: an upstream that fails before its first event after a ping ends with an error "
+    "event, "
+    "never an empty clean stream",
+    "[integration][resilience][stream][heartbeat]") {
   Pair p({}, {}, "", "  sse_heartbeat: 1s\n");
   for (const char* fault : {"500", "429", "error-event:0", "cut:0"}) {
     INFO("fault " << fault);
@@ -234,8 +252,9 @@ TEST_CASE("sse_heartbeat: an upstream that fails before its first event after a 
   CHECK(Counter(p.large, "requests") == 0);  // committed by the ping: no fallback
 }
 
-TEST_CASE("a client that hangs up while waiting for the first byte cancels the upstream within about 1 s",
-          "[integration][resilience][disconnect]") {
+TEST_CASE(
+    "a client that hangs up while waiting for the first byte cancels the upstream within about 1 s",
+    "[integration][resilience][disconnect]") {
   Pair p({}, {});
   int expected = 0;
   for (bool stream : {true, false}) {

@@ -17,7 +17,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kShortTimeouts = "    timeouts: {connect: 1s, first_byte: 1s, idle: 1s, total: 30s}\n";
+constexpr const char* kShortTimeouts =
+    "    timeouts: {connect: 1s, first_byte: 1s, idle: 1s, total: 30s}\n";
 
 struct Pair {
   RunningMock small, large;
@@ -31,8 +32,9 @@ struct Pair {
     la.insert(la.end(), large_args.begin(), large_args.end());
     small = MustStartMock(sa);
     large = MustStartMock(la);
-    gw = MustStartGateway(Config({{"small", small.BaseUrl(), small_extra}, {"large", large.BaseUrl(), large_extra}},
-                                 server_extra));
+    gw = MustStartGateway(
+        Config({{"small", small.BaseUrl(), small_extra}, {"large", large.BaseUrl(), large_extra}},
+               server_extra));
   }
 };
 
@@ -53,7 +55,8 @@ void ExpectFallbackToLarge(const RunningGateway& gw, int attempts = 2) {
   CHECK(line["attempts"] == attempts);
 
   std::string sid = NextId("fb-stream");
-  auto s = PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hello", true), {{"x-request-id", sid}});
+  auto s = PostSse(gw.BaseUrl(), "/v1/chat/completions", ChatBody("hello", true),
+                   {{"x-request-id", sid}});
   CheckCleanStream(s, "large-model");
   CHECK(s.headers.find("x-signalbox-backend")->second == "large");
   auto sline = AccessLine(gw, sid);
@@ -63,22 +66,26 @@ void ExpectFallbackToLarge(const RunningGateway& gw, int attempts = 2) {
 
 }  // namespace
 
-TEST_CASE("fallback: a refused connection to the first backend moves to the next", "[integration][resilience]") {
+TEST_CASE("fallback: a refused connection to the first backend moves to the next",
+          "[integration][resilience]") {
   RunningMock large = MustStartMock({"--model", "large-model"});
   int closed = FreePort();
-  RunningGateway gw = MustStartGateway(Config({{"small", UrlOfPort(closed), ""}, {"large", large.BaseUrl(), ""}}));
+  RunningGateway gw =
+      MustStartGateway(Config({{"small", UrlOfPort(closed), ""}, {"large", large.BaseUrl(), ""}}));
   ExpectFallbackToLarge(gw);
   CHECK(Counter(large, "requests") == 2);
 }
 
-TEST_CASE("fallback: a connection reset before any byte moves to the next backend", "[integration][resilience]") {
+TEST_CASE("fallback: a connection reset before any byte moves to the next backend",
+          "[integration][resilience]") {
   Pair p({"--fault", "reset"}, {});
   ExpectFallbackToLarge(p.gw);
   CHECK(Counter(p.small, "requests") == 2);
   CHECK(Counter(p.large, "requests") == 2);
 }
 
-TEST_CASE("fallback: an upstream 500, 502 or 503 moves to the next backend", "[integration][resilience]") {
+TEST_CASE("fallback: an upstream 500, 502 or 503 moves to the next backend",
+          "[integration][resilience]") {
   std::string status = GENERATE("500", "502", "503");
   INFO("fault " << status);
   Pair p({"--fault", status}, {});
@@ -87,8 +94,9 @@ TEST_CASE("fallback: an upstream 500, 502 or 503 moves to the next backend", "[i
   CHECK(Counter(p.large, "requests") == 2);
 }
 
-TEST_CASE("fallback: a plain 200 whose body is no completion (error object, cut JSON, empty) moves on",
-          "[integration][resilience]") {
+TEST_CASE(
+    "fallback: a plain 200 whose body is no completion (error object, cut JSON, empty) moves on",
+    "[integration][resilience]") {
   // The non-streaming twin of "a 200 SSE whose first event is an error": the client must
   // never get a 200 that holds only an error or a body it cannot parse.
   std::string fault = GENERATE("error-event", "malformed", "empty-stream");
@@ -107,7 +115,8 @@ TEST_CASE("fallback: a plain 200 whose body is no completion (error object, cut 
   CHECK(Counter(p.large, "requests") == 1);
 }
 
-TEST_CASE("fallback: a 429 skips the backend until its retry-after has passed", "[integration][resilience]") {
+TEST_CASE("fallback: a 429 skips the backend until its retry-after has passed",
+          "[integration][resilience]") {
   Pair p({"--fault", "429:2"}, {});
   auto sent1 = Clock::now();
   auto r1 = PostChat(p.gw, ChatBody("one"));
@@ -157,8 +166,9 @@ TEST_CASE("fallback: a first-byte timeout moves on and closes the abandoned upst
   CHECK(p.small.WaitForCounter("in_flight", 0));
 }
 
-TEST_CASE("one deadline for the whole request: fallbacks draw from timeouts.total of the first backend",
-          "[integration][resilience][timeout]") {
+TEST_CASE(
+    "one deadline for the whole request: fallbacks draw from timeouts.total of the first backend",
+    "[integration][resilience][timeout]") {
   const char* t = "    timeouts: {connect: 1s, first_byte: 2s, idle: 2s, total: 2500ms}\n";
   Pair p({"--fault", "hang"}, {"--fault", "hang"}, t, t);
   std::string id = NextId("deadline");
@@ -176,10 +186,13 @@ TEST_CASE("one deadline for the whole request: fallbacks draw from timeouts.tota
   CHECK(AccessLine(p.gw, id)["attempts"] == 2);
 }
 
-TEST_CASE("upstream 401/403 are a 502 upstream_auth_error for the client, never a 401", "[integration][resilience]") {
+TEST_CASE("upstream 401/403 are a 502 upstream_auth_error for the client, never a 401",
+          "[integration][resilience]") {
   std::vector<std::string> mock_args;
   httplib::Headers headers;
-  SECTION("401: the gateway's key is refused") { mock_args = {"--api-key", "the-right-upstream-key"}; }
+  SECTION("401: the gateway's key is refused") {
+    mock_args = {"--api-key", "the-right-upstream-key"};
+  }
   SECTION("403") { headers = {{"x-mock-fault", "403"}}; }
   Pair p(mock_args, mock_args);
   auto r = PostChat(p.gw, ChatBody("hi"), headers);
@@ -202,12 +215,14 @@ TEST_CASE("upstream 401/403 are a 502 upstream_auth_error for the client, never 
   CHECK(CheckErrorBody(s.raw)["code"] == "upstream_auth_error");
 }
 
-TEST_CASE("after a 401 from the first backend the request falls back to the next one", "[integration][resilience]") {
+TEST_CASE("after a 401 from the first backend the request falls back to the next one",
+          "[integration][resilience]") {
   Pair p({"--api-key", "the-right-upstream-key"}, {});
   ExpectFallbackToLarge(p.gw);
 }
 
-TEST_CASE("an upstream 400 is relayed to the client without fallback or ejection", "[integration][resilience]") {
+TEST_CASE("an upstream 400 is relayed to the client without fallback or ejection",
+          "[integration][resilience]") {
   Pair p({"--fault", "400"}, {}, "    circuit: {failures: 2, cooldown: 30s}\n");
   for (int i = 0; i < 3; ++i) {
     auto r = PostChat(p.gw, ChatBody("hi"));
@@ -224,7 +239,8 @@ TEST_CASE("an upstream 400 is relayed to the client without fallback or ejection
   CHECK(Counter(p.large, "requests") == 0);
 }
 
-TEST_CASE("retries: 1 retries the same backend once before falling back", "[integration][resilience]") {
+TEST_CASE("retries: 1 retries the same backend once before falling back",
+          "[integration][resilience]") {
   std::string fault = GENERATE("500", "reset");
   INFO("fault " << fault);
   Pair p({"--fault", fault}, {}, "    retries: 1\n");
@@ -242,11 +258,13 @@ TEST_CASE("circuit: two failures open it, the cooldown lets one probe through, a
           "[integration][resilience][circuit]") {
   int port = FreePort();
   std::string listen = "127.0.0.1:" + std::to_string(port);
-  RunningMock small = MustStartMock({"--listen", listen, "--model", "small-model", "--fault", "500"});
+  RunningMock small =
+      MustStartMock({"--listen", listen, "--model", "small-model", "--fault", "500"});
   REQUIRE(small.port == port);
   RunningMock large = MustStartMock({"--model", "large-model"});
-  RunningGateway gw = MustStartGateway(Config(
-      {{"small", small.BaseUrl(), "    circuit: {failures: 2, cooldown: 1s}\n"}, {"large", large.BaseUrl(), ""}}));
+  RunningGateway gw = MustStartGateway(
+      Config({{"small", small.BaseUrl(), "    circuit: {failures: 2, cooldown: 1s}\n"},
+              {"large", large.BaseUrl(), ""}}));
 
   for (int i = 0; i < 2; ++i) {
     auto r = PostChat(gw, ChatBody("fail"));
@@ -299,7 +317,8 @@ TEST_CASE("circuit: a success between two failures resets the count (failures mu
           "[integration][resilience][circuit]") {
   bool stream_success = GENERATE(false, true);
   INFO("the success in between is " << (stream_success ? "a stream" : "a plain request"));
-  Pair p({}, {}, "    circuit: {failures: 2, cooldown: 30s}\n", "    circuit: {failures: 100, cooldown: 30s}\n");
+  Pair p({}, {}, "    circuit: {failures: 2, cooldown: 30s}\n",
+         "    circuit: {failures: 100, cooldown: 30s}\n");
   auto fail = [&] {
     auto r = PostChat(p.gw, ChatBody("fail"), {{"x-mock-fault", "500"}});
     CheckErrorResponse(r, 502);  // both backends fail this one
@@ -327,10 +346,12 @@ TEST_CASE("circuit: a half-open probe whose client hangs up does not wedge the c
           "[integration][resilience][circuit]") {
   int port = FreePort();
   std::string listen = "127.0.0.1:" + std::to_string(port);
-  RunningMock small = MustStartMock({"--listen", listen, "--model", "small-model", "--fault", "500"});
+  RunningMock small =
+      MustStartMock({"--listen", listen, "--model", "small-model", "--fault", "500"});
   RunningMock large = MustStartMock({"--model", "large-model"});
-  RunningGateway gw = MustStartGateway(Config(
-      {{"small", small.BaseUrl(), "    circuit: {failures: 1, cooldown: 1s}\n"}, {"large", large.BaseUrl(), ""}}));
+  RunningGateway gw = MustStartGateway(
+      Config({{"small", small.BaseUrl(), "    circuit: {failures: 1, cooldown: 1s}\n"},
+              {"large", large.BaseUrl(), ""}}));
   auto r1 = PostChat(gw, ChatBody("fail"));
   REQUIRE(r1);
   CHECK(r1->status == 200);  // small failed once: open
@@ -363,8 +384,10 @@ TEST_CASE("circuit: a half-open probe whose client hangs up does not wedge the c
   while (!back && Clock::now() < give_up) {
     auto r = PostChat(gw, ChatBody("poll"));
     REQUIRE(r);
-    if (r->get_header_value("x-signalbox-backend") == "small") back = true;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
+    if (r->get_header_value("x-signalbox-backend") == "small")
+      back = true;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
   }
   CHECK(back);
 }
@@ -387,20 +410,25 @@ TEST_CASE("circuit: when every candidate's circuit is open, the first one is sti
   }
 }
 
-TEST_CASE("circuit: while a half-open probe is out and the other candidates are open, a request is still tried",
-          "[integration][resilience][circuit]") {
+TEST_CASE(
+    "circuit: while a half-open probe is out and the other candidates are open, a request is still "
+    "tried",
+    "[integration][resilience][circuit]") {
   // "The last candidate of a chain is never skipped" must also hold while the first
   // backend's probe is in flight (the soak found bursts of 503s answered with 0 attempts).
   int port = FreePort();
   std::string listen = "127.0.0.1:" + std::to_string(port);
-  RunningMock small = MustStartMock({"--listen", listen, "--model", "small-model", "--fault", "500"});
+  RunningMock small =
+      MustStartMock({"--listen", listen, "--model", "small-model", "--fault", "500"});
   RunningMock large = MustStartMock({"--model", "large-model", "--fault", "500"});
-  RunningGateway gw = MustStartGateway(Config({{"small", small.BaseUrl(), "    circuit: {failures: 1, cooldown: 1s}\n"},
-                                               {"large", large.BaseUrl(), "    circuit: {failures: 1, cooldown: 60s}\n"}}));
+  RunningGateway gw = MustStartGateway(
+      Config({{"small", small.BaseUrl(), "    circuit: {failures: 1, cooldown: 1s}\n"},
+              {"large", large.BaseUrl(), "    circuit: {failures: 1, cooldown: 60s}\n"}}));
   CheckErrorResponse(PostChat(gw, ChatBody("fail")), 502);  // both circuits open
   small.process->Signal(SIGTERM);
   REQUIRE(small.process->WaitFor(std::chrono::seconds(5)).has_value());
-  small = MustStartMock({"--listen", listen, "--model", "small-model", "--latency", "1500"});  // healthy, slow
+  small = MustStartMock(
+      {"--listen", listen, "--model", "small-model", "--latency", "1500"});  // healthy, slow
 
   // /readyz turns 200 when small's cool-down is over (half-open).
   auto cli = gw.Client();
@@ -428,8 +456,9 @@ TEST_CASE("circuit: while a half-open probe is out and the other candidates are 
   CHECK(probe_status == 200);
 }
 
-TEST_CASE("retry budget: a 50% failure burst of 100 concurrent requests does not multiply upstream load",
-          "[integration][resilience][budget]") {
+TEST_CASE(
+    "retry budget: a 50% failure burst of 100 concurrent requests does not multiply upstream load",
+    "[integration][resilience][budget]") {
   // Every attempt takes 500 ms, so the 100 requests' first attempts overlap and fail
   // together; retries (fallbacks) are capped at max(3, 20% of the active requests).
   Pair p({"--threads", "256"}, {"--threads", "256"});
@@ -471,15 +500,18 @@ TEST_CASE("retry budget: a 50% failure burst of 100 concurrent requests does not
   CHECK(ok + errors == kRequests);
 }
 
-TEST_CASE("all backends failed: 502/503/504 in OpenAI's shape, x-should-retry: false, backends named, no URL",
-          "[integration][resilience]") {
+TEST_CASE(
+    "all backends failed: 502/503/504 in OpenAI's shape, x-should-retry: false, backends named, no "
+    "URL",
+    "[integration][resilience]") {
   struct Case {
     const char* name;
     const char* fault;  // x-mock-fault, or "" for closed ports
     int status;
     const char* code;
   };
-  auto c = GENERATE(Case{"500", "500", 502, "upstream_error"}, Case{"503", "503", 503, "upstream_unavailable"},
+  auto c = GENERATE(Case{"500", "500", 502, "upstream_error"},
+                    Case{"503", "503", 503, "upstream_unavailable"},
                     Case{"refused", "", 503, "upstream_unavailable"},
                     Case{"first-byte timeout", "hang", 504, "upstream_timeout"});
   INFO("case " << c.name);
@@ -497,7 +529,8 @@ TEST_CASE("all backends failed: 502/503/504 in OpenAI's shape, x-should-retry: f
     small_url = small.BaseUrl();
     large_url = large.BaseUrl();
   }
-  RunningGateway gw = MustStartGateway(Config({{"small", small_url, kShortTimeouts}, {"large", large_url, kShortTimeouts}}));
+  RunningGateway gw = MustStartGateway(
+      Config({{"small", small_url, kShortTimeouts}, {"large", large_url, kShortTimeouts}}));
   httplib::Headers h;
   if (!std::string(c.fault).empty()) h.emplace("x-mock-fault", c.fault);
   for (bool stream : {false, true}) {
@@ -529,8 +562,9 @@ TEST_CASE("all backends failed: 502/503/504 in OpenAI's shape, x-should-retry: f
   }
 }
 
-TEST_CASE("all backends rate limited: 429 with the smallest retry-after and no x-should-retry: false",
-          "[integration][resilience]") {
+TEST_CASE(
+    "all backends rate limited: 429 with the smallest retry-after and no x-should-retry: false",
+    "[integration][resilience]") {
   Pair p({"--fault", "429:7"}, {"--fault", "429:3"});
   auto r = PostChat(p.gw, ChatBody("hi"));
   auto e = CheckErrorResponse(r, 429);

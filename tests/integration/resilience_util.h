@@ -2,20 +2,19 @@
 // a config builder with per-backend settings, free ports, and checks of the error shape.
 #pragma once
 
+#include <fmt/format.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
@@ -52,7 +51,8 @@ struct BackendSpec {
 // A config with the given backends (model "<name>-model"), the ledger in {STATE},
 // `server_extra` (lines indented 2 spaces) under server:, and one rule routing every
 // request along `route`.
-inline std::string Config(const std::vector<BackendSpec>& backends, const std::string& server_extra = "",
+inline std::string Config(const std::vector<BackendSpec>& backends,
+                          const std::string& server_extra = "",
                           const std::string& route = "[small, large]") {
   std::string out = "server:\n  listen: 127.0.0.1:0\n" + server_extra + "\nbackends:\n";
   for (const auto& b : backends) {
@@ -61,8 +61,10 @@ inline std::string Config(const std::vector<BackendSpec>& backends, const std::s
         "    price: {{input_per_mtok: 0.10, output_per_mtok: 0.30}}\n{2}\n",
         b.name, b.url, b.extra);
   }
-  out += "budgets:\n  ledger_path: {STATE}/ledger.db\nrouter:\n  rules:\n    - name: default\n      route: " +
-         route + "\n";
+  out +=
+      "budgets:\n  ledger_path: {STATE}/ledger.db\nrouter:\n  rules:\n    - name: default\n      "
+      "route: " +
+      route + "\n";
   return out;
 }
 
@@ -94,7 +96,8 @@ inline std::string NextId(const char* prefix) {
   return fmt::format("{}-{}", prefix, ++n);
 }
 
-inline httplib::Result PostChat(const RunningGateway& gw, const std::string& body, httplib::Headers headers = {},
+inline httplib::Result PostChat(const RunningGateway& gw, const std::string& body,
+                                httplib::Headers headers = {},
                                 std::chrono::milliseconds read_timeout = std::chrono::seconds(30)) {
   httplib::Client c("127.0.0.1", gw.port);
   c.set_read_timeout(read_timeout);

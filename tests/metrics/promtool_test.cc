@@ -4,12 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "metrics/exposition_parse.h"
 #include "metrics/gateway_metrics.h"
@@ -79,12 +78,12 @@ TEST_CASE("promtool accepts the SPEC-shaped exposition", "[metrics]") {
   m->classifier_seconds->WithLabels({}).Observe(3.2e-6);
 
   std::string text = r.Scrape();
-  for (const char* name : {"signalbox_requests_total", "signalbox_request_duration_seconds",
-                           "signalbox_time_to_first_token_seconds",
-                           "signalbox_upstream_tokens_total", "signalbox_cost_usd_total",
-                           "signalbox_fallbacks_total", "signalbox_budget_rejections_total",
-                           "signalbox_inflight_requests", "signalbox_backend_up",
-                           "signalbox_config_reloads_total", "signalbox_classifier_seconds"}) {
+  for (const char* name :
+       {"signalbox_requests_total", "signalbox_request_duration_seconds",
+        "signalbox_time_to_first_token_seconds", "signalbox_upstream_tokens_total",
+        "signalbox_cost_usd_total", "signalbox_fallbacks_total",
+        "signalbox_budget_rejections_total", "signalbox_inflight_requests", "signalbox_backend_up",
+        "signalbox_config_reloads_total", "signalbox_classifier_seconds"}) {
     INFO(name);
     CHECK(text.find(std::string("# TYPE ") + name + " ") != std::string::npos);
   }

@@ -1,12 +1,11 @@
 #include "metrics/registry.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "metrics/exposition_parse.h"
 

@@ -1,7 +1,7 @@
+#include "openai/json_edit.h"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "openai/json_edit.h"
 
 using namespace signalbox;
 
@@ -19,19 +19,23 @@ std::string Edit(const std::string& in, std::vector<JsonEdit> edits) {
 }  // namespace
 
 TEST_CASE("model is replaced in place, every other byte kept", "[openai][rewrite]") {
-  std::string in = R"({ "model" : "auto", "temperature": 0.70, "messages":[{"role":"user","content":"a \"model\": x"}], "x": {"model":"inner"}})";
+  std::string in =
+      R"({ "model" : "auto", "temperature": 0.70, "messages":[{"role":"user","content":"a \"model\": x"}], "x": {"model":"inner"}})";
   std::string out = Edit(in, {{"model", "\"gpt-4o\""}});
-  CHECK(out == R"({ "model" : "gpt-4o", "temperature": 0.70, "messages":[{"role":"user","content":"a \"model\": x"}], "x": {"model":"inner"}})");
+  CHECK(
+      out ==
+      R"({ "model" : "gpt-4o", "temperature": 0.70, "messages":[{"role":"user","content":"a \"model\": x"}], "x": {"model":"inner"}})");
 }
 
 TEST_CASE("stream_options is added, replaced or removed", "[openai][rewrite]") {
   std::string opts = R"({"include_usage":true})";
   CHECK(Edit(R"({"model":"a","stream":true})", {{"stream_options", opts}}) ==
         R"({"model":"a","stream":true,"stream_options":{"include_usage":true}})");
-  CHECK(Edit(R"({"stream_options":{"include_usage":false},"model":"a"})", {{"stream_options", opts}}) ==
+  CHECK(Edit(R"({"stream_options":{"include_usage":false},"model":"a"})",
+             {{"stream_options", opts}}) ==
         R"({"stream_options":{"include_usage":true},"model":"a"})");
-  CHECK(Edit(R"({"model":"a","stream_options":{"x":1},"n":1})", {{"stream_options", std::nullopt}}) ==
-        R"({"model":"a","n":1})");
+  CHECK(Edit(R"({"model":"a","stream_options":{"x":1},"n":1})",
+             {{"stream_options", std::nullopt}}) == R"({"model":"a","n":1})");
   CHECK(Edit(R"({"stream_options":{"x":1}, "model":"a"})", {{"stream_options", std::nullopt}}) ==
         R"({"model":"a"})");
   CHECK(Edit(R"({"model":"a"})", {{"absent", std::nullopt}}) == R"({"model":"a"})");

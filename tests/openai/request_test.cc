@@ -1,8 +1,9 @@
+#include "openai/request.h"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "openai/error.h"
-#include "openai/request.h"
 #include "openai/response.h"
 
 using namespace signalbox;
@@ -30,19 +31,32 @@ TEST_CASE("bad chat bodies get a 400 naming the field", "[openai][request]") {
       {R"({"model":"auto","messages":"hi"})", "messages", "invalid_type"},
       {R"({"model":"auto","messages":[]})", "messages", "invalid_value"},
       {R"({"model":"auto","messages":[{"content":"hi"}]})", "messages[0].role", "missing_field"},
-      {R"({"model":"auto","messages":[{"role":"wizard","content":"hi"}]})", "messages[0].role", "invalid_value"},
-      {R"({"model":"auto","messages":[{"role":"user","content":5}]})", "messages[0].content", "invalid_type"},
-      {R"({"model":"auto","messages":[{"role":"user","content":[{"text":"x"}]}]})", "messages[0].content[0].type", "missing_field"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"max_tokens":-1})", "max_tokens", "invalid_value"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"max_tokens":1000000000000})", "max_tokens", "invalid_value"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5})", "max_tokens", "invalid_type"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"stream":"yes"})", "stream", "invalid_type"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":"y"}})", "stream_options.include_usage", "invalid_type"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"n":0})", "n", "invalid_value"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":{}})", "tools", "invalid_type"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"api_base":"http://evil"})", "api_base", "unsupported_parameter"},
-      {R"({"model":"auto","model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})", "model", "duplicate_key"},
-      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":"hot"})", "temperature", "invalid_type"},
+      {R"({"model":"auto","messages":[{"role":"wizard","content":"hi"}]})", "messages[0].role",
+       "invalid_value"},
+      {R"({"model":"auto","messages":[{"role":"user","content":5}]})", "messages[0].content",
+       "invalid_type"},
+      {R"({"model":"auto","messages":[{"role":"user","content":[{"text":"x"}]}]})",
+       "messages[0].content[0].type", "missing_field"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"max_tokens":-1})",
+       "max_tokens", "invalid_value"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"max_tokens":1000000000000})",
+       "max_tokens", "invalid_value"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5})",
+       "max_tokens", "invalid_type"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"stream":"yes"})", "stream",
+       "invalid_type"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":"y"}})",
+       "stream_options.include_usage", "invalid_type"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"n":0})", "n",
+       "invalid_value"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":{}})", "tools",
+       "invalid_type"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"api_base":"http://evil"})",
+       "api_base", "unsupported_parameter"},
+      {R"({"model":"auto","model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})", "model",
+       "duplicate_key"},
+      {R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":"hot"})",
+       "temperature", "invalid_type"},
   };
   for (const auto& c : cases) {
     INFO(c.body);
@@ -69,14 +83,16 @@ TEST_CASE("deep nesting is refused before parsing", "[openai][request]") {
 
 TEST_CASE("a chat body yields the classifier's view of the conversation", "[openai][request]") {
   ParsedRequest req;
-  auto err = Parse(Endpoint::kChat, R"({"model":"auto","stream":true,"stream_options":{"include_usage":true},
+  auto err = Parse(Endpoint::kChat,
+                   R"({"model":"auto","stream":true,"stream_options":{"include_usage":true},
     "max_completion_tokens":300,"max_tokens":50,
     "messages":[{"role":"system","content":"be brief"},
                 {"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:x"}}]},
                 {"role":"assistant","content":null,"tool_calls":[]},
                 {"role":"tool","tool_call_id":"1","content":"42"}],
     "tools":[{"type":"function","function":{"name":"f"}}],
-    "response_format":{"type":"json_object"}})", &req);
+    "response_format":{"type":"json_object"}})",
+                   &req);
   REQUIRE_FALSE(err);
   CHECK(req.model == "auto");
   CHECK(req.stream);
@@ -107,15 +123,18 @@ TEST_CASE("completions and embeddings validate their own fields", "[openai][requ
 }
 
 TEST_CASE("stream chunks: usage, errors and output size", "[openai][response]") {
-  auto u = InspectChunk(R"({"id":"x","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}})");
+  auto u =
+      InspectChunk(R"({"id":"x","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}})");
   CHECK(u.usage_only);
   REQUIRE(u.usage);
   CHECK(u.usage->prompt_tokens == 7);
   CHECK(u.usage->completion_tokens == 3);
-  auto vllm = InspectChunk(R"({"id":"x","choices":null,"usage":{"prompt_tokens":0,"completion_tokens":0}})");
+  auto vllm = InspectChunk(
+      R"({"id":"x","choices":null,"usage":{"prompt_tokens":0,"completion_tokens":0}})");
   CHECK(vllm.usage_only);
   CHECK(vllm.usage->completion_tokens == 0);
-  auto content = InspectChunk(R"({"choices":[{"index":0,"delta":{"content":"hello"}}],"usage":null})");
+  auto content =
+      InspectChunk(R"({"choices":[{"index":0,"delta":{"content":"hello"}}],"usage":null})");
   CHECK_FALSE(content.usage_only);
   CHECK_FALSE(content.usage);
   CHECK(content.output_chars == 5);
@@ -127,19 +146,24 @@ TEST_CASE("stream chunks: usage, errors and output size", "[openai][response]") 
   CHECK(err2.is_error);
   CHECK_FALSE(err2.usage_only);
   CHECK_FALSE(InspectChunk("{broken").parsed);
-  CHECK(UsageFromBody(R"({"usage":{"prompt_tokens":0,"completion_tokens":0}})")->completion_tokens == 0);
+  CHECK(
+      UsageFromBody(R"({"usage":{"prompt_tokens":0,"completion_tokens":0}})")->completion_tokens ==
+      0);
   CHECK_FALSE(UsageFromBody(R"({"choices":[]})"));
 }
 
-TEST_CASE("a number beyond a double anywhere in a body is a 400, never a 500, and the "
-          "message does not quote the literal",
-          "[openai][request][security]") {
+TEST_CASE(
+    "a number beyond a double anywhere in a body is a 400, never a 500, and the "
+    "message does not quote the literal",
+    "[openai][request][security]") {
   std::string huge(5000, '9');
   for (Endpoint ep : {Endpoint::kChat, Endpoint::kCompletions, Endpoint::kEmbeddings}) {
-    for (const std::string& body :
-         {std::string(R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":1e400})"),
-          std::string(R"({"model":"auto","prompt":"hi","input":"x","seed":)") + huge + "}",
-          std::string(R"({"model":"auto","input":"x","x":[-1e999]})")}) {
+    for (
+        const std::string& body :
+        {std::string(
+             R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"temperature":1e400})"),
+         std::string(R"({"model":"auto","prompt":"hi","input":"x","seed":)") + huge + "}",
+         std::string(R"({"model":"auto","input":"x","x":[-1e999]})")}) {
       auto e = Parse(ep, body);
       REQUIRE(e);
       CHECK(e->status == 400);
@@ -151,54 +175,63 @@ TEST_CASE("a number beyond a double anywhere in a body is a 400, never a 500, an
   }
 }
 
-TEST_CASE("the admission estimate counts billed input beyond the text: token-id prompts, "
-          "tools, tool calls, non-text parts and every image",
-          "[openai][request][budget]") {
+TEST_CASE(
+    "the admission estimate counts billed input beyond the text: token-id prompts, "
+    "tools, tool calls, non-text parts and every image",
+    "[openai][request][budget]") {
   SECTION("a completions prompt of token ids counts one token per id") {
     std::string ids;
     for (int i = 0; i < 250000; ++i) ids += (i ? "," : "") + std::to_string(i % 50000);
     ParsedRequest r;
-    REQUIRE_FALSE(Parse(Endpoint::kCompletions, R"({"model":"auto","max_tokens":1,"prompt":[)" + ids + "]}", &r));
+    REQUIRE_FALSE(Parse(Endpoint::kCompletions,
+                        R"({"model":"auto","max_tokens":1,"prompt":[)" + ids + "]}", &r));
     CHECK(r.extra_input_tokens == 250000);
     ParsedRequest r2;
-    REQUIRE_FALSE(Parse(Endpoint::kCompletions, R"({"model":"auto","prompt":[[1,2,3],[4,5]]})", &r2));
+    REQUIRE_FALSE(
+        Parse(Endpoint::kCompletions, R"({"model":"auto","prompt":[[1,2,3],[4,5]]})", &r2));
     CHECK(r2.extra_input_tokens == 5);
   }
   SECTION("1.5 MB of tool schemas count by size") {
     std::string desc(1500000, 'a');
     ParsedRequest r;
-    REQUIRE_FALSE(Parse(Endpoint::kChat,
-                        R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","description":")" +
-                            desc + R"("}}]})",
-                        &r));
+    REQUIRE_FALSE(Parse(
+        Endpoint::kChat,
+        R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","description":")" +
+            desc + R"("}}]})",
+        &r));
     CHECK(r.extra_input_tokens >= 1500000 / 4);
     CHECK(r.extra_input_tokens < 1500000 / 3);
   }
   SECTION("an input_audio part counts by size; images count one each") {
     std::string audio(1 << 20, 'A');
     ParsedRequest r;
-    REQUIRE_FALSE(Parse(Endpoint::kChat,
-                        R"({"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"hi"},)"
-                        R"({"type":"input_audio","input_audio":{"data":")" + audio + R"(","format":"wav"}},)"
-                        R"({"type":"image_url","image_url":{"url":"https://a/b.png"}},)"
-                        R"({"type":"image_url","image_url":{"url":"https://a/c.png"}}]}]})",
-                        &r));
+    REQUIRE_FALSE(Parse(
+        Endpoint::kChat,
+        R"({"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"hi"},)"
+        R"({"type":"input_audio","input_audio":{"data":")" +
+            audio +
+            R"(","format":"wav"}},)"
+            R"({"type":"image_url","image_url":{"url":"https://a/b.png"}},)"
+            R"({"type":"image_url","image_url":{"url":"https://a/c.png"}}]}]})",
+        &r));
     CHECK(r.extra_input_tokens >= (1 << 20) / 4);
     CHECK(r.images == 2);
   }
   SECTION("assistant tool calls are billed input of the next turn") {
     std::string args(40000, 'x');
     ParsedRequest r;
-    REQUIRE_FALSE(Parse(Endpoint::kChat,
-                        R"({"model":"auto","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,)"
-                        R"("tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":")" +
-                            args + R"("}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}]})",
-                        &r));
+    REQUIRE_FALSE(Parse(
+        Endpoint::kChat,
+        R"({"model":"auto","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,)"
+        R"("tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":")" +
+            args + R"("}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}]})",
+        &r));
     CHECK(r.extra_input_tokens >= 10000);
   }
   SECTION("a plain text chat adds nothing") {
     ParsedRequest r;
-    REQUIRE_FALSE(Parse(Endpoint::kChat, R"({"model":"auto","messages":[{"role":"user","content":"hi"}]})", &r));
+    REQUIRE_FALSE(Parse(Endpoint::kChat,
+                        R"({"model":"auto","messages":[{"role":"user","content":"hi"}]})", &r));
     CHECK(r.extra_input_tokens == 0);
     CHECK(r.images == 0);
   }

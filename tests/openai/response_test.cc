@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -21,7 +20,8 @@ std::optional<Usage> OracleUsage(const json& j) {
     for (const char* k : {a, b}) {
       auto it = u->find(k);
       if (it == u->end() || !it->is_number_integer()) continue;
-      if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{kMaxReportedTokens}) return kMaxReportedTokens;
+      if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{kMaxReportedTokens})
+        return kMaxReportedTokens;
       return std::clamp<int64_t>(it->get<int64_t>(), 0, kMaxReportedTokens);
     }
     return 0;
@@ -32,7 +32,9 @@ std::optional<Usage> OracleUsage(const json& j) {
 int64_t OracleChars(const json& j) {
   auto len = [](const json& o, const char* k) -> int64_t {
     auto it = o.find(k);
-    return it != o.end() && it->is_string() ? static_cast<int64_t>(it->get_ref<const std::string&>().size()) : 0;
+    return it != o.end() && it->is_string()
+               ? static_cast<int64_t>(it->get_ref<const std::string&>().size())
+               : 0;
   };
   auto choices = j.find("choices");
   if (choices == j.end() || !choices->is_array()) return 0;
@@ -58,7 +60,8 @@ int64_t OracleChars(const json& j) {
 
 bool SameUsage(const std::optional<Usage>& a, const std::optional<Usage>& b) {
   if (a.has_value() != b.has_value()) return false;
-  return !a || (a->prompt_tokens == b->prompt_tokens && a->completion_tokens == b->completion_tokens);
+  return !a ||
+         (a->prompt_tokens == b->prompt_tokens && a->completion_tokens == b->completion_tokens);
 }
 
 const std::vector<std::string>& Corpus() {
@@ -94,8 +97,16 @@ const std::vector<std::string>& Corpus() {
       R"({"choices":"none","data":{"a":1}})",
       R"({"data":[],"choices":[[{"text":"array in array"}]]})",
       // Not objects, broken, trailing garbage, empty.
-      R"([{"choices":[]}])", R"("string")", "42", "null", "", "{", R"({"choices":[}")",
-      R"({"choices":[]} trailing)", R"({"a":1}{"b":2})", "\xff\xfe",
+      R"([{"choices":[]}])",
+      R"("string")",
+      "42",
+      "null",
+      "",
+      "{",
+      R"({"choices":[}")",
+      R"({"choices":[]} trailing)",
+      R"({"a":1}{"b":2})",
+      "\xff\xfe",
   };
   return corpus;
 }
@@ -114,7 +125,8 @@ TEST_CASE("the response scanner reads exactly what the DOM reading does", "[open
       CHECK(chunk.is_error == is_error);
       if (is_error) {
         std::string msg;
-        if (e->is_object() && e->contains("message") && (*e)["message"].is_string()) msg = (*e)["message"];
+        if (e->is_object() && e->contains("message") && (*e)["message"].is_string())
+          msg = (*e)["message"];
         CHECK(chunk.error_message == msg.substr(0, 200));
       } else {
         CHECK(SameUsage(chunk.usage, OracleUsage(j)));

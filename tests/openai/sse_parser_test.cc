@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "openai/sse_parser.h"
+
+#include <catch2/catch.hpp>
 
 using signalbox::SseEvent;
 using signalbox::SseParser;
@@ -32,8 +32,8 @@ std::vector<Got> ParseInPieces(const std::string& stream, std::vector<size_t> cu
 TEST_CASE("SSE events split at every byte offset parse exactly once", "[openai][sse]") {
   for (std::string eol : {"\n", "\r\n", "\r"}) {
     std::string s = ": ping" + eol + "data: {\"a\":1}" + eol + eol + "event: delta" + eol +
-                    "id: 7" + eol + "data: line1" + eol + "data:line2" + eol + eol +
-                    "retry: 10" + eol + "data: [DONE]" + eol + eol;
+                    "id: 7" + eol + "data: line1" + eol + "data:line2" + eol + eol + "retry: 10" +
+                    eol + "data: [DONE]" + eol + eol;
     std::vector<Got> want = {{"", "{\"a\":1}"}, {"delta", "line1\nline2"}, {"", "[DONE]"}};
     INFO("eol size " << eol.size());
     CHECK(ParseInPieces(s, {}) == want);
@@ -54,7 +54,8 @@ TEST_CASE("SSE: [DONE] glued to the previous event in one read", "[openai][sse]"
   CHECK(got[1].data == "[DONE]");
 }
 
-TEST_CASE("SSE: unfinished event is not dispatched, comments only produce nothing", "[openai][sse]") {
+TEST_CASE("SSE: unfinished event is not dispatched, comments only produce nothing",
+          "[openai][sse]") {
   std::vector<std::string> got;
   SseParser p([&](const SseEvent& e) {
     got.emplace_back(e.data);

@@ -1,14 +1,13 @@
 // The outcome table in code (RuleFor) against the table in docs/resilience.md, row by row:
 // the document is the contract, and neither can change without the other.
-#include <catch2/catch.hpp>
+#include "proxy/attempt_outcome.h"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
-#include <set>
 #include <regex>
+#include <set>
 #include <sstream>
-
-#include "proxy/attempt_outcome.h"
 
 using namespace signalbox;
 
@@ -77,14 +76,16 @@ TEST_CASE("every row of docs/resilience.md's outcome table is what RuleFor() doe
     REQUIRE(by_name.count(name) == 1);
     ++seen[name];
     OutcomeRule r = RuleFor(by_name[name]);
-    const std::map<std::string, CircuitVerdict> circuits = {{"failure", CircuitVerdict::kFailure},
-                                                            {"success", CircuitVerdict::kSuccess},
-                                                            {"none", CircuitVerdict::kNone},
-                                                            {"rate limited", CircuitVerdict::kRateLimited}};
+    const std::map<std::string, CircuitVerdict> circuits = {
+        {"failure", CircuitVerdict::kFailure},
+        {"success", CircuitVerdict::kSuccess},
+        {"none", CircuitVerdict::kNone},
+        {"rate limited", CircuitVerdict::kRateLimited}};
     REQUIRE(circuits.count(cells[2]) == 1);
     CHECK(r.circuit == circuits.at(cells[2]));
     CHECK((cells[3] == "yes") == (r.next == NextStep::kRetry));
-    CHECK((cells[4] == "yes") == (r.next == NextStep::kRetry || r.next == NextStep::kNextCandidate));
+    CHECK((cells[4] == "yes") ==
+          (r.next == NextStep::kRetry || r.next == NextStep::kNextCandidate));
     std::smatch m;
     if (std::regex_search(cells[5], m, std::regex("^([0-9]{3})"))) {
       CHECK(std::stoi(m[1]) == r.status);
@@ -121,7 +122,8 @@ TEST_CASE("every row of docs/resilience.md's after-the-commit table is what Rule
     REQUIRE(circuits.count(cells[3]) == 1);
     CHECK(r.circuit == circuits.at(cells[3]));
     CHECK((r.next == NextStep::kDone || r.next == NextStep::kStop));  // never a fallback
-    if (!r.code.empty()) CHECK((cells[2].find(std::string(r.code)) != std::string::npos || name == "client_gone"));
+    if (!r.code.empty())
+      CHECK((cells[2].find(std::string(r.code)) != std::string::npos || name == "client_gone"));
   }
   CHECK(seen == std::set<std::string>{"ok", "stream_interrupted", "client_gone", "shutting_down"});
 }

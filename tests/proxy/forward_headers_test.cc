@@ -1,8 +1,7 @@
-#include <catch2/catch.hpp>
+#include "proxy/forward_headers.h"
 
 #include <algorithm>
-
-#include "proxy/forward_headers.h"
+#include <catch2/catch.hpp>
 
 using namespace signalbox;
 
@@ -38,7 +37,9 @@ TEST_CASE("headers named in Connection are hop-by-hop and never forwarded (RFC 9
 
 TEST_CASE("a tenant cannot choose the organisation or project the gateway's key bills",
           "[proxy][headers][security]") {
-  Headers client = {{"OpenAI-Organization", "org-victim"}, {"OpenAI-Project", "proj-x"}, {"OpenAI-Beta", "assistants=v2"}};
+  Headers client = {{"OpenAI-Organization", "org-victim"},
+                    {"OpenAI-Project", "proj-x"},
+                    {"OpenAI-Beta", "assistants=v2"}};
   Headers out = ForwardableHeaders(client, "10.1.2.3", ForwardedFor::kReplace);
   CHECK(Values(out, "openai-organization").empty());
   CHECK(Values(out, "openai-project").empty());
@@ -74,10 +75,15 @@ TEST_CASE("forwarding headers: replace (default), append behind a trusted proxy,
 }
 
 TEST_CASE("credentials, framing and injected values never travel upstream", "[proxy][headers]") {
-  Headers client = {{"Authorization", "Bearer sk-gw"}, {"x-api-key", "k"}, {"Cookie", "a=b"},
-                    {"Content-Length", "5"},         {"Transfer-Encoding", "chunked"},
-                    {"X-Evil", "a\r\nInjected: 1"},  {"x-signalbox-max-cost-usd", "1"},
-                    {"bad name", "x"},               {"Range", "bytes=0-1"}};
+  Headers client = {{"Authorization", "Bearer sk-gw"},
+                    {"x-api-key", "k"},
+                    {"Cookie", "a=b"},
+                    {"Content-Length", "5"},
+                    {"Transfer-Encoding", "chunked"},
+                    {"X-Evil", "a\r\nInjected: 1"},
+                    {"x-signalbox-max-cost-usd", "1"},
+                    {"bad name", "x"},
+                    {"Range", "bytes=0-1"}};
   Headers out = ForwardableHeaders(client, "", ForwardedFor::kReplace);
   CHECK(out.empty());
 }

@@ -1,11 +1,12 @@
 // The pure decision function: every `when` condition, context fit, budget skips and the
 // decision's explanation.
+#include "routing/router.h"
+
 #include <catch2/catch.hpp>
 
 #include "config/loader.h"
 #include "openai/request.h"
 #include "routing/request_facts.h"
-#include "routing/router.h"
 
 using namespace signalbox;
 using routing::Decision;
@@ -76,18 +77,20 @@ struct Env {
     ParsedRequest req;
     auto err = ParseRequest(Endpoint::kChat, body, &req);
     REQUIRE_FALSE(err);
-    auto f = routing::FactsFromRequest(req, key, [&](std::string_view n) -> std::optional<std::string_view> {
-      auto it = headers.find(std::string(n));
-      if (it == headers.end()) return std::nullopt;
-      return std::string_view(it->second);
-    });
+    auto f = routing::FactsFromRequest(req, key,
+                                       [&](std::string_view n) -> std::optional<std::string_view> {
+                                         auto it = headers.find(std::string(n));
+                                         if (it == headers.end()) return std::nullopt;
+                                         return std::string_view(it->second);
+                                       });
     return router->Decide(f, b);
   }
 };
 
-std::string Body(const std::string& content, const std::string& extra = "", const std::string& model = "auto") {
-  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":")" + content + "\"}]" +
-         (extra.empty() ? "" : "," + extra) + "}";
+std::string Body(const std::string& content, const std::string& extra = "",
+                 const std::string& model = "auto") {
+  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":")" + content +
+         "\"}]" + (extra.empty() ? "" : "," + extra) + "}";
 }
 
 }  // namespace
@@ -105,9 +108,16 @@ TEST_CASE("each when-condition selects its rule", "[routing]") {
       {Body("hello"), "", {{"x-tenant", "other"}}, "default", "small"},
       {Body("hello"), "team-b", {}, "by-key", "large"},
       {Body("hello", "", "auto-fast"), "", {}, "fast", "small"},
-      {Body("hello", R"("tools":[{"type":"function","function":{"name":"f"}}])"), "", {}, "tools", "large"},
+      {Body("hello", R"("tools":[{"type":"function","function":{"name":"f"}}])"),
+       "",
+       {},
+       "tools",
+       "large"},
       {R"({"model":"auto","stream":true,"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})",
-       "", {}, "images", "large"},
+       "",
+       {},
+       "images",
+       "large"},
       {Body(std::string(3000, 'a').append(" b")), "", {}, "long", "large"},
   };
   for (const auto& c : cases) {
@@ -143,7 +153,8 @@ TEST_CASE("tier and score conditions follow the classification", "[routing]") {
   CHECK(d.target()->backend == "large");
 }
 
-TEST_CASE("a candidate whose context window cannot hold the prompt is skipped, and says so", "[routing]") {
+TEST_CASE("a candidate whose context window cannot hold the prompt is skipped, and says so",
+          "[routing]") {
   Env env;
   Decision d = env.Decide(Body("short", R"("max_tokens":1000)"));
   REQUIRE(d.candidates.size() == 2);
@@ -156,12 +167,14 @@ TEST_CASE("a candidate whose context window cannot hold the prompt is skipped, a
   CHECK(none.kind == Decision::Kind::kNoFit);
 }
 
-TEST_CASE("budget skips downgrade to a cheaper candidate, or refuse when nothing fits", "[routing]") {
+TEST_CASE("budget skips downgrade to a cheaper candidate, or refuse when nothing fits",
+          "[routing]") {
   Env env;
   std::string tools = R"("tools":[{"type":"function","function":{"name":"f"}}],"max_tokens":100)";
   // tools -> [large, small]; large costs ~10x small.
   Decision free = env.Decide(Body("hi", tools));
-  double large = free.candidates[0].estimated_cost_usd, small = free.candidates[1].estimated_cost_usd;
+  double large = free.candidates[0].estimated_cost_usd,
+         small = free.candidates[1].estimated_cost_usd;
   CHECK(large > small);
   routing::BudgetView cap;
   cap.request_cap_usd = (large + small) / 2;
@@ -185,7 +198,8 @@ TEST_CASE("on_exceed: reject refuses instead of downgrading", "[routing]") {
   std::string tools = R"("tools":[{"type":"function","function":{"name":"f"}}],"max_tokens":100)";
   Decision free = env.Decide(Body("hi", tools));
   routing::BudgetView cap;
-  cap.request_cap_usd = (free.candidates[0].estimated_cost_usd + free.candidates[1].estimated_cost_usd) / 2;
+  cap.request_cap_usd =
+      (free.candidates[0].estimated_cost_usd + free.candidates[1].estimated_cost_usd) / 2;
   Decision d = env.Decide(Body("hi", tools), "", {}, cap);
   CHECK(d.kind == Decision::Kind::kBudgetRejected);
   CHECK(d.budget_code == "request_cap");

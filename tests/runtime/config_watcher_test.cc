@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -17,8 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "config/loader.h"
 #include "testing/temp_dir.h"
@@ -75,7 +74,9 @@ ConfigWatcherOptions EventsOnly(milliseconds debounce = milliseconds(50)) {
 class Harness {
  public:
   explicit Harness(const std::string& path, ConfigWatcherOptions opts = EventsOnly())
-      : path_(path), watcher_(path, [this] { OnChange(); }, opts) {}
+      : path_(path),
+        watcher_(
+            path, [this] { OnChange(); }, opts) {}
 
   ConfigWatcher& watcher() { return watcher_; }
   // True once a report has loaded exactly `content` and the watcher's hash agrees.
@@ -411,7 +412,8 @@ TEST_CASE("ConfigWatcher keeps running after a callback throws", "[runtime]") {
 TEST_CASE("ConfigWatcher::Start rejects what cannot work", "[runtime]") {
   TempDir dir;
   SECTION("a missing directory") {
-    ConfigWatcher w(dir.File("nope/config.yaml"), [] {}, EventsOnly());
+    ConfigWatcher w(
+        dir.File("nope/config.yaml"), [] {}, EventsOnly());
     Status s = w.Start();
     CHECK(s.code() == StatusCode::kUnavailable);
     CHECK(s.message().find("nope") != std::string::npos);
@@ -420,11 +422,13 @@ TEST_CASE("ConfigWatcher::Start rejects what cannot work", "[runtime]") {
     ConfigWatcherOptions opts;
     opts.use_inotify = false;
     opts.poll = milliseconds(0);
-    ConfigWatcher w(dir.File("config.yaml"), [] {}, opts);
+    ConfigWatcher w(
+        dir.File("config.yaml"), [] {}, opts);
     CHECK(w.Start().code() == StatusCode::kInvalidArgument);
   }
   SECTION("a second Start") {
-    ConfigWatcher w(dir.File("config.yaml"), [] {}, EventsOnly());
+    ConfigWatcher w(
+        dir.File("config.yaml"), [] {}, EventsOnly());
     REQUIRE(w.Start().ok());
     CHECK(w.Start().code() == StatusCode::kFailedPrecondition);
     w.Stop();

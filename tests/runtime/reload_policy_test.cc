@@ -19,7 +19,8 @@ TEST_CASE("a reload keeps restart-only server keys at their running values and s
   CHECK(next.max_connections == running.max_connections);
   CHECK(next.max_streams == 7);
   REQUIRE(warnings.size() == 2);
-  CHECK(warnings[0].find("server.listen changed from '0.0.0.0:8080' to '0.0.0.0:9090'") != std::string::npos);
+  CHECK(warnings[0].find("server.listen changed from '0.0.0.0:8080' to '0.0.0.0:9090'") !=
+        std::string::npos);
   CHECK(warnings[0].find("after a restart") != std::string::npos);
 }
 

@@ -1,4 +1,6 @@
 // ConnStream's head scan and the Lingerer, over socketpairs (no server, no sleeping).
+#include "server/conn_stream.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 #include <thread>
 
-#include "server/conn_stream.h"
 #include "server/lingerer.h"
 
 namespace signalbox {

@@ -1,11 +1,12 @@
 // CircuitBreaker with a FakeClock: consecutive failures open it, the cool-down doubles
 // per consecutive ejection (capped at 10x), half-open admits exactly one probe, a 429's
 // retry-after skips the backend without ejecting it, health checks close it.
+#include "upstream/circuit_breaker.h"
+
 #include <catch2/catch.hpp>
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "upstream/circuit_breaker.h"
 
 using namespace signalbox;
 using std::chrono::milliseconds;
@@ -69,8 +70,9 @@ TEST_CASE("circuit: `failures` consecutive failures open it, a success in betwee
   CHECK_FALSE(a.reason.empty());
 }
 
-TEST_CASE("circuit: after the cool-down exactly one probe is admitted, its success closes the circuit",
-          "[upstream][circuit]") {
+TEST_CASE(
+    "circuit: after the cool-down exactly one probe is admitted, its success closes the circuit",
+    "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
   CircuitBreaker cb(clock, Cfg(2, seconds(1)), "b");
@@ -97,7 +99,8 @@ TEST_CASE("circuit: after the cool-down exactly one probe is admitted, its succe
   CHECK(cb.state() == CircuitState::kClosed);
 }
 
-TEST_CASE("circuit: a failed probe re-opens it at once, whatever the failure count", "[upstream][circuit]") {
+TEST_CASE("circuit: a failed probe re-opens it at once, whatever the failure count",
+          "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
   CircuitBreaker cb(clock, Cfg(3, seconds(1)), "b");
@@ -111,8 +114,9 @@ TEST_CASE("circuit: a failed probe re-opens it at once, whatever the failure cou
   CHECK_FALSE(cb.Admit().allowed);
 }
 
-TEST_CASE("circuit: consecutive ejections give cool-downs of 1, 2, 4, 8, 10, 10 x the configured one",
-          "[upstream][circuit]") {
+TEST_CASE(
+    "circuit: consecutive ejections give cool-downs of 1, 2, 4, 8, 10, 10 x the configured one",
+    "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
   CircuitBreaker cb(clock, Cfg(1, seconds(1)), "b");
@@ -142,7 +146,8 @@ TEST_CASE("circuit: consecutive ejections give cool-downs of 1, 2, 4, 8, 10, 10 
   CHECK(cb.Admit().probe);
 }
 
-TEST_CASE("circuit: a 429 retry-after skips the backend until then without ejecting it", "[upstream][circuit]") {
+TEST_CASE("circuit: a 429 retry-after skips the backend until then without ejecting it",
+          "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
   CircuitBreaker cb(clock, Cfg(2, seconds(30)), "b");
@@ -202,7 +207,8 @@ TEST_CASE("circuit: a passing health check closes an open circuit at once", "[up
   CHECK_FALSE(a.probe);
 }
 
-TEST_CASE("circuit: Configure keeps the state and applies the new threshold", "[upstream][circuit]") {
+TEST_CASE("circuit: Configure keeps the state and applies the new threshold",
+          "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
   CircuitBreaker cb(clock, Cfg(5, seconds(1)), "b");
@@ -217,8 +223,9 @@ TEST_CASE("circuit: Configure keeps the state and applies the new threshold", "[
   CHECK(cb.state() == CircuitState::kOpen);
 }
 
-TEST_CASE("circuit: a failure while closed below the threshold never ejects, 4xx-like successes reset",
-          "[upstream][circuit]") {
+TEST_CASE(
+    "circuit: a failure while closed below the threshold never ejects, 4xx-like successes reset",
+    "[upstream][circuit]") {
   QuietLogs quiet;
   FakeClock clock;
   CircuitBreaker cb(clock, Cfg(2, seconds(1)), "b");

@@ -47,8 +47,7 @@ std::string ListeningLine(const std::string& host, int port, const std::string& 
 int main(int argc, char** argv) {
   using signalbox::mock::MockServer;
   std::signal(SIGPIPE, SIG_IGN);
-  auto options =
-      signalbox::mock::ParseMockOptions(std::vector<std::string>(argv + 1, argv + argc));
+  auto options = signalbox::mock::ParseMockOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!options.ok()) {
     std::fprintf(stderr, "signalbox-mock: %s\n\n%s", options.status().message().c_str(),
                  signalbox::mock::MockUsage());
