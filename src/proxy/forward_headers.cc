@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/http_token.h"
+
 namespace signalbox {
 namespace {
 
@@ -16,17 +18,6 @@ std::string_view Trim(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   return v;
-}
-
-bool IsToken(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool SafeValue(std::string_view value) {
@@ -91,7 +82,7 @@ std::vector<std::pair<std::string, std::string>> ForwardableHeaders(
   std::string client_xff;
   for (const auto& [name, value] : client) {
     std::string lower = Lower(name);
-    if (AlwaysDropped(lower) || !IsToken(lower) || !SafeValue(value)) continue;
+    if (AlwaysDropped(lower) || !IsHttpToken(lower) || !SafeValue(value)) continue;
     if (std::find(hop.begin(), hop.end(), lower) != hop.end()) continue;
     if (IsForwardingHeader(lower)) {
       if (policy != ForwardedFor::kAppend) continue;

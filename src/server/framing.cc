@@ -6,19 +6,10 @@
 #include <charconv>
 #include <string_view>
 
+#include "common/http_token.h"
+
 namespace signalbox::server_internal {
 namespace {
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos)) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // RFC 3986 host (reg-name, IPv4, [IPv6]) with an optional port; empty is allowed.
 bool IsHostValue(std::string_view v) {
@@ -84,7 +75,7 @@ std::optional<ApiError> CheckFraming(const httplib::Request& req, const FramingL
   // RFC 9112 5.1: a header name is a token; whitespace before the colon or a bare CR in
   // a name must be refused, or a lenient hop further on could read two headers.
   for (const auto& h : req.headers) {
-    if (!IsToken(h.first)) {
+    if (!IsHttpToken(h.first)) {
       return Err(400, "invalid_request_error", "invalid_header_name",
                  "A request header name is malformed.");
     }
