@@ -1,5 +1,6 @@
-// MockServer: the HTTP side of signalbox-mock — an OpenAI-compatible upstream with
-// latency, streaming and fault injection, plus /mock/* endpoints for tests.
+// MockServer: the HTTP side of signalbox-mock — an OpenAI- and Anthropic-compatible
+// upstream (chat, completions, embeddings, models, Responses, Messages) with latency,
+// streaming and fault injection, plus /mock/* endpoints for tests.
 //
 // Thread-safe: one instance serves all worker threads; Stop() may be called from any
 // thread (main() calls it from its signal thread). Each connection holds one of

@@ -1,5 +1,6 @@
-// Reading what the mock needs from an OpenAI request body: the stream flags, the
-// output cap, the prompt size for the usage estimate, and the embedding inputs.
+// Reading what the mock needs from a request body (OpenAI chat, completions,
+// embeddings and Responses; Anthropic Messages): the stream flags, the output cap, the
+// prompt size for the usage estimate, the embedding inputs and what Responses echoes.
 //
 // Pure functions; thread-safe. A body that is not valid JSON, or lacks a required
 // field, or has a field of the wrong type, yields `error` (and `error_param`, the
