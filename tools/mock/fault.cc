@@ -68,7 +68,7 @@ StatusOr<Fault> ParseFault(std::string_view raw) {
     if (!number) return Unknown(spec);
   }
 
-  static constexpr int kStatuses[] = {400, 401, 403, 404, 500, 502, 503};
+  static constexpr int kStatuses[] = {400, 401, 403, 404, 500, 502, 503, 529};
   for (int status : kStatuses) {
     if (name == std::to_string(status) && !arg) {
       fault.kind = FaultKind::kStatus;

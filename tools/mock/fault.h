@@ -16,7 +16,8 @@ namespace signalbox::mock {
 
 enum class FaultKind {
   kNone,
-  kStatus,         // an error status with an OpenAI error body: 400 401 403 404 500 502 503
+  kStatus,         // an error status with the endpoint's error body: 400 401 403 404 500 502
+                   // 503 529
   kRateLimit,      // 429 with retry-after
   kRedirect,       // 302 to a dead address
   kHang,           // no byte until the client leaves or the mock stops

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <ctime>
 
+#include "mock/anthropic_shapes.h"
 #include "mock/mock_server.h"
 #include "mock/mock_stream.h"
+#include "mock/responses_shapes.h"
 
 namespace signalbox::mock {
 namespace {
@@ -19,18 +21,32 @@ bool ShapesBody(FaultKind kind) {
          kind == FaultKind::kMalformed || kind == FaultKind::kEmptyStream;
 }
 
-void SendBadRequest(httplib::Response& res, const ParsedRequest& parsed) {
-  SendError(res, 400, parsed.error, "invalid_request_error", parsed.error_param, "");
-}
-
 }  // namespace
+
+void SendBadRequest(httplib::Response& res, ErrorStyle style, const ParsedRequest& parsed) {
+  SendStyledError(res, style, 400, parsed.error, "invalid_request_error", parsed.error_param, "");
+}
 
 Generation MockServer::NewGeneration(Api api, const RequestPlan& plan,
                                      const ParsedRequest& parsed) {
   Generation g;
   g.api = api;
-  g.id = fmt::format("{}-mock{:08x}", api == Api::kChat ? "chatcmpl" : "cmpl",
-                     next_id_.fetch_add(1, std::memory_order_relaxed));
+  g.serial = next_id_.fetch_add(1, std::memory_order_relaxed);
+  switch (api) {
+    case Api::kChat:
+    case Api::kCompletion:
+      g.id = fmt::format("{}-mock{:08x}", api == Api::kChat ? "chatcmpl" : "cmpl", g.serial);
+      break;
+    case Api::kResponses:
+      g.id = ResponseId(g.serial);
+      g.echo = parsed.echo;
+      g.tool_name = plan.tool_call;
+      break;
+    case Api::kMessages:
+      g.id = MessageId(g.serial);
+      g.tool_name = plan.tool_call;
+      break;
+  }
   g.created = static_cast<int64_t>(std::time(nullptr));
   g.model = options_.model;
   g.tokens = plan.tokens;
@@ -49,9 +65,11 @@ void MockServer::HandleGeneration(Api api, const httplib::Request& req, httplib:
   }
   ParsedRequest parsed =
       api == Api::kChat ? ParseChatRequest(req.body) : ParseCompletionRequest(req.body);
-  if (!parsed.error.empty()) return SendBadRequest(res, parsed);
+  if (!parsed.error.empty()) return SendBadRequest(res, call.style, parsed);
   Generation gen = NewGeneration(api, call.plan, parsed);
-  if (parsed.stream) return StartStream(call, res, std::move(gen), parsed.include_usage);
+  if (parsed.stream) {
+    return StartStream(call, res, MakeOpenAiDialect(std::move(gen), parsed.include_usage));
+  }
   SendBody(call, res, CompletionBody(gen));
 }
 
@@ -59,7 +77,7 @@ void MockServer::HandleEmbeddings(const httplib::Request& req, httplib::Response
   Call call;
   if (!Begin(Endpoint::kEmbeddings, req, res, call)) return;
   ParsedRequest parsed = ParseEmbeddingRequest(req.body);
-  if (!parsed.error.empty()) return SendBadRequest(res, parsed);
+  if (!parsed.error.empty()) return SendBadRequest(res, call.style, parsed);
   std::optional<Usage> usage = call.plan.MakeUsage(parsed.prompt_tokens_estimate, 0);
   SendBody(call, res, EmbeddingsBody(parsed.embedding, options_.model, usage));
 }
@@ -70,16 +88,15 @@ void MockServer::HandleModels(const httplib::Request& req, httplib::Response& re
   SendBody(call, res, ModelsBody(options_.model));
 }
 
-void MockServer::StartStream(Call& call, httplib::Response& res, Generation gen,
-                             bool include_usage) {
+void MockServer::StartStream(Call& call, httplib::Response& res,
+                             std::unique_ptr<StreamDialect> dialect) {
   StreamSpec spec;
-  spec.gen = std::move(gen);
+  spec.dialect = std::move(dialect);
   if (ShapesBody(call.plan.fault.kind)) {
     spec.fault = call.plan.fault;
     stats_.CountFault(spec.fault.spec);
   }
   spec.token_interval_ms = call.plan.token_interval_ms;
-  spec.include_usage = include_usage;
   stats_.Add(Counter::kStreamsStarted);
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider("text/event-stream",
@@ -89,7 +106,8 @@ void MockServer::StartStream(Call& call, httplib::Response& res, Generation gen,
 
 // A plain JSON answer. The stream-shaping faults get a plain-body meaning: cut and
 // stall send the headers and half the body (then close, or hold the connection until
-// the client leaves); error-event answers 200 with an error object; malformed answers
+// the client leaves); error-event answers 200 with an error object (the endpoint's
+// error shape: Anthropic's overloaded_error on /messages); malformed answers
 // 200 with half the JSON; empty-stream answers 200 with an empty body.
 void MockServer::SendBody(Call& call, httplib::Response& res, std::string body) {
   const Fault& fault = call.plan.fault;
@@ -98,8 +116,11 @@ void MockServer::SendBody(Call& call, httplib::Response& res, std::string body) 
   const size_t half = body.size() / 2;
   switch (fault.kind) {
     case FaultKind::kErrorEvent:
-      return res.set_content(ErrorBody("mock upstream error", "server_error", "", "mock_error"),
-                             kJson);
+      return res.set_content(
+          call.style == ErrorStyle::kAnthropic
+              ? AnthropicErrorBody("overloaded_error", "mock upstream error")
+              : ErrorBody("mock upstream error", "server_error", "", "mock_error"),
+          kJson);
     case FaultKind::kMalformed:
       return res.set_content(body.substr(0, half), kJson);
     case FaultKind::kEmptyStream:

@@ -1,4 +1,5 @@
-// signalbox-mock: an OpenAI-compatible test upstream (see tools/mock/README.md).
+// signalbox-mock: an OpenAI- and Anthropic-compatible test upstream (see
+// tools/mock/README.md).
 //
 // main() parses the flags, binds, prints the one "listening" JSON line tests wait for,
 // and serves until SIGTERM or SIGINT, then exits 0. Signals are taken by a dedicated

@@ -78,6 +78,8 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"--token-interval", IntSetter(&MockOptions::token_interval_ms, kMaxMs)},
       {"--usage-prompt", OptionalSetter(&MockOptions::usage_prompt)},
       {"--usage-completion", OptionalSetter(&MockOptions::usage_completion)},
+      {"--usage-cached", OptionalSetter(&MockOptions::usage_cached)},
+      {"--usage-cache-write", OptionalSetter(&MockOptions::usage_cache_write)},
       {"--threads", IntSetter(&MockOptions::threads, kMaxThreads, 1)},
       {"--fault",
        [](const std::string& f, const std::string& v, MockOptions& o) {
@@ -136,7 +138,8 @@ StatusOr<MockOptions> ParseMockOptions(const std::vector<std::string>& args) {
 const char* MockUsage() {
   return R"(usage: signalbox-mock [flags]
 
-An OpenAI-compatible test upstream with latency, streaming and fault injection.
+An OpenAI- and Anthropic-compatible test upstream with latency, streaming and fault
+injection: chat, completions, embeddings, models, Responses and Messages.
 
   --listen HOST:PORT       address (default 127.0.0.1:8001; port 0 = any free port)
   --model NAME             model name in every response (default mock-model)
@@ -145,17 +148,22 @@ An OpenAI-compatible test upstream with latency, streaming and fault injection.
   --token-interval MS      pause between streamed chunks (default 0)
   --usage-prompt N         report prompt_tokens N instead of ceil(chars/4)
   --usage-completion N     report completion_tokens N instead of the tokens generated
+  --usage-cached N         report N cached input tokens (Responses cached_tokens,
+                           Messages cache_read_input_tokens, chat prompt_tokens_details)
+  --usage-cache-write N    report N cache_creation_input_tokens (Messages)
   --no-usage               omit usage from every body and stream
   --fault SPEC             a fault applied to every API request (see README)
   --threads N              HTTP worker threads, one per open connection (default 64)
   --prefix PATH            also serve the API under PATH (default /v1)
-  --api-key KEY            require 'Authorization: Bearer KEY' or 'api-key: KEY'
+  --api-key KEY            require 'Authorization: Bearer KEY', 'api-key: KEY' or
+                           'x-api-key: KEY'
   --quiet                  no per-request log line on stderr
   --help                   this text
 
 Per request headers: x-mock-fault, x-mock-tokens, x-mock-latency-ms,
-x-mock-token-interval-ms, x-mock-usage (P,C or none).
-Faults: 400 401 403 404 500 502 503 429[:S] hang slow-first-byte:MS reset cut:N
+x-mock-token-interval-ms, x-mock-usage (P,C[,CACHED[,CACHE_WRITE]] or none),
+x-mock-tool-call (NAME: Responses and Messages answer with a call of that tool).
+Faults: 400 401 403 404 500 502 503 529 429[:S] hang slow-first-byte:MS reset cut:N
 stall:N error-event[:N] malformed:N empty-stream redirect none.
 Test endpoints: GET /mock/stats, GET /mock/last-request, POST /mock/reset.
 On start, one JSON line on stdout: {"event":"listening","address":...,"model":...}.

@@ -12,6 +12,7 @@
 
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "mock/anthropic_shapes.h"
 
 namespace signalbox::mock {
 namespace {
@@ -40,30 +41,37 @@ std::string RegexEscape(const std::string& s) {
   return std::regex_replace(s, kSpecial, R"(\$&)");
 }
 
-void SendStatusFault(const Fault& fault, httplib::Response& res) {
-  switch (fault.status) {
-    case 400:
-      return SendError(res, 400,
-                       "This model's maximum context length is 8192 tokens (mock fault 400).",
-                       "invalid_request_error", "messages", "context_length_exceeded");
-    case 401:
-      return SendError(res, 401, "Incorrect API key provided (mock fault 401).",
-                       "invalid_request_error", "", "invalid_api_key");
-    case 403:
-      return SendError(res, 403, "Permission denied (mock fault 403).", "invalid_request_error", "",
-                       "permission_denied");
-    case 404:
-      return SendError(res, 404, "The model does not exist (mock fault 404).",
-                       "invalid_request_error", "model", "model_not_found");
-    case 503:
-      return SendError(res, 503, "The engine is currently overloaded (mock fault 503).",
-                       "server_error", "", "");
-    default:
-      return SendError(res, fault.status,
-                       "The server had an error processing your request (mock fault " +
-                           std::to_string(fault.status) + ").",
-                       "server_error", "", "");
+// The answer of a status fault, per status (an unlisted 5xx uses kServerError).
+struct StatusFaultAnswer {
+  int status;
+  const char* message;
+  const char* type;   // OpenAI's error.type
+  const char* param;  // OpenAI's error.param ("" = null)
+  const char* code;   // OpenAI's error.code ("" = null)
+};
+
+constexpr StatusFaultAnswer kStatusFaults[] = {
+    {400, "This model's maximum context length is 8192 tokens (mock fault 400).",
+     "invalid_request_error", "messages", "context_length_exceeded"},
+    {401, "Incorrect API key provided (mock fault 401).", "invalid_request_error", "",
+     "invalid_api_key"},
+    {403, "Permission denied (mock fault 403).", "invalid_request_error", "", "permission_denied"},
+    {404, "The model does not exist (mock fault 404).", "invalid_request_error", "model",
+     "model_not_found"},
+    {503, "The engine is currently overloaded (mock fault 503).", "server_error", "", ""},
+    {529, "Overloaded (mock fault 529).", "server_error", "", ""},
+};
+
+void SendStatusFault(const Fault& fault, ErrorStyle style, httplib::Response& res) {
+  for (const StatusFaultAnswer& a : kStatusFaults) {
+    if (a.status == fault.status) {
+      return SendStyledError(res, style, a.status, a.message, a.type, a.param, a.code);
+    }
   }
+  SendStyledError(res, style, fault.status,
+                  "The server had an error processing your request (mock fault " +
+                      std::to_string(fault.status) + ").",
+                  "server_error", "", "");
 }
 
 }  // namespace
@@ -72,6 +80,13 @@ void SendError(httplib::Response& res, int status, std::string_view message, std
                std::string_view param, std::string_view code) {
   res.status = status;
   res.set_content(ErrorBody(message, type, param, code), "application/json");
+}
+
+void SendStyledError(httplib::Response& res, ErrorStyle style, int status, std::string_view message,
+                     std::string_view type, std::string_view param, std::string_view code) {
+  if (style == ErrorStyle::kOpenAi) return SendError(res, status, message, type, param, code);
+  res.status = status;
+  res.set_content(AnthropicErrorBody(AnthropicErrorType(status), message), "application/json");
 }
 
 MockServer::MockServer(MockOptions options) : options_(std::move(options)) {
@@ -168,6 +183,15 @@ void MockServer::RegisterApi(const std::string& prefix) {
   server_.Get(p + "/models", [this](const httplib::Request& req, httplib::Response& res) {
     HandleModels(req, res);
   });
+  server_.Post(p + "/responses", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleResponses(req, res);
+  });
+  server_.Post(p + "/messages", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleMessages(req, res);
+  });
+  server_.Post(
+      p + "/messages/count_tokens",
+      [this](const httplib::Request& req, httplib::Response& res) { HandleCountTokens(req, res); });
 }
 
 void MockServer::SetUpLogging() {
@@ -187,23 +211,29 @@ void MockServer::SetUpLogging() {
 
 bool MockServer::Begin(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
                        Call& call) {
-  static constexpr Counter kEndpointCounter[] = {Counter::kChat, Counter::kCompletions,
-                                                 Counter::kEmbeddings, Counter::kModels};
+  static constexpr Counter kEndpointCounter[] = {
+      Counter::kChat,      Counter::kCompletions, Counter::kEmbeddings, Counter::kModels,
+      Counter::kResponses, Counter::kMessages,    Counter::kCountTokens};
   stats_.Add(Counter::kRequests);
   stats_.Add(kEndpointCounter[static_cast<int>(endpoint)]);
+  call.style = endpoint == Endpoint::kMessages || endpoint == Endpoint::kCountTokens
+                   ? ErrorStyle::kAnthropic
+                   : ErrorStyle::kOpenAi;
   Record(req);
   call.in_flight = std::make_shared<InFlightToken>(stats_);
   call.connection = std::make_shared<Connection>(req.local_port, req.remote_addr, req.remote_port);
   if (!Authorized(req)) {
-    SendError(res, 401, "Incorrect API key provided.", "invalid_request_error", "",
-              "invalid_api_key");
+    SendStyledError(
+        res, call.style, 401,
+        call.style == ErrorStyle::kAnthropic ? "invalid x-api-key" : "Incorrect API key provided.",
+        "invalid_request_error", "", "invalid_api_key");
     return false;
   }
   auto plan =
       MakeRequestPlan(options_, [&req](const char* name) { return req.get_header_value(name); });
   if (!plan.ok()) {
-    SendError(res, 400, plan.status().message(), "invalid_request_error", "",
-              "invalid_mock_header");
+    SendStyledError(res, call.style, 400, plan.status().message(), "invalid_request_error", "",
+                    "invalid_mock_header");
     return false;
   }
   call.plan = std::move(*plan);
@@ -228,10 +258,10 @@ bool MockServer::Begin(Endpoint endpoint, const httplib::Request& req, httplib::
 void MockServer::ApplyEarlyFault(const Fault& fault, Call& call, httplib::Response& res) {
   switch (fault.kind) {
     case FaultKind::kStatus:
-      return SendStatusFault(fault, res);
+      return SendStatusFault(fault, call.style, res);
     case FaultKind::kRateLimit:
-      SendError(res, 429, "Rate limit reached for requests (mock fault 429).", "requests", "",
-                "rate_limit_exceeded");
+      SendStyledError(res, call.style, 429, "Rate limit reached for requests (mock fault 429).",
+                      "requests", "", "rate_limit_exceeded");
       res.set_header("retry-after", std::to_string(fault.retry_after_s));
       return;
     case FaultKind::kRedirect:
@@ -255,7 +285,7 @@ void MockServer::ApplyEarlyFault(const Fault& fault, Call& call, httplib::Respon
 void MockServer::Record(const httplib::Request& req) {
   RecordedRequest r;
   r.method = req.method;
-  r.path = req.path;
+  r.path = req.target.empty() ? req.path : req.target;  // the target keeps the query
   // httplib's header map is ordered case-insensitively, so repeats of a name are
   // adjacent: join them as HTTP allows.
   for (const auto& [name, value] : req.headers) {
@@ -274,7 +304,8 @@ void MockServer::Record(const httplib::Request& req) {
 bool MockServer::Authorized(const httplib::Request& req) const {
   if (options_.api_key.empty()) return true;
   return req.get_header_value("Authorization") == "Bearer " + options_.api_key ||
-         req.get_header_value("api-key") == options_.api_key;
+         req.get_header_value("api-key") == options_.api_key ||
+         req.get_header_value("x-api-key") == options_.api_key;
 }
 
 }  // namespace signalbox::mock

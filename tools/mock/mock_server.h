@@ -1,5 +1,6 @@
-// MockServer: the HTTP side of signalbox-mock — an OpenAI-compatible upstream with
-// latency, streaming and fault injection, plus /mock/* endpoints for tests.
+// MockServer: the HTTP side of signalbox-mock — an OpenAI- and Anthropic-compatible
+// upstream (chat, completions, embeddings, models, Responses, Messages) with latency,
+// streaming and fault injection, plus /mock/* endpoints for tests.
 //
 // Thread-safe: one instance serves all worker threads; Stop() may be called from any
 // thread (main() calls it from its signal thread). Each connection holds one of
@@ -21,8 +22,13 @@
 #include "mock/openai_shapes.h"
 #include "mock/request_parse.h"
 #include "mock/request_plan.h"
+#include "mock/stream_dialect.h"
 
 namespace signalbox::mock {
+
+// The error body shape of an endpoint: OpenAI's {"error":{...}} or Anthropic's
+// {"type":"error","error":{"type","message"}} (on /messages and /messages/count_tokens).
+enum class ErrorStyle { kOpenAi, kAnthropic };
 
 class MockServer {
  public:
@@ -40,10 +46,19 @@ class MockServer {
   void Stop();
 
  private:
-  enum class Endpoint { kChat, kCompletions, kEmbeddings, kModels };
+  enum class Endpoint {
+    kChat,
+    kCompletions,
+    kEmbeddings,
+    kModels,
+    kResponses,
+    kMessages,
+    kCountTokens
+  };
 
   // One API request being served. One-per-request.
   struct Call {
+    ErrorStyle style = ErrorStyle::kOpenAi;
     RequestPlan plan;
     std::shared_ptr<Connection> connection;
     std::shared_ptr<InFlightToken> in_flight;
@@ -64,10 +79,16 @@ class MockServer {
   void HandleGeneration(Api api, const httplib::Request& req, httplib::Response& res);
   void HandleEmbeddings(const httplib::Request& req, httplib::Response& res);
   void HandleModels(const httplib::Request& req, httplib::Response& res);
+  // The agent APIs (agent_handlers.cc).
+  void HandleResponses(const httplib::Request& req, httplib::Response& res);
+  void HandleMessages(const httplib::Request& req, httplib::Response& res);
+  void HandleCountTokens(const httplib::Request& req, httplib::Response& res);
 
   // Sends a JSON body, shaped by the plan's cut/stall/error-event/malformed/empty fault.
   void SendBody(Call& call, httplib::Response& res, std::string body);
-  void StartStream(Call& call, httplib::Response& res, Generation gen, bool include_usage);
+  void StartStream(Call& call, httplib::Response& res, std::unique_ptr<StreamDialect> dialect);
+  // The answer to a parsed request: tokens capped by its max tokens, the planned usage,
+  // an id from next_id_, and for the agent APIs the planned tool call and the echo.
   Generation NewGeneration(Api api, const RequestPlan& plan, const ParsedRequest& parsed);
 
   MockOptions options_;
@@ -82,5 +103,11 @@ class MockServer {
 // Writes an OpenAI error body with `status`.
 void SendError(httplib::Response& res, int status, std::string_view message, std::string_view type,
                std::string_view param, std::string_view code);
+// 400 for a body ParseXxxRequest rejected, in `style`.
+void SendBadRequest(httplib::Response& res, ErrorStyle style, const ParsedRequest& parsed);
+// Writes the error body of `style`: OpenAI's with type, param and code, or Anthropic's,
+// whose type follows from the status (AnthropicErrorType) and which has no param or code.
+void SendStyledError(httplib::Response& res, ErrorStyle style, int status, std::string_view message,
+                     std::string_view type, std::string_view param, std::string_view code);
 
 }  // namespace signalbox::mock

@@ -23,6 +23,9 @@ enum class Counter {
   kCompletions,        // POST .../completions
   kEmbeddings,         // POST .../embeddings
   kModels,             // GET .../models
+  kResponses,          // POST .../responses
+  kMessages,           // POST .../messages
+  kCountTokens,        // POST .../messages/count_tokens
   kStreamsStarted,     // 200 SSE responses begun
   kStreamsCompleted,   // SSE responses whose chunked body ended cleanly
   kClientDisconnects,  // the client left before the mock finished answering
@@ -33,7 +36,7 @@ enum class Counter {
 // What /mock/last-request reports.
 struct RecordedRequest {
   std::string method;
-  std::string path;
+  std::string path;  // the request target: the path and the query string, as sent
   std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
   std::string body;
 };

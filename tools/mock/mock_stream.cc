@@ -9,16 +9,11 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollSlice{50};
 
-constexpr std::string_view kErrorEvent =
-    R"({"error":{"message":"mock upstream error","type":"server_error","param":null,)"
-    R"("code":"mock_error"}})";
-
 // One stream being written. One-per-stream; used by one worker thread.
 class SseWriter {
  public:
-  SseWriter(const StreamSpec& spec, const StreamEnv& env, Connection& connection,
-            httplib::DataSink& sink)
-      : spec_(spec), env_(env), connection_(connection), sink_(sink) {}
+  SseWriter(StreamSpec& spec, const StreamEnv& env, Connection& connection, httplib::DataSink& sink)
+      : spec_(spec), dialect_(*spec.dialect), env_(env), connection_(connection), sink_(sink) {}
 
   // Writes the stream. Returns what the httplib provider must return: false aborts the
   // response (no terminating chunk), which is how `cut` and a gone client end.
@@ -26,13 +21,15 @@ class SseWriter {
 
  private:
   bool Send(std::string_view data);
-  bool SendEvent(std::string_view json);
+  bool SendEvent(const SseEvent& event);
+  bool SendEvents(const std::vector<SseEvent>& events);
   // Waits token_interval_ms; false when the client left or the mock is stopping.
   bool Pace();
   bool ClientLeft();
   bool Finish();
 
   const StreamSpec& spec_;
+  StreamDialect& dialect_;
   const StreamEnv& env_;
   Connection& connection_;
   httplib::DataSink& sink_;
@@ -40,22 +37,22 @@ class SseWriter {
 };
 
 bool SseWriter::Run() {
-  const Generation& g = spec_.gen;
   const FaultKind kind = spec_.fault.kind;
   if (kind == FaultKind::kEmptyStream) return Finish();
 
   const bool faulted = kind != FaultKind::kNone;
-  const int content = faulted ? std::min(spec_.fault.count, g.tokens) : g.tokens;
-  const bool usage_null = spec_.include_usage && g.usage.has_value();
+  const int content =
+      faulted ? std::min(spec_.fault.count, dialect_.ContentCount()) : dialect_.ContentCount();
   bool first = true;
-  if (g.api == Api::kChat && (!faulted || spec_.fault.count > 0)) {
-    if (!SendEvent(RoleChunk(g, usage_null))) return false;
-    first = false;
+  if (!faulted || spec_.fault.count > 0) {
+    std::vector<SseEvent> opening = dialect_.Opening();
+    if (!SendEvents(opening)) return false;
+    first = opening.empty();
   }
   for (int i = 0; i < content; ++i) {
     if (!first && !Pace()) return false;
     first = false;
-    if (!SendEvent(ContentChunk(g, i, usage_null))) return false;
+    if (!SendEvent(dialect_.Content(i))) return false;
   }
 
   switch (kind) {
@@ -68,19 +65,13 @@ bool SseWriter::Run() {
       }
       return false;
     case FaultKind::kErrorEvent:
-      return SendEvent(kErrorEvent) && Finish();
+      return SendEvent(dialect_.ErrorEvent()) && Finish();
     case FaultKind::kMalformed:
-      return SendEvent(R"({"id":"broken","object":"chat.completion.chunk","choices":[{)") &&
-             Send("data: [DONE]\n\n") && Finish();
+      return SendEvents(dialect_.Malformed()) && Finish();
     default:
       break;
   }
-  // A chat answer of zero tokens still needs a chunk with its finish_reason.
-  if (g.tokens == 0 && g.api == Api::kChat && !SendEvent(ContentChunk(g, -1, usage_null))) {
-    return false;
-  }
-  if (spec_.include_usage && g.usage && !SendEvent(UsageChunk(g))) return false;
-  return Send("data: [DONE]\n\n") && Finish();
+  return SendEvents(dialect_.Closing()) && Finish();
 }
 
 bool SseWriter::Send(std::string_view data) {
@@ -92,11 +83,19 @@ bool SseWriter::Send(std::string_view data) {
   return false;
 }
 
-bool SseWriter::SendEvent(std::string_view json) {
-  std::string event;
-  event.reserve(json.size() + 8);
-  event.append("data: ").append(json).append("\n\n");
-  return Send(event);
+bool SseWriter::SendEvent(const SseEvent& event) {
+  std::string out;
+  out.reserve(event.name.size() + event.data.size() + 16);
+  if (!event.name.empty()) out.append("event: ").append(event.name).append("\n");
+  out.append("data: ").append(event.data).append("\n\n");
+  return Send(out);
+}
+
+bool SseWriter::SendEvents(const std::vector<SseEvent>& events) {
+  for (const SseEvent& event : events) {
+    if (!SendEvent(event)) return false;
+  }
+  return true;
 }
 
 bool SseWriter::Pace() {
@@ -139,7 +138,7 @@ bool SseWriter::Finish() {
 httplib::ContentProviderWithoutLength MakeSseProvider(StreamSpec spec, StreamEnv env,
                                                       std::shared_ptr<Connection> connection,
                                                       std::shared_ptr<InFlightToken> in_flight) {
-  auto shared_spec = std::make_shared<const StreamSpec>(std::move(spec));
+  auto shared_spec = std::make_shared<StreamSpec>(std::move(spec));
   return [shared_spec, env, connection, in_flight](size_t, httplib::DataSink& sink) {
     return SseWriter(*shared_spec, env, *connection, sink).Run();
   };

@@ -1,9 +1,10 @@
-// The SSE stream of a streaming chat or legacy completion, fault shapes included.
+// The SSE stream of every streaming API of the mock, fault shapes included.
 //
-// A normal chat stream is: a role chunk, one chunk per token (the last one carries
-// finish_reason), the usage chunk when the client asked for it, then `data: [DONE]`.
-// Faults that act on the stream replace its tail after N content chunks (the role
-// chunk is sent only when N >= 1, so `cut:0` is "headers, then nothing").
+// The events come from a StreamDialect (stream_dialect.h): its opening events, one
+// event per content delta, then its closing events. Faults that act on the stream
+// replace its tail after N content deltas (the opening events are sent only when
+// N >= 1, so `cut:0` is "headers, then nothing" and `error-event:0` sends the error as
+// the first event).
 //
 // MakeSseProvider returns an httplib content provider that owns its state; it writes
 // the whole stream in one call on the worker thread, pacing chunks and watching for
@@ -18,15 +19,14 @@
 #include "mock/connection.h"
 #include "mock/fault.h"
 #include "mock/mock_stats.h"
-#include "mock/openai_shapes.h"
+#include "mock/stream_dialect.h"
 
 namespace signalbox::mock {
 
 struct StreamSpec {
-  Generation gen;
+  std::unique_ptr<StreamDialect> dialect;
   Fault fault;  // kNone or one of the stream-shaping kinds
   int token_interval_ms = 0;
-  bool include_usage = false;  // the client set stream_options.include_usage
 };
 
 // What a stream borrows from the server, which outlives every stream.

@@ -23,6 +23,10 @@ void WriteUsage(JsonWriter& w, const Usage& u) {
   w.Field("prompt_tokens", u.prompt_tokens)
       .Field("completion_tokens", u.completion_tokens)
       .Field("total_tokens", u.prompt_tokens + u.completion_tokens);
+  if (u.cached_tokens) {
+    w.Key("prompt_tokens_details").BeginObject().Field("cached_tokens", *u.cached_tokens);
+    w.EndObject();
+  }
   w.EndObject();
 }
 
@@ -33,12 +37,6 @@ void WriteHead(JsonWriter& w, const Generation& g, bool chunk) {
       .Field("created", g.created)
       .Field("model", g.model)
       .Field("system_fingerprint", "fp_mock");
-}
-
-std::string WholeText(int tokens) {
-  std::string text;
-  for (int i = 0; i < tokens; ++i) text += TokenText(i);
-  return text;
 }
 
 // 64-bit FNV-1a, then splitmix64 steps: cheap, deterministic, well spread.
@@ -72,10 +70,6 @@ std::string ErrorBody(std::string_view message, std::string_view type, std::stri
   w.EndObject().EndObject();
   return out;
 }
-
-std::string TokenText(int i) { return (i == 0 ? "tok" : " tok") + std::to_string(i + 1); }
-
-int64_t EstimateTokens(int64_t chars) { return chars <= 0 ? 1 : (chars + 3) / 4; }
 
 std::string CompletionBody(const Generation& g) {
   std::string out;

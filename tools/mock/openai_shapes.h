@@ -11,36 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "mock/generation.h"
+
 namespace signalbox::mock {
-
-enum class Api { kChat, kCompletion };
-
-struct Usage {
-  int64_t prompt_tokens = 0;
-  int64_t completion_tokens = 0;
-};
-
-// One answer of the mock: `tokens` deterministic words, then `finish_reason`.
-struct Generation {
-  Api api = Api::kChat;
-  std::string id;
-  int64_t created = 0;
-  std::string model;
-  int tokens = 0;
-  std::string finish_reason = "stop";  // "stop", or "length" when max_tokens cut it
-  std::optional<Usage> usage;          // absent: the answer reports no usage
-};
 
 // {"error":{"message","type","param","code"}}; an empty param or code is written null.
 std::string ErrorBody(std::string_view message, std::string_view type, std::string_view param,
                       std::string_view code);
-
-// Text of token i (0-based): "tok1", then " tok2", " tok3"... so the streamed pieces
-// concatenate to the whole text "tok1 tok2 ... tokN".
-std::string TokenText(int i);
-
-// prompt_tokens estimate: ceil(chars / 4), at least 1.
-int64_t EstimateTokens(int64_t chars);
 
 // The non-streaming body: chat.completion or text_completion.
 std::string CompletionBody(const Generation& g);

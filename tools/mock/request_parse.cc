@@ -10,48 +10,25 @@ using nlohmann::json;
 
 constexpr int kMaxDimensions = 4096;
 
-// Unicode code points in UTF-8 text (continuation bytes are not counted).
+// Parses the body and checks the fields every OpenAI endpoint shares.
+bool ParseCommon(std::string_view body, json& doc, ParsedRequest& r) {
+  if (!ParseJsonObject(body, doc, r) || !RequireModel(doc, r) || !ReadStream(doc, r)) return false;
+  if (auto so = doc.find("stream_options"); so != doc.end() && so->is_object()) {
+    auto iu = so->find("include_usage");
+    r.include_usage = iu != so->end() && iu->is_boolean() && iu->get<bool>();
+  }
+  // max_completion_tokens wins: it is the newer field (it comes second).
+  return ReadMaxTokens(doc, "max_tokens", r) && ReadMaxTokens(doc, "max_completion_tokens", r);
+}
+
+}  // namespace
+
 int64_t CountChars(std::string_view s) {
   int64_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
 }
 
-bool Fail(ParsedRequest& r, std::string message, std::string param) {
-  r.error = std::move(message);
-  r.error_param = std::move(param);
-  return false;
-}
-
-// Parses the body and checks the fields every endpoint shares. Returns false on error.
-bool ParseCommon(std::string_view body, json& doc, ParsedRequest& r) {
-  doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Fail(r, "We could not parse the JSON body of your request.", "");
-  if (!doc.is_object()) return Fail(r, "The request body must be a JSON object.", "");
-  auto model = doc.find("model");
-  if (model == doc.end()) return Fail(r, "you must provide a model parameter", "model");
-  if (!model->is_string()) return Fail(r, "'model' must be a string", "model");
-  if (auto s = doc.find("stream"); s != doc.end() && !s->is_null()) {
-    if (!s->is_boolean()) return Fail(r, "'stream' must be a boolean", "stream");
-    r.stream = s->get<bool>();
-  }
-  if (auto so = doc.find("stream_options"); so != doc.end() && so->is_object()) {
-    auto iu = so->find("include_usage");
-    r.include_usage = iu != so->end() && iu->is_boolean() && iu->get<bool>();
-  }
-  for (const char* name : {"max_tokens", "max_completion_tokens"}) {
-    auto it = doc.find(name);
-    if (it == doc.end() || it->is_null()) continue;
-    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-      return Fail(r, std::string("'") + name + "' must be a non-negative integer", name);
-    }
-    // max_completion_tokens wins: it is the newer field (it comes second in the loop).
-    r.max_tokens = it->get<int64_t>();
-  }
-  return true;
-}
-
-// Chars of a message's content: a string, or an array of parts whose text counts.
 int64_t ContentChars(const json& content) {
   if (content.is_string()) return CountChars(content.get_ref<const std::string&>());
   int64_t n = 0;
@@ -66,7 +43,45 @@ int64_t ContentChars(const json& content) {
   return n;
 }
 
-ParsedRequest Guard(std::string_view body, bool (*parse)(std::string_view, ParsedRequest&)) {
+bool Fail(ParsedRequest& r, std::string message, std::string param) {
+  r.error = std::move(message);
+  r.error_param = std::move(param);
+  return false;
+}
+
+bool ParseJsonObject(std::string_view body, json& doc, ParsedRequest& r) {
+  doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Fail(r, "We could not parse the JSON body of your request.", "");
+  if (!doc.is_object()) return Fail(r, "The request body must be a JSON object.", "");
+  return true;
+}
+
+bool RequireModel(const json& doc, ParsedRequest& r) {
+  auto model = doc.find("model");
+  if (model == doc.end()) return Fail(r, "you must provide a model parameter", "model");
+  if (!model->is_string()) return Fail(r, "'model' must be a string", "model");
+  return true;
+}
+
+bool ReadStream(const json& doc, ParsedRequest& r) {
+  if (auto s = doc.find("stream"); s != doc.end() && !s->is_null()) {
+    if (!s->is_boolean()) return Fail(r, "'stream' must be a boolean", "stream");
+    r.stream = s->get<bool>();
+  }
+  return true;
+}
+
+bool ReadMaxTokens(const json& doc, const char* name, ParsedRequest& r) {
+  auto it = doc.find(name);
+  if (it == doc.end() || it->is_null()) return true;
+  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+    return Fail(r, std::string("'") + name + "' must be a non-negative integer", name);
+  }
+  r.max_tokens = it->get<int64_t>();
+  return true;
+}
+
+ParsedRequest GuardParse(std::string_view body, bool (*parse)(std::string_view, ParsedRequest&)) {
   ParsedRequest r;
   try {
     parse(body, r);
@@ -76,6 +91,8 @@ ParsedRequest Guard(std::string_view body, bool (*parse)(std::string_view, Parse
   }
   return r;
 }
+
+namespace {
 
 bool ParseChat(std::string_view body, ParsedRequest& r) {
   json doc;
@@ -170,8 +187,12 @@ bool ParseEmbedding(std::string_view body, ParsedRequest& r) {
 
 }  // namespace
 
-ParsedRequest ParseChatRequest(std::string_view body) { return Guard(body, ParseChat); }
-ParsedRequest ParseCompletionRequest(std::string_view body) { return Guard(body, ParseCompletion); }
-ParsedRequest ParseEmbeddingRequest(std::string_view body) { return Guard(body, ParseEmbedding); }
+ParsedRequest ParseChatRequest(std::string_view body) { return GuardParse(body, ParseChat); }
+ParsedRequest ParseCompletionRequest(std::string_view body) {
+  return GuardParse(body, ParseCompletion);
+}
+ParsedRequest ParseEmbeddingRequest(std::string_view body) {
+  return GuardParse(body, ParseEmbedding);
+}
 
 }  // namespace signalbox::mock

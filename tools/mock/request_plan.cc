@@ -1,6 +1,7 @@
 #include "mock/request_plan.h"
 
 #include <charconv>
+#include <vector>
 
 namespace signalbox::mock {
 namespace {
@@ -32,7 +33,8 @@ Status ReadIntHeader(const HeaderLookup& header, const char* name, int64_t max, 
 
 std::optional<Usage> RequestPlan::MakeUsage(int64_t prompt_estimate, int64_t generated) const {
   if (omit_usage) return std::nullopt;
-  return Usage{prompt_tokens.value_or(prompt_estimate), completion_tokens.value_or(generated)};
+  return Usage{prompt_tokens.value_or(prompt_estimate), completion_tokens.value_or(generated),
+               cached_tokens, cache_write_tokens};
 }
 
 StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLookup& header) {
@@ -44,6 +46,9 @@ StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLo
   plan.omit_usage = options.no_usage;
   plan.prompt_tokens = options.usage_prompt;
   plan.completion_tokens = options.usage_completion;
+  plan.cached_tokens = options.usage_cached;
+  plan.cache_write_tokens = options.usage_cache_write;
+  plan.tool_call = header("x-mock-tool-call");
 
   if (std::string spec = header("x-mock-fault"); !spec.empty()) {
     auto fault = ParseFault(spec);
@@ -65,18 +70,25 @@ StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLo
       plan.omit_usage = true;
       return plan;
     }
-    size_t comma = usage.find(',');
-    std::optional<int64_t> p, c;
-    if (comma != std::string::npos) {
-      p = ParseInt(std::string_view(usage).substr(0, comma), kMaxUsage);
-      c = ParseInt(std::string_view(usage).substr(comma + 1), kMaxUsage);
+    // P,C[,CACHED[,CACHE_WRITE]]: two to four integers.
+    std::vector<std::optional<int64_t>> v;
+    for (size_t start = 0;;) {
+      size_t comma = usage.find(',', start);
+      v.push_back(ParseInt(std::string_view(usage).substr(start, comma - start), kMaxUsage));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
     }
-    if (!p || !c) {
-      return InvalidArgument("x-mock-usage: expected 'P,C' or 'none', got '" + usage + "'");
+    bool ok = v.size() >= 2 && v.size() <= 4;
+    for (const auto& x : v) ok = ok && x.has_value();
+    if (!ok) {
+      return InvalidArgument(
+          "x-mock-usage: expected 'P,C[,CACHED[,CACHE_WRITE]]' or 'none', got '" + usage + "'");
     }
     plan.omit_usage = false;
-    plan.prompt_tokens = p;
-    plan.completion_tokens = c;
+    plan.prompt_tokens = v[0];
+    plan.completion_tokens = v[1];
+    if (v.size() > 2) plan.cached_tokens = v[2];
+    if (v.size() > 3) plan.cache_write_tokens = v[3];
   }
   return plan;
 }

@@ -12,8 +12,8 @@
 
 #include "common/status.h"
 #include "mock/fault.h"
+#include "mock/generation.h"
 #include "mock/mock_options.h"
-#include "mock/openai_shapes.h"
 
 namespace signalbox::mock {
 
@@ -23,8 +23,11 @@ struct RequestPlan {
   int latency_ms = 0;
   int token_interval_ms = 0;
   bool omit_usage = false;
-  std::optional<int64_t> prompt_tokens;      // reported instead of the estimate
-  std::optional<int64_t> completion_tokens;  // reported instead of the tokens generated
+  std::optional<int64_t> prompt_tokens;       // reported instead of the estimate
+  std::optional<int64_t> completion_tokens;   // reported instead of the tokens generated
+  std::optional<int64_t> cached_tokens;       // reported cached input tokens
+  std::optional<int64_t> cache_write_tokens;  // reported cache-creation input tokens
+  std::string tool_call;                      // x-mock-tool-call: answer with a call of it
 
   // The usage to report, or nullopt when usage is omitted.
   std::optional<Usage> MakeUsage(int64_t prompt_estimate, int64_t generated) const;
@@ -33,8 +36,9 @@ struct RequestPlan {
 // Returns the header's value, or "" when absent.
 using HeaderLookup = std::function<std::string(const char* name)>;
 
-// Applies x-mock-fault, x-mock-tokens, x-mock-latency-ms, x-mock-token-interval-ms and
-// x-mock-usage over the options. A malformed header value is InvalidArgument naming it.
+// Applies x-mock-fault, x-mock-tokens, x-mock-latency-ms, x-mock-token-interval-ms,
+// x-mock-usage (P,C[,CACHED[,CACHE_WRITE]] or none) and x-mock-tool-call over the
+// options. A malformed header value is InvalidArgument naming it.
 StatusOr<RequestPlan> MakeRequestPlan(const MockOptions& options, const HeaderLookup& header);
 
 }  // namespace signalbox::mock
