@@ -43,9 +43,11 @@ const std::vector<Verb>& Verbs() {
        app::RunCheck},
       {"explain",
        "usage: signalbox explain [PROMPT] [--config FILE] [--key ID] [--header NAME:VALUE]...\n"
+       "                         [--api chat|responses|messages]\n"
        "  Prints the routing decision JSON for PROMPT (one user message), or for stdin: plain\n"
-       "  text, or a whole chat-completions JSON body when it starts with '{'.\n",
-       {kConfig, {"key", true}, {"header", true, true}},
+       "  text, or a whole request body when it starts with '{': chat completions, Responses\n"
+       "  or Anthropic Messages (detected from the body, or as --api says).\n",
+       {kConfig, {"key", true}, {"header", true, true}, {"api", true}},
        app::RunExplain},
       {"score",
        "usage: signalbox score [--config FILE] [--input FILE]\n"

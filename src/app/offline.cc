@@ -34,7 +34,13 @@ std::optional<std::string> RequestFromLine(const nlohmann::json& line, const Con
   nlohmann::json doc = nlohmann::json::object();
   auto prompt = line.find("prompt");
   auto messages = line.find("messages");
-  if (messages != line.end()) {
+  Endpoint ep = Endpoint::kChat;
+  if (auto body = line.find("body"); body != line.end()) {
+    // A whole recorded request body of any API (chat, Responses, Messages).
+    if (!body->is_object()) return "\"body\" must be a JSON object";
+    doc = *body;
+    ep = DetectEndpoint(doc);
+  } else if (messages != line.end()) {
     for (const char* k : {"messages", "model", "tools", "functions", "response_format",
                           "max_tokens", "max_completion_tokens", "n", "stream"}) {
       if (line.contains(k)) doc[k] = line[k];
@@ -43,10 +49,10 @@ std::optional<std::string> RequestFromLine(const nlohmann::json& line, const Con
     if (!prompt->is_string()) return "\"prompt\" must be a string";
     doc["messages"] = {{{"role", "user"}, {"content", *prompt}}};
   } else {
-    return "the line has neither \"prompt\" nor \"messages\"";
+    return "the line has neither \"prompt\", \"messages\" nor \"body\"";
   }
   if (!doc.contains("model")) doc["model"] = cfg.router.virtual_models.front();
-  if (auto e = ParseChatDocument(std::move(doc), &out->req)) return e->message;
+  if (auto e = ParseDocument(ep, std::move(doc), &out->req)) return e->message;
   if (auto k = line.find("key"); k != line.end() && !k->is_null()) {
     if (!k->is_string()) return "\"key\" must be a string (a key id)";
     out->key_id = k->get<std::string>();

@@ -59,7 +59,20 @@ int RunExplain(const Args& args) {
       return 1;
     }
     if (!body.contains("model")) body["model"] = routing->cfg.router.virtual_models.front();
-    if (auto e = ParseChatDocument(std::move(body), &q.req)) {
+    Endpoint ep = DetectEndpoint(body);
+    if (auto api = args.Get("api")) {
+      if (*api == "chat") {
+        ep = Endpoint::kChat;
+      } else if (*api == "responses") {
+        ep = Endpoint::kResponses;
+      } else if (*api == "messages") {
+        ep = Endpoint::kMessages;
+      } else {
+        std::fprintf(stderr, "signalbox explain: --api must be chat, responses or messages\n");
+        return 2;
+      }
+    }
+    if (auto e = ParseDocument(ep, std::move(body), &q.req)) {
       std::fprintf(stderr, "signalbox explain: %s\n", e->message.c_str());
       return 1;
     }

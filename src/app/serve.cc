@@ -158,7 +158,9 @@ int RunServe(const Args& args) {
   Watchdog watchdog;
   HealthChecker health_checker(store);
   std::atomic<bool> draining{false};
+  LocalAffinityMap affinity(static_cast<size_t>(snap->config->server.response_affinity_entries));
   GatewayDeps deps;
+  deps.affinity = &affinity;
   deps.clock = &clock;
   deps.store = &store;
   deps.watchdog = &watchdog;

@@ -30,6 +30,9 @@ constexpr HarnessTag kHarnessTags[] = {
     {"<system-reminder>", "</system-reminder>"},
     {"<environment_details>", "</environment_details>"},
     {"<local-command-stdout>", "</local-command-stdout>"},
+    // Codex CLI: the sandbox, cwd and shell; the AGENTS.md instructions.
+    {"<environment_context>", "</environment_context>"},
+    {"<user_instructions>", "</user_instructions>"},
 };
 
 // Calls fn(segment, is_harness) for the consecutive segments of `text`. An unclosed
@@ -73,15 +76,15 @@ bool PartHasOwnText(const TextPart& part) {
   return visible;
 }
 
-// The message index of the ask, or -1 when no part has text of its own.
-int FindAsk(const ClassifyInput& in) {
+// A part of the ask, or nullptr when no part has text of its own.
+const TextPart* FindAsk(const ClassifyInput& in) {
   for (auto it = in.parts.rbegin(); it != in.parts.rend(); ++it) {
-    if (it->role == Role::kUser && PartHasOwnText(*it)) return it->message_index;
+    if (it->role == Role::kUser && PartHasOwnText(*it)) return &*it;
   }
   for (auto it = in.parts.rbegin(); it != in.parts.rend(); ++it) {
-    if (PartHasOwnText(*it)) return it->message_index;
+    if (PartHasOwnText(*it)) return &*it;
   }
-  return -1;
+  return nullptr;
 }
 
 }  // namespace
@@ -94,12 +97,16 @@ RequestStats GatherRequestStats(const TextScanner& scanner, const ClassifyInput&
   rs.structured_output = in.structured_output;
   rs.max_tokens = in.max_tokens;
 
-  const int ask_msg = FindAsk(in);
+  // The ask is every part of its message in its role: a tool result that shares the
+  // ask's message (Anthropic puts tool_result blocks in user turns) is not the ask.
+  const TextPart* ask = FindAsk(in);
   int last_user_msg = -1;
   for (const TextPart& part : in.parts) {
-    const bool is_ask = part.message_index == ask_msg;
+    const bool is_ask =
+        ask != nullptr && part.message_index == ask->message_index && part.role == ask->role;
     const double w = is_ask ? kWeightAsk : RoleWeight(part.role);
-    if (part.role == Role::kUser && part.message_index != last_user_msg) {
+    // A turn of harness blocks only (Codex's <environment_context>) is no user turn.
+    if (part.role == Role::kUser && part.message_index != last_user_msg && PartHasOwnText(part)) {
       last_user_msg = part.message_index;
       ++rs.user_turns;
     }

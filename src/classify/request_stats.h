@@ -30,7 +30,11 @@ struct RequestStats {
 inline constexpr double kWeightAsk = 1.0;
 inline constexpr double kWeightEarlierUser = 0.35;
 inline constexpr double kWeightAssistant = 0.15;
-inline constexpr double kWeightSystem = 0.1;
+// A system prompt (and Claude Code's system-role turns, Codex's developer messages) is the
+// same on every request of an application: a constant cannot rank requests, it only lifts
+// them all, and a coding agent's 10k-token prompt full of "code", "test" and "plan" lifted
+// every ask to complex. It counts towards input_tokens only.
+inline constexpr double kWeightSystem = 0.0;
 inline constexpr double kWeightTool = 0.03;
 inline constexpr double kWeightOther = 0.1;
 

@@ -27,8 +27,11 @@ constexpr double kMultiStepScale = 2.0;
 constexpr double kConstraintScale = 1.5;
 constexpr double kQuestionScale = 1.5;  // per question beyond the first
 constexpr double kDepthScale = 3.0;     // per user turn beyond the first
-constexpr double kToolsBase = 0.6;      // any tool at all
-constexpr double kToolsScale = 8.0;     // more tools add the rest
+// tools: a conversation that uses tools (tool results in it) is a task under way. Tool
+// definitions alone say little: an agent or an SDK sends its whole toolbox with every
+// request, "say hi" included, so they only nudge.
+constexpr double kToolsUsed = 0.6;
+constexpr double kToolsDefined = 0.15;
 constexpr double kLongOutputScale = 1.5;
 constexpr int64_t kLargeMaxTokens = 4096;
 constexpr int64_t kMediumMaxTokens = 1024;
@@ -115,10 +118,7 @@ void ComputeSignalValues(const RequestStats& rs, double* v) {
   v[kSigConstraints] = Blend(ask.constraints, ctx.constraints, kConstraintScale);
   v[kSigQuestions] = Blend(rs.ask.questions - 1, rs.context.questions, kQuestionScale);
   v[kSigDepth] = Saturate(rs.user_turns - 1, kDepthScale);
-  double tools =
-      rs.num_tools > 0 ? kToolsBase + (1 - kToolsBase) * Saturate(rs.num_tools, kToolsScale) : 0.0;
-  if (rs.has_tool_results) tools = std::max(tools, kToolsBase);
-  v[kSigTools] = tools;
+  v[kSigTools] = rs.has_tool_results ? kToolsUsed : rs.num_tools > 0 ? kToolsDefined : 0.0;
   v[kSigStructuredOutput] = rs.structured_output ? 1.0 : 0.0;
   v[kSigImages] = rs.has_images ? 1.0 : 0.0;
   double long_output = Blend(ask.long_output, ctx.long_output, kLongOutputScale);

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,7 +61,9 @@ struct ServerConfig {
   int max_headers = 100;
   uint64_t max_header_bytes = 64ull << 10;  // request line + headers, in bytes
   int max_connections = 4096;               // concurrent client connections (one thread each)
-  uint64_t min_body_rate = 4096;            // bytes/s a request body must keep up
+  // Responses ids remembered for previous_response_id affinity (least recently used go).
+  int response_affinity_entries = 100'000;
+  uint64_t min_body_rate = 4096;  // bytes/s a request body must keep up
   LingeringCloseConfig lingering_close;
   std::string access_log;     // empty = stdout
   Duration sse_heartbeat{0};  // 0 = off
@@ -72,6 +75,11 @@ struct ServerConfig {
 struct PriceConfig {
   double input_per_mtok = 0;   // USD per million input tokens
   double output_per_mtok = 0;  // USD per million output tokens
+  // Input tokens the upstream read from its prompt cache (OpenAI cached_tokens, Anthropic
+  // cache_read_input_tokens) and wrote to it (Anthropic cache_creation_input_tokens).
+  // nullopt = billed at input_per_mtok: never below the real price unless set.
+  std::optional<double> cached_input_per_mtok;
+  std::optional<double> cache_write_per_mtok;
 };
 
 struct BackendTimeouts {
@@ -91,7 +99,12 @@ struct HealthCheckConfig {
   std::string path = "/models";
 };
 
-enum class AuthMode { kBearer, kApiKey, kNone };
+enum class AuthMode { kBearer, kApiKey, kXApiKey, kNone };
+
+// The inbound API families a backend serves natively (backends[].api). kChat covers
+// chat completions, completions and embeddings.
+enum class ApiFamily { kChat, kResponses, kMessages };
+std::string_view ApiFamilyName(ApiFamily a);  // "chat", "responses", "messages"
 
 struct BackendConfig {
   std::string name;
@@ -108,6 +121,8 @@ struct BackendConfig {
   AuthMode auth = AuthMode::kBearer;
   std::vector<std::pair<std::string, std::string>> headers;
   bool stream_usage = true;
+  std::vector<ApiFamily> api = {ApiFamily::kChat};
+  bool Serves(ApiFamily a) const;
 
   // Derived from url.
   std::string scheme;  // http or https

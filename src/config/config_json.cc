@@ -25,37 +25,48 @@ const char* AuthName(AuthMode m) {
       return "bearer";
     case AuthMode::kApiKey:
       return "api-key";
+    case AuthMode::kXApiKey:
+      return "x-api-key";
     case AuthMode::kNone:
       return "none";
   }
   return "bearer";
 }
 
+json Apis(const BackendConfig& b) {
+  json a = json::array();
+  for (ApiFamily f : b.api) a.push_back(std::string(ApiFamilyName(f)));
+  return a;
+}
+
 json Backend(const BackendConfig& b) {
   json headers = json::object();
   for (const auto& [k, v] : b.headers) headers[k] = v;
-  return {
-      {"name", b.name},
-      {"url", b.url},
-      {"model", b.model},
-      {"api_key", Redacted(b.api_key)},
-      {"price",
-       {{"input_per_mtok", b.price.input_per_mtok}, {"output_per_mtok", b.price.output_per_mtok}}},
-      {"context_window", b.context_window},
-      {"max_concurrency", b.max_concurrency},
-      {"timeouts",
-       {{"connect", FormatDuration(b.timeouts.connect)},
-        {"first_byte", FormatDuration(b.timeouts.first_byte)},
-        {"idle", FormatDuration(b.timeouts.idle)},
-        {"total", FormatDuration(b.timeouts.total)}}},
-      {"retries", b.retries},
-      {"circuit",
-       {{"failures", b.circuit.failures}, {"cooldown", FormatDuration(b.circuit.cooldown)}}},
-      {"health_check",
-       {{"interval", FormatDuration(b.health_check.interval)}, {"path", b.health_check.path}}},
-      {"auth", AuthName(b.auth)},
-      {"headers", headers},
-      {"stream_usage", b.stream_usage}};
+  return {{"name", b.name},
+          {"url", b.url},
+          {"model", b.model},
+          {"api_key", Redacted(b.api_key)},
+          {"price",
+           {{"input_per_mtok", b.price.input_per_mtok},
+            {"output_per_mtok", b.price.output_per_mtok},
+            {"cached_input_per_mtok", Opt(b.price.cached_input_per_mtok)},
+            {"cache_write_per_mtok", Opt(b.price.cache_write_per_mtok)}}},
+          {"context_window", b.context_window},
+          {"max_concurrency", b.max_concurrency},
+          {"timeouts",
+           {{"connect", FormatDuration(b.timeouts.connect)},
+            {"first_byte", FormatDuration(b.timeouts.first_byte)},
+            {"idle", FormatDuration(b.timeouts.idle)},
+            {"total", FormatDuration(b.timeouts.total)}}},
+          {"retries", b.retries},
+          {"circuit",
+           {{"failures", b.circuit.failures}, {"cooldown", FormatDuration(b.circuit.cooldown)}}},
+          {"health_check",
+           {{"interval", FormatDuration(b.health_check.interval)}, {"path", b.health_check.path}}},
+          {"auth", AuthName(b.auth)},
+          {"headers", headers},
+          {"stream_usage", b.stream_usage},
+          {"api", Apis(b)}};
 }
 
 json Rule(const RuleConfig& r) {
@@ -89,6 +100,7 @@ json ConfigToJson(const Config& c) {
                  {"max_headers", s.max_headers},
                  {"max_header_bytes", s.max_header_bytes},
                  {"max_connections", s.max_connections},
+                 {"response_affinity_entries", s.response_affinity_entries},
                  {"min_body_rate", s.min_body_rate},
                  {"lingering_close",
                   {{"time", FormatDuration(s.lingering_close.time)},

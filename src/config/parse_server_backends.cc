@@ -1,6 +1,7 @@
 // The `server` and `backends` sections.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <set>
@@ -119,10 +120,10 @@ void ParseBackendHeaders(R& r, const YAML::Node& n, const std::string& p, Source
 
 void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
                   BackendConfig* b) {
-  if (!r.ExpectMap(
-          n, p, parent,
-          {"name", "url", "model", "api_key", "price", "context_window", "max_concurrency",
-           "timeouts", "retries", "circuit", "health_check", "auth", "headers", "stream_usage"})) {
+  if (!r.ExpectMap(n, p, parent,
+                   {"name", "url", "model", "api_key", "price", "context_window", "max_concurrency",
+                    "timeouts", "retries", "circuit", "health_check", "auth", "headers",
+                    "stream_usage", "api"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -149,9 +150,16 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
   r.GetString(n, "api_key", p, &b->api_key);
   if (n["price"].IsDefined() && !n["price"].IsNull()) {
     std::string pp = R::Join(p, "price");
-    if (r.ExpectMap(n["price"], pp, pos, {"input_per_mtok", "output_per_mtok"})) {
+    if (r.ExpectMap(n["price"], pp, pos,
+                    {"input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+                     "cache_write_per_mtok"})) {
       r.GetDouble(n["price"], "input_per_mtok", pp, &b->price.input_per_mtok, 0, 1e6);
       r.GetDouble(n["price"], "output_per_mtok", pp, &b->price.output_per_mtok, 0, 1e6);
+      double d = 0;
+      if (r.GetDouble(n["price"], "cached_input_per_mtok", pp, &d, 0, 1e6))
+        b->price.cached_input_per_mtok = d;
+      if (r.GetDouble(n["price"], "cache_write_per_mtok", pp, &d, 0, 1e6))
+        b->price.cache_write_per_mtok = d;
     }
   }
   r.GetInt(n, "context_window", p, &b->context_window, 0, 100'000'000);
@@ -190,10 +198,30 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
       b->auth = AuthMode::kBearer;
     else if (auth == "api-key")
       b->auth = AuthMode::kApiKey;
+    else if (auth == "x-api-key")
+      b->auth = AuthMode::kXApiKey;
     else if (auth == "none")
       b->auth = AuthMode::kNone;
     else
-      r.Error(R::PosOf(n["auth"], pos), R::Join(p, "auth"), "must be bearer, api-key or none");
+      r.Error(R::PosOf(n["auth"], pos), R::Join(p, "auth"),
+              "must be bearer, api-key, x-api-key or none");
+  }
+  std::vector<std::string> apis;
+  if (r.GetStringList(n, "api", p, &apis)) {
+    b->api.clear();
+    for (const auto& a : apis) {
+      std::optional<ApiFamily> f = a == "chat"        ? std::optional(ApiFamily::kChat)
+                                   : a == "responses" ? std::optional(ApiFamily::kResponses)
+                                   : a == "messages"  ? std::optional(ApiFamily::kMessages)
+                                                      : std::nullopt;
+      if (!f) {
+        r.Error(R::PosOf(n["api"], pos), R::Join(p, "api"),
+                fmt::format("'{}' is not an API: use chat, responses or messages", a));
+      } else if (!b->Serves(*f)) {
+        b->api.push_back(*f);
+      }
+    }
+    if (apis.empty()) r.Error(R::PosOf(n["api"], pos), R::Join(p, "api"), "must not be empty");
   }
   if (n["headers"].IsDefined() && !n["headers"].IsNull()) {
     ParseBackendHeaders(r, n["headers"], R::Join(p, "headers"), pos, b);
@@ -228,7 +256,8 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   if (!r.ExpectMap(n, p, parent,
                    {"listen", "admin_token", "max_body_bytes", "max_streams", "max_headers",
                     "max_header_bytes", "max_connections", "min_body_rate", "lingering_close",
-                    "access_log", "sse_heartbeat", "forwarded_for", "retry_budget", "timeouts"})) {
+                    "access_log", "sse_heartbeat", "forwarded_for", "retry_budget", "timeouts",
+                    "response_affinity_entries"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -255,6 +284,8 @@ void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   if (r.GetInt(n, "max_headers", p, &v, 8, 10'000)) s->max_headers = static_cast<int>(v);
   if (r.GetInt(n, "max_connections", p, &v, 16, 1'000'000))
     s->max_connections = static_cast<int>(v);
+  if (r.GetInt(n, "response_affinity_entries", p, &v, 1, 100'000'000))
+    s->response_affinity_entries = static_cast<int>(v);
   if (r.GetSize(n, "min_body_rate", p, &s->min_body_rate) &&
       (s->min_body_rate < 1 || s->min_body_rate > (1ull << 30))) {
     r.Error(R::PosOf(n["min_body_rate"], pos), "server.min_body_rate",
@@ -349,3 +380,23 @@ void ParseBackends(R& r, const YAML::Node& n, SourcePos parent, std::vector<Back
 }
 
 }  // namespace signalbox::config_internal
+
+namespace signalbox {
+
+std::string_view ApiFamilyName(ApiFamily a) {
+  switch (a) {
+    case ApiFamily::kChat:
+      return "chat";
+    case ApiFamily::kResponses:
+      return "responses";
+    case ApiFamily::kMessages:
+      return "messages";
+  }
+  return "chat";
+}
+
+bool BackendConfig::Serves(ApiFamily a) const {
+  return std::find(api.begin(), api.end(), a) != api.end();
+}
+
+}  // namespace signalbox

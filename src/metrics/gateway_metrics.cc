@@ -21,8 +21,8 @@ StatusOr<GatewayMetrics> GatewayMetrics::Register(Registry& r) {
   GatewayMetrics m;
   Status err;
   Take(r.AddCounter("signalbox_requests_total",
-                    "Requests finished, by backend, tier, routing rule and HTTP status.",
-                    {"backend", "tier", "rule", "status"}),
+                    "Requests finished, by backend, tier, routing rule, HTTP status and API.",
+                    {"backend", "tier", "rule", "status", "api"}),
        &m.requests, err);
   Take(r.AddHistogram("signalbox_request_duration_seconds",
                       "Time from accepting a request to sending its last byte.", {"backend"},

@@ -5,7 +5,7 @@
 // recording through it is thread-safe and lock-free on a kept series. The lead's request
 // path records, e.g.:
 //
-//   m.requests->WithLabels({backend, tier, rule, "200"}).Inc();
+//   m.requests->WithLabels({backend, tier, rule, "200", "chat"}).Inc();
 //   m.request_duration->WithLabels({backend}).Observe(seconds);
 #pragma once
 
@@ -27,8 +27,10 @@ inline constexpr std::string_view kReloadFailure = "failure";   // config_reload
 inline constexpr std::string_view kAnonymousKey = "anonymous";  // key label without keys
 
 struct GatewayMetrics {
-  // signalbox_requests_total{backend,tier,rule,status}: requests finished, counted at
-  // the end. `status` is the numeric HTTP status; `tier` is "" for explicit models.
+  // signalbox_requests_total{backend,tier,rule,status,api}: requests finished, counted at
+  // the end. `status` is the numeric HTTP status; `tier` is "" for explicit models; `api`
+  // is chat, completions, embeddings, responses or messages ("" for a refusal before the
+  // path was known to be one of them).
   CounterFamily* requests = nullptr;
   // signalbox_request_duration_seconds{backend}: accept to last byte.
   HistogramFamily* request_duration = nullptr;

@@ -51,8 +51,43 @@ ApiError FromStatus(const Status& s, std::string code, std::string param) {
   return e;
 }
 
-std::string ErrorBody(const ApiError& e) {
+ErrorShape ErrorShapeForPath(std::string_view path) {
+  constexpr std::string_view kMessages = "/v1/messages";
+  bool messages = path.substr(0, kMessages.size()) == kMessages &&
+                  (path.size() == kMessages.size() || path[kMessages.size()] == '/');
+  return messages ? ErrorShape::kAnthropic : ErrorShape::kOpenAI;
+}
+
+std::string_view AnthropicErrorType(int status) {
+  switch (status) {
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+std::string ErrorBody(const ApiError& e, ErrorShape shape) {
   std::string out;
+  if (shape == ErrorShape::kAnthropic) {
+    out.reserve(64 + e.message.size());
+    JsonWriter w(out);
+    w.BeginObject().Field("type", "error").Key("error").BeginObject();
+    w.Field("type", AnthropicErrorType(e.status)).Field("message", e.message);
+    w.EndObject().EndObject();
+    return out;
+  }
   out.reserve(96 + e.message.size());
   JsonWriter w(out);
   w.BeginObject().Key("error").BeginObject();

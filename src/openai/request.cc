@@ -2,37 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "openai/request_internal.h"
+
 namespace signalbox {
-namespace {
+namespace request_internal {
 
 using nlohmann::json;
-
-constexpr int kMaxDepth = 128;
-constexpr int64_t kMaxOutputTokens = 10'000'000;
-
-// Rejects absurd nesting before a parser ever sees it.
-bool DepthWithin(std::string_view s, int limit) {
-  int depth = 0;
-  bool in_str = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (in_str) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_str = false;
-      continue;
-    }
-    if (c == '"')
-      in_str = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > limit) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
 
 // obj[key] when it is a boolean, else `def` (null and absent alike).
 bool BoolOr(const json& obj, const char* key, bool def) {
@@ -141,7 +116,7 @@ std::optional<ApiError> ParseContent(const json& content, const std::string& par
                             "missing_field");
     }
     const std::string& t = type->get_ref<const std::string&>();
-    if (t == "text" || t == "input_text") {
+    if (t == "text" || t == "input_text" || t == "output_text") {
       auto text = part.find("text");
       if (text == part.end() || !text->is_string()) {
         return InvalidRequest(fmt::format("'{}.text' must be a string", pp), pp + ".text",
@@ -157,6 +132,38 @@ std::optional<ApiError> ParseContent(const json& content, const std::string& par
     }
   }
   return std::nullopt;
+}
+
+}  // namespace request_internal
+
+namespace {
+
+using namespace request_internal;
+
+constexpr int kMaxDepth = 128;
+
+// Rejects absurd nesting before a parser ever sees it.
+bool DepthWithin(std::string_view s, int limit) {
+  int depth = 0;
+  bool in_str = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_str = false;
+      continue;
+    }
+    if (c == '"')
+      in_str = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > limit) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
 }
 
 std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
@@ -304,6 +311,38 @@ std::optional<ApiError> ParseEmbeddings(const json& doc, ParsedRequest* out) {
   return std::nullopt;
 }
 
+// The fields of out->doc for out->endpoint.
+std::optional<ApiError> ParseFields(ParsedRequest* out) {
+  const json& doc = out->doc;
+  try {
+    switch (out->endpoint) {
+      case Endpoint::kResponses:
+        return ParseResponsesBody(doc, out);
+      case Endpoint::kMessages:
+        return ParseMessagesBody(doc, /*count_tokens=*/false, out);
+      case Endpoint::kCountTokens:
+        return ParseMessagesBody(doc, /*count_tokens=*/true, out);
+      default:
+        break;
+    }
+    if (auto e = ParseCommon(doc, out)) return e;
+    switch (out->endpoint) {
+      case Endpoint::kChat:
+        return ParseChat(doc, out);
+      case Endpoint::kCompletions:
+        return ParseCompletions(doc, out);
+      case Endpoint::kEmbeddings:
+        return ParseEmbeddings(doc, out);
+      default:
+        break;
+    }
+  } catch (const std::exception&) {
+    // A type check above missed a case: still a client error, never a 500.
+    return InvalidRequest("the body has a field of the wrong type", "", "invalid_type");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view EndpointPath(Endpoint e) {
@@ -314,8 +353,47 @@ std::string_view EndpointPath(Endpoint e) {
       return "/completions";
     case Endpoint::kEmbeddings:
       return "/embeddings";
+    case Endpoint::kResponses:
+      return "/responses";
+    case Endpoint::kMessages:
+      return "/messages";
+    case Endpoint::kCountTokens:
+      return "/messages/count_tokens";
   }
   return "";
+}
+
+std::string_view ApiLabel(Endpoint e) {
+  switch (e) {
+    case Endpoint::kChat:
+      return "chat";
+    case Endpoint::kCompletions:
+      return "completions";
+    case Endpoint::kEmbeddings:
+      return "embeddings";
+    case Endpoint::kResponses:
+      return "responses";
+    case Endpoint::kMessages:
+    case Endpoint::kCountTokens:
+      return "messages";
+  }
+  return "chat";
+}
+
+ApiFamily FamilyOf(Endpoint e) {
+  switch (e) {
+    case Endpoint::kResponses:
+      return ApiFamily::kResponses;
+    case Endpoint::kMessages:
+    case Endpoint::kCountTokens:
+      return ApiFamily::kMessages;
+    default:
+      return ApiFamily::kChat;
+  }
+}
+
+ErrorShape ShapeOf(Endpoint e) {
+  return FamilyOf(e) == ApiFamily::kMessages ? ErrorShape::kAnthropic : ErrorShape::kOpenAI;
 }
 
 std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, ParsedRequest* out) {
@@ -346,34 +424,44 @@ std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, P
                           scan->duplicate, "duplicate_key");
   }
   out->scan = std::move(*scan);
-  try {
-    if (auto e = ParseCommon(out->doc, out)) return e;
-    switch (endpoint) {
-      case Endpoint::kChat:
-        return ParseChat(out->doc, out);
-      case Endpoint::kCompletions:
-        return ParseCompletions(out->doc, out);
-      case Endpoint::kEmbeddings:
-        return ParseEmbeddings(out->doc, out);
-    }
-  } catch (const std::exception&) {
-    // A type check above missed a case: still a client error, never a 500.
-    return InvalidRequest("the body has a field of the wrong type", "", "invalid_type");
-  }
-  return std::nullopt;
+  return ParseFields(out);
 }
 
-std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out) {
-  out->endpoint = Endpoint::kChat;
+std::optional<ApiError> ParseDocument(Endpoint endpoint, nlohmann::json doc, ParsedRequest* out) {
+  out->endpoint = endpoint;
   out->doc = std::move(doc);
   if (!out->doc.is_object())
     return InvalidRequest("the body must be a JSON object", "", "invalid_json");
-  try {
-    if (auto e = ParseCommon(out->doc, out)) return e;
-    return ParseChat(out->doc, out);
-  } catch (const std::exception&) {
-    return InvalidRequest("the body has a field of the wrong type", "", "invalid_type");
+  return ParseFields(out);
+}
+
+std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out) {
+  return ParseDocument(Endpoint::kChat, std::move(doc), out);
+}
+
+Endpoint DetectEndpoint(const nlohmann::json& doc) {
+  if (!doc.is_object()) return Endpoint::kChat;
+  auto messages = doc.find("messages");
+  if (messages == doc.end()) {
+    return doc.contains("input") || doc.contains("instructions") ? Endpoint::kResponses
+                                                                 : Endpoint::kChat;
   }
+  if (doc.contains("system")) return Endpoint::kMessages;
+  if (!messages->is_array()) return Endpoint::kChat;
+  for (const auto& m : *messages) {
+    auto content = m.is_object() ? m.find("content") : m.end();
+    if (content == m.end() || !content->is_array()) continue;
+    for (const auto& block : *content) {
+      if (!block.is_object()) continue;
+      auto type = block.find("type");
+      if (type == block.end() || !type->is_string()) continue;
+      const std::string& t = type->get_ref<const std::string&>();
+      if (t == "tool_use" || t == "tool_result" || t == "thinking" || t == "document" ||
+          (t == "image" && block.contains("source")))
+        return Endpoint::kMessages;
+    }
+  }
+  return Endpoint::kChat;
 }
 
 classify::ClassifyInput PromptInput(std::string_view prompt) {

@@ -1,5 +1,7 @@
-// Parsing and validation of OpenAI request bodies (chat completions, completions,
-// embeddings) into what routing needs, without losing what forwarding needs.
+// Parsing and validation of request bodies into what routing needs, without losing what
+// forwarding needs: OpenAI chat completions, completions, embeddings and Responses, and
+// Anthropic Messages (agent_request.cc). openai/ holds the wire formats of every API the
+// gateway speaks, Anthropic's included.
 //
 // A ParsedRequest is one-per-request. Its `classify` views point into `doc`; moving a
 // ParsedRequest keeps them valid (nlohmann keeps strings on the heap).
@@ -12,14 +14,22 @@
 #include <string_view>
 
 #include "classify/classifier.h"
+#include "config/config.h"
 #include "openai/error.h"
 #include "openai/json_edit.h"
 
 namespace signalbox {
 
-enum class Endpoint { kChat, kCompletions, kEmbeddings };
+enum class Endpoint { kChat, kCompletions, kEmbeddings, kResponses, kMessages, kCountTokens };
 
 std::string_view EndpointPath(Endpoint e);  // "/chat/completions", ...
+// The `api` label of metrics: chat, completions, embeddings, responses, messages
+// (count_tokens counts as messages).
+std::string_view ApiLabel(Endpoint e);
+// The backends[].api family that serves the endpoint natively.
+ApiFamily FamilyOf(Endpoint e);
+// The error envelope the endpoint's clients expect.
+ErrorShape ShapeOf(Endpoint e);
 
 struct ParsedRequest {
   Endpoint endpoint = Endpoint::kChat;
@@ -40,6 +50,7 @@ struct ParsedRequest {
   int64_t extra_input_tokens = 0;
   int images = 0;                     // image parts, each estimated at kImageTokens by the router
   int64_t embedding_input_chars = 0;  // embeddings only: total characters of `input`
+  std::string previous_response_id;   // Responses: the conversation's previous response
 };
 
 // Input tokens of a JSON value the upstream bills but does not read as text (a tool
@@ -51,9 +62,17 @@ int64_t JsonValueTokens(const nlohmann::json& v);
 // `param` naming the offending field.
 std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, ParsedRequest* out);
 
-// Validates an already-parsed chat body (the CLI's `score`/`replay` lines). `out->scan`
-// stays empty: such a request cannot be forwarded.
+// Validates an already-parsed body (the CLI's verbs, /v1/route). `out->scan` stays
+// empty: such a request cannot be forwarded.
+std::optional<ApiError> ParseDocument(Endpoint endpoint, nlohmann::json doc, ParsedRequest* out);
 std::optional<ApiError> ParseChatDocument(nlohmann::json doc, ParsedRequest* out);
+
+// The API a body is written for, when the caller does not say: Responses when it has
+// `input` or `instructions` and no `messages`; Anthropic Messages when it has a top-level
+// `system` or Anthropic-only content blocks (tool_use, tool_result, thinking, document,
+// image with a source); else chat. A body that fits both chat and Messages reads the
+// same to the classifier either way.
+Endpoint DetectEndpoint(const nlohmann::json& doc);
 
 // Builds a ClassifyInput for a plain prompt (one user message), for the CLI.
 classify::ClassifyInput PromptInput(std::string_view prompt);

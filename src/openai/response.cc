@@ -13,21 +13,23 @@ using nlohmann::json;
 // What a container or value is, by its path in an OpenAI response object.
 enum class Role : uint8_t {
   kOther,
-  kRoot,       // the top-level object
-  kChoices,    // root.choices (array)
-  kData,       // root.data (array: embeddings)
-  kChoice,     // choices[i]
-  kHolder,     // choices[i].delta / .message
-  kToolCalls,  // holder.tool_calls (array)
-  kToolCall,   // tool_calls[j]
-  kFunction,   // tool_calls[j].function
-  kUsage,      // root.usage
-  kError,      // root.error
-  kGenerated,  // a string of generated text: choice.text, holder.content, ...
+  kRoot,          // the top-level object
+  kChoices,       // root.choices (array)
+  kData,          // root.data (array: embeddings)
+  kChoice,        // choices[i]
+  kHolder,        // choices[i].delta / .message
+  kToolCalls,     // holder.tool_calls (array)
+  kToolCall,      // tool_calls[j]
+  kFunction,      // tool_calls[j].function
+  kUsage,         // root.usage
+  kUsageDetails,  // usage.prompt_tokens_details / usage.input_tokens_details
+  kError,         // root.error
+  kGenerated,     // a string of generated text: choice.text, holder.content, ...
   kPromptTokens,
   kInputTokens,
   kCompletionTokens,
   kOutputTokens,
+  kCachedTokens,
   kErrorMessage,
 };
 
@@ -48,7 +50,7 @@ class ResponseScan {
   bool data_array = false;
   bool usage_object = false;
   // prompt_tokens wins over input_tokens, completion_tokens over output_tokens.
-  std::optional<int64_t> prompt, input, completion, output;
+  std::optional<int64_t> prompt, input, completion, output, cached;
   int64_t output_chars = 0;
 
   bool null() {
@@ -80,7 +82,8 @@ class ResponseScan {
     if (r == Role::kError) error = true;
     if (r == Role::kUsage) usage_object = true;
     bool keep = r == Role::kChoice || r == Role::kHolder || r == Role::kToolCall ||
-                r == Role::kFunction || r == Role::kUsage || r == Role::kError;
+                r == Role::kFunction || r == Role::kUsage || r == Role::kUsageDetails ||
+                r == Role::kError;
     stack_.push_back({keep ? r : Role::kOther, false});
     return true;
   }
@@ -117,6 +120,7 @@ class ResponseScan {
         std::clamp<int64_t>(prompt.value_or(input.value_or(0)), 0, kMaxReportedTokens);
     u.completion_tokens =
         std::clamp<int64_t>(completion.value_or(output.value_or(0)), 0, kMaxReportedTokens);
+    u.cached_tokens = std::clamp<int64_t>(cached.value_or(0), 0, u.prompt_tokens);
     return u;
   }
 
@@ -151,7 +155,10 @@ class ResponseScan {
         if (k == "input_tokens") return Role::kInputTokens;
         if (k == "completion_tokens") return Role::kCompletionTokens;
         if (k == "output_tokens") return Role::kOutputTokens;
+        if (k == "prompt_tokens_details" || k == "input_tokens_details") return Role::kUsageDetails;
         return Role::kOther;
+      case Role::kUsageDetails:
+        return k == "cached_tokens" ? Role::kCachedTokens : Role::kOther;
       case Role::kError:
         return k == "message" ? Role::kErrorMessage : Role::kOther;
       default:
@@ -192,6 +199,9 @@ class ResponseScan {
         break;
       case Role::kOutputTokens:
         output = v;
+        break;
+      case Role::kCachedTokens:
+        cached = v;
         break;
       default:
         return Value(r);

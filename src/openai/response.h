@@ -10,8 +10,10 @@
 namespace signalbox {
 
 struct Usage {
-  int64_t prompt_tokens = 0;
+  int64_t prompt_tokens = 0;  // every input token, cache reads and writes included
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;       // of prompt_tokens: read from the upstream's prompt cache
+  int64_t cache_write_tokens = 0;  // of prompt_tokens: written to it (Anthropic)
 };
 
 // Reported token counts are clamped to [0, kMaxReportedTokens]: a broken upstream's
@@ -37,6 +39,7 @@ struct BodyInfo {
   bool usable = false;
   std::optional<Usage> usage;
   int64_t output_chars = 0;
+  std::string response_id;  // Responses: the response's id (for previous_response_id affinity)
 };
 BodyInfo InspectBody(std::string_view body, bool embeddings);
 

@@ -80,4 +80,26 @@ bool SseParser::Dispatch() {
   return ok;
 }
 
+std::string FormatSseEvent(std::string_view event, std::string_view data) {
+  std::string out;
+  out.reserve(data.size() + 16);
+  if (!event.empty()) {
+    out += "event: ";
+    out += event;
+    out += '\n';
+  }
+  size_t start = 0;
+  while (true) {
+    size_t nl = data.find('\n', start);
+    out += "data: ";
+    out.append(
+        data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+    out += '\n';
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  out += '\n';
+  return out;
+}
+
 }  // namespace signalbox

@@ -51,4 +51,7 @@ class SseParser {
   size_t events_ = 0;
 };
 
+// The SSE text of one event: `event:` when named, data split into `data:` lines, no id.
+std::string FormatSseEvent(std::string_view event, std::string_view data);
+
 }  // namespace signalbox

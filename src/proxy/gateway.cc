@@ -44,6 +44,26 @@ std::optional<std::string_view> BearerToken(std::optional<std::string_view> auth
   return v;
 }
 
+// The caller's gateway key: `Authorization: Bearer <key>`, or Anthropic's `x-api-key`.
+template <typename Head>
+std::optional<std::string_view> ClientKey(const Head& head) {
+  if (auto t = BearerToken(head.header("Authorization"))) return t;
+  auto x = head.header("x-api-key");
+  if (x && !x->empty()) return x;
+  return std::nullopt;
+}
+
+// The api label of a path that is one of the proxied APIs, else "".
+std::string_view ApiLabelForPath(std::string_view path) {
+  if (path == "/v1/chat/completions") return ApiLabel(Endpoint::kChat);
+  if (path == "/v1/completions") return ApiLabel(Endpoint::kCompletions);
+  if (path == "/v1/embeddings") return ApiLabel(Endpoint::kEmbeddings);
+  if (path == "/v1/responses") return ApiLabel(Endpoint::kResponses);
+  if (path == "/v1/messages" || path == "/v1/messages/count_tokens")
+    return ApiLabel(Endpoint::kMessages);
+  return "";
+}
+
 bool SafeRequestId(std::string_view v) {
   if (v.empty() || v.size() > 128) return false;
   for (char c : v) {
@@ -79,11 +99,13 @@ std::optional<ApiError> Gateway::Gate(const RequestHead& head) const {
     return std::nullopt;
   }
   if (path.substr(0, 4) != "/v1/" || !snap->keys_configured()) return std::nullopt;
-  auto auth = head.header("Authorization");
-  auto token = BearerToken(auth);
+  auto token = ClientKey(head);
   if (!token) {
-    return Unauthorized(auth ? "Malformed Authorization header: send Authorization: Bearer <key>."
-                             : "Missing API key: send Authorization: Bearer <key>.");
+    return Unauthorized(head.header("Authorization")
+                            ? "Malformed Authorization header: send Authorization: Bearer <key> "
+                              "(or x-api-key: <key>)."
+                            : "Missing API key: send Authorization: Bearer <key> (or x-api-key: "
+                              "<key>).");
   }
   if (token->size() > kMaxTokenBytes || snap->FindKey(*token) == nullptr) {
     return Unauthorized("Incorrect API key provided.");
@@ -93,7 +115,7 @@ std::optional<ApiError> Gateway::Gate(const RequestHead& head) const {
 
 std::string Gateway::KeyId(const Snapshot& snap, const Exchange& ex) const {
   if (!snap.keys_configured()) return std::string(budget::kAnonymousKeyId);
-  auto token = BearerToken(ex.header("Authorization"));
+  auto token = ClientKey(ex);
   if (!token || token->size() > kMaxTokenBytes) return "";
   const KeyEntry* k = snap.FindKey(*token);
   return k ? k->id : "";
@@ -134,7 +156,7 @@ void Gateway::Reply(Exchange& ex, const std::vector<Header>& headers, const ApiE
   std::vector<Header> h = headers;
   if (e.retry_after_s > 0) h.push_back({"retry-after", std::to_string(e.retry_after_s)});
   if (e.no_retry) h.push_back({"x-should-retry", "false"});
-  ex.Respond(e.status, h, "application/json", ErrorBody(e));
+  ex.Respond(e.status, h, "application/json", ErrorBody(e, ErrorShapeForPath(ex.path())));
 }
 
 // One proxied request's bookkeeping, released on every exit path — a return, an answer,
@@ -163,6 +185,7 @@ struct Gateway::Admission {
 
 void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
   Admission a(*this);
+  a.req.endpoint = ep;
   a.in.start = SteadyClock::now();
   RetryBudget::Active active(*d_.retry_budget);
   try {
@@ -207,9 +230,12 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
   routing::BudgetView bv;
   if (auto e = BudgetView(*snap, ex, in.key_id, &bv, &in.limits)) return fail(*e);
 
+  if (ep == Endpoint::kCountTokens) bv = routing::BudgetView{};  // free: never refused for money
   routing::RequestFacts facts = routing::FactsFromRequest(
       req, snap->keys_configured() ? std::string_view(in.key_id) : std::string_view(),
       [&ex](std::string_view n) { return ex.header(n); });
+  std::optional<std::string> affinity = AffinityFor(req);
+  if (affinity) facts.affinity_backend = *affinity;
   auto t0 = SteadyClock::now();
   routing::Decision& decision = a.decision;
   decision = snap->router->Decide(facts, bv);
@@ -245,6 +271,16 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
     }
     case routing::Decision::Kind::kNoFit:
       return fail(InvalidRequest(decision.message, "messages", "context_length_exceeded"));
+    case routing::Decision::Kind::kNoApi: {
+      // count_tokens has an answer of its own when no backend serves Messages.
+      if (ep == Endpoint::kCountTokens) return AnswerTokenCount(ex, a);
+      ApiError e;
+      e.status = 404;
+      e.type = "invalid_request_error";
+      e.code = "api_not_served";
+      e.message = decision.message;
+      return fail(e);
+    }
     default:
       break;
   }
@@ -264,8 +300,22 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
     a.stream_slot = true;
   }
   in.forward_headers = ForwardableHeaders(ex, snap->config->server.forwarded_for);
-  ProxyServices svc{*d_.clock, *d_.watchdog, *d_.retry_budget, d_.spend, d_.metrics};
+  in.beta = ex.query_param("beta") == std::optional<std::string_view>("true");
+  ProxyServices svc{*d_.clock, *d_.watchdog, *d_.retry_budget, d_.spend, d_.metrics, d_.affinity};
   a.result = ProxyCall(svc, in).Run();
+}
+
+std::optional<std::string> Gateway::AffinityFor(const ParsedRequest& req) const {
+  if (d_.affinity == nullptr || req.previous_response_id.empty()) return std::nullopt;
+  return d_.affinity->Lookup(req.previous_response_id);
+}
+
+void Gateway::AnswerTokenCount(Exchange& ex, Admission& a) const {
+  std::string body;
+  JsonWriter w(body);
+  w.BeginObject().Field("input_tokens", a.decision.input_tokens).EndObject();
+  a.result.status = 200;
+  ex.Respond(200, a.in.headers, "application/json", std::move(body));
 }
 
 void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routing::Decision* d,
@@ -275,7 +325,10 @@ void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routi
   std::string rule = d ? d->rule : "";
   if (d_.metrics) {
     const auto& m = *d_.metrics;
-    m.requests->WithLabels({r.backend, tier, rule, std::to_string(r.status)}).Inc();
+    m.requests
+        ->WithLabels({r.backend, tier, rule, std::to_string(r.status),
+                      req ? std::string(ApiLabel(req->endpoint)) : std::string()})
+        .Inc();
     // Every budget refusal, whether the router refused up front or the chain ended at an
     // unaffordable fallback.
     if (r.status == 429 && r.error == "budget_exceeded")
@@ -325,7 +378,11 @@ std::vector<Header> Gateway::OnRefusal(const RequestHead& head, const ApiError& 
   std::string rid = RequestIdFor(head.header("x-request-id"));
   std::string_view path = head.path();
   // Health and metrics endpoints are never refused; only count API and admin traffic.
-  if (d_.metrics) d_.metrics->requests->WithLabels({"", "", "", std::to_string(e.status)}).Inc();
+  if (d_.metrics) {
+    d_.metrics->requests
+        ->WithLabels({"", "", "", std::to_string(e.status), std::string(ApiLabelForPath(path))})
+        .Inc();
+  }
   if (d_.access_log &&
       (path.substr(0, 4) == "/v1/" || path.substr(0, 7) == "/admin/" || e.status != 404)) {
     metrics::AccessRecord a;
@@ -367,8 +424,22 @@ void Gateway::HandleModels(Exchange& ex) {
 void Gateway::HandleRoute(Exchange& ex) {
   auto snap = d_.store->Current();
   std::vector<Header> headers = {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}};
+  // The body of any API: ?api=chat|responses|messages says which, else it is detected.
+  Endpoint ep = Endpoint::kChat;
+  if (auto api = ex.query_param("api")) {
+    if (*api == "responses")
+      ep = Endpoint::kResponses;
+    else if (*api == "messages")
+      ep = Endpoint::kMessages;
+    else if (*api != "chat")
+      return Reply(
+          ex, headers,
+          InvalidRequest("?api= must be chat, responses or messages", "api", "invalid_value"));
+  } else {
+    ep = DetectEndpoint(nlohmann::json::parse(ex.body(), nullptr, /*allow_exceptions=*/false));
+  }
   ParsedRequest req;
-  if (auto e = ParseRequest(Endpoint::kChat, ex.body(), &req)) return Reply(ex, headers, *e);
+  if (auto e = ParseRequest(ep, ex.body(), &req)) return Reply(ex, headers, *e);
   std::string key_id = KeyId(*snap, ex);
   routing::BudgetView bv;
   budget::BudgetLimits limits;
@@ -376,6 +447,8 @@ void Gateway::HandleRoute(Exchange& ex) {
   routing::RequestFacts facts = routing::FactsFromRequest(
       req, snap->keys_configured() ? std::string_view(key_id) : std::string_view(),
       [&ex](std::string_view n) { return ex.header(n); });
+  std::optional<std::string> affinity = AffinityFor(req);
+  if (affinity) facts.affinity_backend = *affinity;
   routing::Decision d = snap->router->Decide(facts, bv);
   std::optional<routing::BudgetInfo> info;
   if (snap->keys_configured())

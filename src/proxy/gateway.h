@@ -17,6 +17,7 @@
 #include "metrics/registry.h"
 #include "openai/request.h"
 #include "proxy/proxy_call.h"
+#include "runtime/affinity_map.h"
 #include "runtime/config_store.h"
 #include "server/http_server.h"
 #include "upstream/backends.h"
@@ -36,6 +37,7 @@ struct GatewayDeps {
   // POST /admin/reload: reloads the config file now.
   std::function<ReloadResult(const std::string& trigger)> reload;
   const std::atomic<bool>* draining = nullptr;  // SIGTERM received: /readyz says 503
+  AffinityMap* affinity = nullptr;              // previous_response_id -> backend; null = none
 };
 
 class Gateway {
@@ -72,6 +74,10 @@ class Gateway {
                                      const std::string& key_id, routing::BudgetView* out,
                                      budget::BudgetLimits* limits) const;
   void Reply(Exchange& ex, const std::vector<Header>& headers, const ApiError& e) const;
+  // The backend that produced the request's previous_response_id, if known.
+  std::optional<std::string> AffinityFor(const ParsedRequest& req) const;
+  // count_tokens when no backend serves Messages: the gateway's own estimate.
+  void AnswerTokenCount(Exchange& ex, Admission& a) const;
   void Record(const ProxyInput& in, const ParsedRequest* req, const routing::Decision* d,
               const ProxyResult& r, bool stream) const;
 

@@ -46,6 +46,10 @@ void Gateway::Register(HttpServer& server) {
   server.Post("/v1/chat/completions", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kChat); });
   server.Post("/v1/completions", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kCompletions); });
   server.Post("/v1/embeddings", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kEmbeddings); });
+  server.Post("/v1/responses", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kResponses); });
+  server.Post("/v1/messages", [this](Exchange& ex) { HandleProxy(ex, Endpoint::kMessages); });
+  server.Post("/v1/messages/count_tokens",
+              [this](Exchange& ex) { HandleProxy(ex, Endpoint::kCountTokens); });
   server.Get("/v1/models", [this](Exchange& ex) { HandleModels(ex); });
   server.Post("/v1/route", [this](Exchange& ex) { HandleRoute(ex); });
   auto live = [](Exchange& ex) { ex.Respond(200, {}, "application/json", R"({"status":"ok"})"); };

@@ -92,7 +92,7 @@ ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o,
     result_.status = head.status;
     result_.error = std::string(rule.code);
     in_.ex->Respond(head.status, ResponseHeaders(*b.cfg, true), "application/json",
-                    SanitizedUpstreamError(head.status, body));
+                    SanitizedUpstreamError(head.status, body, ShapeOf(in_.req->endpoint)));
     return Verdict::kDone;
   }
   if (o == Outcome::kUpstreamAuth) {
@@ -118,7 +118,7 @@ namespace {
 
 // A plain attempt's outcome, before anything is sent to the client. *body is filled for a
 // 200 (its usage and output size bill the attempt).
-Outcome PlainOutcome(const CallResult& r, const PlainCollector& col, bool embeddings,
+Outcome PlainOutcome(const CallResult& r, const PlainCollector& col, Endpoint endpoint,
                      BodyInfo* body) {
   if (r.error == CallError::kStopped && col.too_large()) return Outcome::kTooLarge;
   if (r.error != CallError::kNone) return OutcomeOf(r.error);
@@ -126,15 +126,18 @@ Outcome PlainOutcome(const CallResult& r, const PlainCollector& col, bool embedd
   if (o != Outcome::kOk) return o;
   // A 200 that holds an error, half a JSON document or nothing is a failure to fail over
   // from, never an answer to hand to the client.
-  *body = InspectBody(col.body(), embeddings);
+  *body = InspectBodyFor(endpoint, col.body());
   return body->usable ? Outcome::kOk : Outcome::kUnusableBody;
 }
 
 // A stream attempt's outcome when nothing was committed to the client.
 Outcome UncommittedStreamOutcome(const CallResult& r, const SseRelay& relay) {
-  if (r.error == CallError::kClientGone || relay.client_gone()) return Outcome::kClientGone;
-  if (relay.not_sse()) return Outcome::kNotSse;
-  if (relay.first_event_error() || relay.malformed()) return Outcome::kBadFirstEvent;
+  using Stop = SseRelay::Stop;
+  if (r.error == CallError::kClientGone || relay.stop() == Stop::kClientGone)
+    return Outcome::kClientGone;
+  if (relay.stop() == Stop::kNotSse) return Outcome::kNotSse;
+  if (relay.stop() == Stop::kFirstError || relay.stop() == Stop::kMalformed)
+    return Outcome::kBadFirstEvent;
   if (r.error != CallError::kNone && r.error != CallError::kStopped) return OutcomeOf(r.error);
   int status = relay.head().status;
   if (status < 200 || status >= 300) return OutcomeOfStatus(status);
@@ -157,12 +160,13 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
   PlainCollector col(kMaxResponseBytes);
   CallResult r = CallUpstream(svc_.watchdog, ur, col);
   BodyInfo body;
-  Outcome o = PlainOutcome(r, col, in_.req->endpoint == Endpoint::kEmbeddings, &body);
+  Outcome o = PlainOutcome(r, col, in_.req->endpoint, &body);
   log.status = col.head().status;
   if (o == Outcome::kClientGone) return ClientGone(b, log);
   if (o != Outcome::kOk) return Conclude(b, o, col.head(), col.body(), log);
   Conclude(b, o, col.head(), "", log);
   Bill(log, *b.cfg, body.usage, body.output_chars, true);
+  RememberResponse(body.response_id, *b.cfg);
   result_.backend = b.cfg->name;
   result_.status = col.head().status;
   Settle();  // the spend is durable before the client sees the body
@@ -174,7 +178,7 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
                                             AttemptLog& log) {
   // The backend proved healthy the moment its first event reached the client, however
   // long the stream then runs (a probe must not hold the circuit half-open for minutes).
-  SseRelay relay(*in_.ex, ResponseHeaders(*b.cfg, false), in_.req->include_usage,
+  SseRelay relay(*in_.ex, in_.req->endpoint, ResponseHeaders(*b.cfg, false), in_.req->include_usage,
                  [this, &b] { Healthy(b); });
   Duration hb = in_.snap->config->server.sse_heartbeat;
   if (hb.count() > 0) {
@@ -204,23 +208,30 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
 // too, never a clean empty one. docs/resilience.md, "After the commit point".
 ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, SseRelay& relay,
                                                     const CallResult& r, AttemptLog& log) {
+  using Stop = SseRelay::Stop;
   const int status = relay.head().status;
-  const bool streamed = status >= 200 && status < 300 && !relay.not_sse() && relay.events() > 0 &&
-                        !relay.first_event_error();
-  const bool clean =
-      streamed &&
-      (r.error == CallError::kNone || (r.error == CallError::kStopped && relay.done_seen())) &&
-      !relay.malformed() && !relay.error_event();
-  const Outcome o = relay.client_gone() || r.error == CallError::kClientGone ? Outcome::kClientGone
-                    : clean                                                  ? Outcome::kOk
-                    : r.error == CallError::kShutdown                        ? Outcome::kShutdown
+  const Stop stop = relay.stop();
+  const bool streamed = status >= 200 && status < 300 && stop != Stop::kNotSse &&
+                        relay.events() > 0 && stop != Stop::kFirstError;
+  // Clean: the upstream ended (or sent its terminal event and was stopped), with no
+  // broken or error event; Responses and Messages must have sent their terminal event.
+  const bool ended =
+      r.error == CallError::kNone || (r.error == CallError::kStopped && relay.terminal_seen());
+  const bool clean = streamed && ended && stop == Stop::kNone &&
+                     (relay.terminal_seen() || !relay.requires_terminal());
+  const Outcome o = stop == Stop::kClientGone || r.error == CallError::kClientGone
+                        ? Outcome::kClientGone
+                    : clean                           ? Outcome::kOk
+                    : r.error == CallError::kShutdown ? Outcome::kShutdown
                                                       : Outcome::kStreamInterrupted;
   const OutcomeRule rule = RuleFor(o);
   result_.backend = b.cfg->name;
   result_.status = 200;
   log.status = status;
   log.outcome = std::string(OutcomeName(o));
-  Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed);
+  Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed,
+       /*complete=*/o == Outcome::kOk);
+  if (streamed) RememberResponse(relay.response_id(), *b.cfg);
   ApplyCircuitVerdict(b, rule.circuit, 0);
   if (o != Outcome::kOk) result_.error = std::string(rule.code);
   Settle();  // the spend is durable before the client sees the end of the stream
@@ -245,12 +256,12 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
                         ? std::string(CallErrorName(r.error))
                     : status != 0 && (status < 200 || status >= 300)
                         ? fmt::format("HTTP {}", status)
-                    : relay.not_sse()                                  ? "not an event stream"
-                    : relay.malformed()                                ? "sent a malformed event"
-                    : relay.error_event() || relay.first_event_error() ? "sent an error event"
-                    : relay.events() == 0                              ? "sent no events"
-                                                                       : "ended without completing";
-  if (relay.error_event()) {
+                    : stop == Stop::kNotSse    ? "not an event stream"
+                    : stop == Stop::kMalformed ? "sent a malformed event"
+                    : stop == Stop::kErrorEvent || stop == Stop::kFirstError ? "sent an error event"
+                    : relay.events() == 0                                    ? "sent no events"
+                                          : "ended without completing";
+  if (stop == Stop::kErrorEvent) {
     Log(LogLevel::kWarn, "upstream error event mid-stream")
         .Field("request_id", in_.request_id)
         .Field("backend", b.cfg->name)

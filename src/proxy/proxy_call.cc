@@ -44,7 +44,10 @@ std::string LedgerRequestId(const std::string& request_id) {
 std::string ProxyCall::UpstreamBody(const BackendConfig& b) const {
   std::vector<JsonEdit> edits;
   edits.push_back({"model", nlohmann::json(b.model).dump()});
-  if (in_.req->stream) {
+  // Only chat and completions need asking for usage in a stream: Responses and Messages
+  // always report it in their own events.
+  Endpoint ep = in_.req->endpoint;
+  if (in_.req->stream && (ep == Endpoint::kChat || ep == Endpoint::kCompletions)) {
     if (b.stream_usage) {
       nlohmann::json opts = nlohmann::json::object();
       auto it = in_.req->doc.find("stream_options");
@@ -66,22 +69,39 @@ std::vector<Header> ProxyCall::ResponseHeaders(const BackendConfig& b, bool with
 }
 
 void ProxyCall::Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
-                     int64_t output_chars, bool produced) {
-  if (!produced) return;
+                     int64_t output_chars, bool produced, bool complete) {
+  // count_tokens is free upstream: never billed.
+  if (!produced || in_.req->endpoint == Endpoint::kCountTokens) return;
+  Usage u;
   if (usage) {
-    log.input_tokens = usage->prompt_tokens;
-    log.output_tokens = usage->completion_tokens;
+    u = *usage;
     log.estimated = false;
+    // A cut stream: Messages reported its input at the start, and its output count only
+    // at the end, so what was produced is billed by the text relayed.
+    if (!complete) {
+      int64_t relayed = CharsToTokens(output_chars);
+      if (relayed > u.completion_tokens) {
+        u.completion_tokens = relayed;
+        log.estimated = true;
+      }
+    }
   } else {
-    log.input_tokens = in_.decision->input_tokens;
-    log.output_tokens = CharsToTokens(output_chars);
+    u.prompt_tokens = in_.decision->input_tokens;
+    u.completion_tokens = CharsToTokens(output_chars);
     log.estimated = true;
   }
-  log.cost_usd = routing::EstimateCost(b.price, log.input_tokens, log.output_tokens);
+  log.input_tokens = u.prompt_tokens;
+  log.output_tokens = u.completion_tokens;
+  log.cost_usd = routing::UsageCost(b.price, u.prompt_tokens, u.cached_tokens, u.cache_write_tokens,
+                                    u.completion_tokens);
   log.billed = true;
   result_.input_tokens += log.input_tokens;
   result_.output_tokens += log.output_tokens;
   result_.cost_usd += log.cost_usd;
+}
+
+void ProxyCall::RememberResponse(const std::string& id, const BackendConfig& b) {
+  if (svc_.affinity != nullptr && !id.empty()) svc_.affinity->Remember(id, b.name);
 }
 
 void ProxyCall::SettleBilled() {
@@ -137,7 +157,7 @@ void ProxyCall::AnswerError(int status, std::string type, std::string code, std:
   if (no_retry) h.push_back({"x-should-retry", "false"});
   result_.status = status;
   result_.error = e.code;
-  in_.ex->Respond(status, h, "application/json", ErrorBody(e));
+  in_.ex->Respond(status, h, "application/json", ErrorBody(e, ShapeOf(in_.req->endpoint)));
 }
 
 void ProxyCall::Healthy(const SnapshotBackend& b) {
@@ -164,6 +184,8 @@ ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const routing::C
   ur.backend = b.cfg;
   ur.pool = b.pool.get();
   ur.path = b.cfg->base_path + std::string(EndpointPath(in_.req->endpoint));
+  // Claude Code calls /v1/messages?beta=true: the flag travels on, no other query does.
+  if (in_.beta && FamilyOf(in_.req->endpoint) == ApiFamily::kMessages) ur.path += "?beta=true";
   ur.body = UpstreamBody(*b.cfg);
   ur.stream = in_.req->stream;
   ur.request_id = in_.request_id;
@@ -197,7 +219,7 @@ ProxyResult ProxyCall::Run() {
     if (c.skipped) {
       // Skipped by the router: a budget skip is recorded, so that a chain that ends at
       // an unaffordable fallback is answered as a budget refusal (429), not a 503.
-      if (c.skip_code != "context_window" && !result_.attempts.empty()) {
+      if (c.budget_skip() && !result_.attempts.empty()) {
         failures_.push_back({c.backend, c.reason, "budget_exceeded", 429, 0});
       }
       continue;
@@ -234,7 +256,7 @@ ProxyResult ProxyCall::Run() {
       result_.fallback_reasons.push_back("max_concurrency");
       continue;
     }
-    if (svc_.spend != nullptr) {
+    if (svc_.spend != nullptr && Billable()) {
       // A fallback is budget-checked like the first candidate: a new reservation for its
       // own estimate replaces the previous one, after whatever the earlier attempts were
       // billed has been counted (so the budget check sees it).
@@ -291,7 +313,7 @@ bool ProxyCall::TryDespiteCircuits() {
   for (const auto& c : in_.decision->candidates) {
     if (c.skipped) continue;
     const SnapshotBackend& b = in_.snap->backends[c.backend_index];
-    if (svc_.spend != nullptr) {
+    if (svc_.spend != nullptr && Billable()) {
       reservation_.reset();
       auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
       if (!res.ok()) return false;

@@ -18,6 +18,7 @@
 #include "proxy/attempt_outcome.h"
 #include "proxy/forward_headers.h"
 #include "routing/router.h"
+#include "runtime/affinity_map.h"
 #include "runtime/snapshot.h"
 #include "server/exchange.h"
 #include "upstream/backends.h"
@@ -39,6 +40,7 @@ struct ProxyServices {
   RetryBudget& retry_budget;
   budget::SpendTracker* spend = nullptr;       // null: no accounting (tests)
   metrics::GatewayMetrics* metrics = nullptr;  // null: no metrics
+  AffinityMap* affinity = nullptr;             // null: no previous_response_id affinity
 };
 
 // What one request brings to the call.
@@ -53,6 +55,7 @@ struct ProxyInput {
   budget::BudgetLimits limits;
   std::chrono::steady_clock::time_point start;
   std::vector<Header> headers;  // x-request-id, x-signalbox-rule/tier/score
+  bool beta = false;            // Messages: the client called with ?beta=true
   // Client headers to pass upstream (see ForwardableHeaders()).
   std::vector<std::pair<std::string, std::string>> forward_headers;
 };
@@ -121,8 +124,14 @@ class ProxyCall {
   Verdict ClientGone(const SnapshotBackend& b, AttemptLog& log);
   void ApplyCircuitVerdict(const SnapshotBackend& b, CircuitVerdict v, int retry_after_s);
   std::string UpstreamBody(const BackendConfig& b) const;
+  // Bills an attempt that reached the upstream. `complete`: the answer ended normally
+  // (a cut stream is billed at least for the text it relayed).
   void Bill(AttemptLog& log, const BackendConfig& b, const std::optional<Usage>& usage,
-            int64_t output_chars, bool produced);
+            int64_t output_chars, bool produced, bool complete = true);
+  // count_tokens costs nothing: no reservation, no ledger row.
+  bool Billable() const { return in_.req->endpoint != Endpoint::kCountTokens; }
+  // Responses: remembers which backend holds response `id` (previous_response_id affinity).
+  void RememberResponse(const std::string& id, const BackendConfig& b);
   // Commits the billed attempts not committed yet (durable in the ledger, counted in the
   // budget totals). Settle() does it for the last time and releases the reservation.
   void SettleBilled();

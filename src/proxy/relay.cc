@@ -1,7 +1,5 @@
 #include "proxy/relay.h"
 
-#include "common/json_writer.h"
-
 namespace signalbox {
 namespace {
 
@@ -10,28 +8,6 @@ constexpr size_t kMaxErrorBody = 64 * 1024;
 bool IsEventStream(std::string_view ct) { return ct.substr(0, 17) == "text/event-stream"; }
 
 }  // namespace
-
-std::string FormatSseEvent(std::string_view event, std::string_view data) {
-  std::string out;
-  out.reserve(data.size() + 16);
-  if (!event.empty()) {
-    out += "event: ";
-    out += event;
-    out += '\n';
-  }
-  size_t start = 0;
-  while (true) {
-    size_t nl = data.find('\n', start);
-    out += "data: ";
-    out.append(
-        data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
-    out += '\n';
-    if (nl == std::string_view::npos) break;
-    start = nl + 1;
-  }
-  out += '\n';
-  return out;
-}
 
 bool PlainCollector::OnHead(const UpstreamHead& head) {
   head_ = head;
@@ -47,29 +23,29 @@ bool PlainCollector::OnData(std::string_view data) {
   return true;
 }
 
-SseRelay::SseRelay(Exchange& ex, std::vector<Header> headers, bool forward_usage,
+SseRelay::SseRelay(Exchange& ex, Endpoint endpoint, std::vector<Header> headers, bool forward_usage,
                    std::function<void()> on_commit)
     : ex_(ex),
       headers_(std::move(headers)),
       forward_usage_(forward_usage),
       on_commit_(std::move(on_commit)),
+      inspector_(endpoint),
       parser_([this](const SseEvent& e) { return OnEvent(e); }) {}
 
 bool SseRelay::OnHead(const UpstreamHead& head) {
   head_ = head;
   ok_status_ = head.status >= 200 && head.status < 300;
-  if (ok_status_ && !IsEventStream(head.content_type)) {
-    not_sse_ = true;
-    return false;  // a 200 that is not a stream: fail over before anything is sent
-  }
+  if (ok_status_ && !IsEventStream(head.content_type)) return Halt(Stop::kNotSse);
   return true;
 }
 
+bool SseRelay::Halt(Stop why) {
+  stop_ = why;
+  return false;
+}
+
 bool SseRelay::Write(std::string_view data) {
-  if (!ex_.StreamWrite(data)) {
-    client_gone_ = true;
-    return false;
-  }
+  if (!ex_.StreamWrite(data)) return Halt(Stop::kClientGone);
   return true;
 }
 
@@ -83,39 +59,35 @@ bool SseRelay::OnData(std::string_view data) {
 }
 
 bool SseRelay::OnEvent(const SseEvent& e) {
-  if (done_seen_) return true;  // nothing after [DONE] is relayed
-  if (e.data == "[DONE]") {
-    done_seen_ = true;
-    return true;  // written by FinishOk() once the spend is settled
+  if (!held_terminal_.empty()) return true;  // nothing after the terminal event is relayed
+  EventInfo info = inspector_.Inspect(e);
+  if (info.kind == EventInfo::Kind::kTerminal) {
+    held_terminal_ = FormatSseEvent(e.event, e.data);  // written by FinishOk() after settling
+    return true;
   }
-  ChunkInfo info = InspectChunk(e.data);
   bool first = events_ == 0;
   ++events_;
-  if (!info.parsed) {
-    // Not JSON: never relayed. Before the commit the caller falls back; after it the
-    // stream ends with an error event.
-    malformed_event_ = true;
-    return false;
-  }
-  if (info.usage) usage_ = info.usage;
   output_chars_ += info.output_chars;
-  if (info.is_error) {
-    // Before the commit the caller may fall back; after it the stream ends with the
-    // gateway's own error event (one consistent code for every mid-stream failure).
-    if (!ex_.committed())
-      first_event_error_ = true;
-    else
-      error_event_ = true;
-    error_body_.assign(e.data.substr(0, kMaxErrorBody));
-    error_message_ = info.error_message;
-    return false;
+  switch (info.kind) {
+    case EventInfo::Kind::kMalformed:
+      // Never relayed. Before the commit the caller falls back; after it the stream ends
+      // with an error event.
+      return Halt(Stop::kMalformed);
+    case EventInfo::Kind::kError:
+      // Before the commit the caller may fall back; after it the stream ends with the
+      // gateway's own error event (one consistent code for every mid-stream failure).
+      error_body_.assign(e.data.substr(0, kMaxErrorBody));
+      error_message_ = std::move(info.error_message);
+      return Halt(ex_.committed() ? Stop::kErrorEvent : Stop::kFirstError);
+    case EventInfo::Kind::kUsageOnly:
+      if (!forward_usage_) return true;  // asked upstream for us, not for the client
+      break;
+    default:
+      break;
   }
-  if (info.usage_only && !forward_usage_) return true;  // asked upstream for us, not for the client
   if (first) first_event_at_ = std::chrono::steady_clock::now();
-  if (!ex_.committed() && !ex_.StreamBegin(200, headers_, "text/event-stream")) {
-    client_gone_ = true;
-    return false;
-  }
+  if (!ex_.committed() && !ex_.StreamBegin(200, headers_, "text/event-stream"))
+    return Halt(Stop::kClientGone);
   bool ok = Write(FormatSseEvent(e.event, e.data));
   if (ok && on_commit_) {
     on_commit_();
@@ -125,7 +97,7 @@ bool SseRelay::OnEvent(const SseEvent& e) {
 }
 
 void SseRelay::FinishOk() {
-  if (client_gone_) {
+  if (stop_ == Stop::kClientGone) {
     ex_.StreamAbort();
     return;
   }
@@ -133,7 +105,7 @@ void SseRelay::FinishOk() {
     ex_.StreamAbort();
     return;
   }
-  if (done_seen_ && !Write("data: [DONE]\n\n")) {
+  if (!held_terminal_.empty() && !Write(held_terminal_)) {
     ex_.StreamAbort();
     return;
   }
@@ -141,16 +113,7 @@ void SseRelay::FinishOk() {
 }
 
 void SseRelay::FinishWithError(std::string_view message, std::string_view code) {
-  if (client_gone_) {
-    ex_.StreamAbort();
-    return;
-  }
-  std::string body;
-  JsonWriter w(body);
-  w.BeginObject().Key("error").BeginObject();
-  w.Field("message", message).Field("type", "server_error").Key("param").Null().Field("code", code);
-  w.EndObject().EndObject();
-  if (!Write(FormatSseEvent("", body))) {
+  if (stop_ == Stop::kClientGone || !Write(inspector_.ErrorEvent(message, code))) {
     ex_.StreamAbort();
     return;
   }

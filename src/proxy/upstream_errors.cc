@@ -35,10 +35,10 @@ std::string ScrubUrls(std::string_view text) {
   return out;
 }
 
-std::string SanitizedUpstreamError(int status, std::string_view body) {
+std::string SanitizedUpstreamError(int status, std::string_view body, ErrorShape shape) {
   ApiError e;
   e.status = status;
-  e.type = status == 404 ? "invalid_request_error" : "invalid_request_error";
+  e.type = "invalid_request_error";
   e.message = fmt::format("The model backend rejected the request (HTTP {}).", status);
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object()) {
@@ -57,7 +57,7 @@ std::string SanitizedUpstreamError(int status, std::string_view body) {
       e.message = ScrubUrls(err->get<std::string>().substr(0, 2000));
     }
   }
-  return ErrorBody(e);
+  return ErrorBody(e, shape);
 }
 
 }  // namespace signalbox

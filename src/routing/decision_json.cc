@@ -17,6 +17,8 @@ const char* KindName(Decision::Kind k) {
       return "budget_exceeded";
     case Decision::Kind::kNoFit:
       return "context_length_exceeded";
+    case Decision::Kind::kNoApi:
+      return "api_not_served";
   }
   return "unknown";
 }
@@ -34,6 +36,7 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
   const Candidate* t = d.target();
   bool ok = d.kind == Decision::Kind::kRouted || d.kind == Decision::Kind::kExplicit;
   j["model"] = requested_model;
+  j["api"] = ApiFamilyName(d.api);
   j["outcome"] = KindName(d.kind);
   j["backend"] = ok && t ? json(t->backend) : json(nullptr);
   j["rule"] = d.rule.empty() ? json(nullptr) : json(d.rule);
@@ -59,6 +62,7 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
                      {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}});
   }
   j["candidates"] = std::move(cands);
+  if (!d.affinity.empty()) j["affinity"] = d.affinity;
   json trace = json::array();
   for (const auto& r : d.trace) {
     trace.push_back({{"rule", r.rule},

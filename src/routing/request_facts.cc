@@ -21,6 +21,7 @@ RequestFacts FactsFromRequest(const ParsedRequest& req, std::string_view key_id,
   f.embedding_input_chars = req.embedding_input_chars;
   f.extra_input_tokens = req.extra_input_tokens;
   f.images = req.images;
+  f.api = FamilyOf(req.endpoint);
   return f;
 }
 

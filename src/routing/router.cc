@@ -44,6 +44,19 @@ double EstimateCost(const PriceConfig& price, int64_t in, int64_t out) {
          1e6;
 }
 
+double UsageCost(const PriceConfig& price, int64_t in, int64_t cached, int64_t cache_write,
+                 int64_t out) {
+  cached = std::clamp<int64_t>(cached, 0, in);
+  cache_write = std::clamp<int64_t>(cache_write, 0, in - cached);
+  const double plain = static_cast<double>(in - cached - cache_write);
+  return (plain * price.input_per_mtok +
+          static_cast<double>(cached) * price.cached_input_per_mtok.value_or(price.input_per_mtok) +
+          static_cast<double>(cache_write) *
+              price.cache_write_per_mtok.value_or(price.input_per_mtok) +
+          static_cast<double>(out) * price.output_per_mtok) /
+         1e6;
+}
+
 const Candidate* Decision::target() const {
   for (const auto& c : candidates) {
     if (!c.skipped) return &c;
@@ -56,7 +69,7 @@ std::shared_ptr<const Router> Router::Build(const Config& cfg) {
   std::unordered_map<std::string, int> by_name;
   for (const auto& b : cfg.backends) {
     by_name[b.name] = static_cast<int>(r->backends_.size());
-    r->backends_.push_back({b.name, b.model, b.price, b.context_window});
+    r->backends_.push_back({b.name, b.model, b.price, b.context_window, b.api});
   }
   // An explicit model is a backend's name or the model it serves; names win over models
   // when they collide.
@@ -93,6 +106,21 @@ int64_t Router::EstimateInputTokens(const RequestFacts& f) const {
   // Every image part, not one per request; at least one when the facts say images.
   t += kImageTokens * std::max(f.images, f.has_images ? 1 : 0);
   return t + f.extra_input_tokens;
+}
+
+std::vector<int> Router::WithAffinity(const std::vector<int>& route, const RequestFacts& f,
+                                      Decision* d) const {
+  if (f.affinity_backend.empty()) return route;
+  auto it = std::find_if(backends_.begin(), backends_.end(),
+                         [&](const CompiledBackend& b) { return b.name == f.affinity_backend; });
+  if (it == backends_.end()) return route;  // gone since: routed normally
+  int idx = static_cast<int>(it - backends_.begin());
+  std::vector<int> out = {idx};
+  for (int i : route) {
+    if (i != idx) out.push_back(i);
+  }
+  d->affinity = it->name;
+  return out;
 }
 
 bool Router::Matches(const CompiledRule& r, const RequestFacts& f, const Decision& d,
@@ -151,8 +179,12 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
     c.backend = be.name;
     c.backend_index = idx;
     c.estimated_cost_usd = EstimateCost(be.price, d->input_tokens, d->output_tokens);
-    if (be.context_window > 0 && !f.embeddings &&
-        d->input_tokens + std::max<int64_t>(f.max_tokens, 0) > be.context_window) {
+    if (std::find(be.api.begin(), be.api.end(), f.api) == be.api.end()) {
+      c.skipped = true;
+      c.skip_code = "api";
+      c.reason = fmt::format("does not serve the {} API (backends[].api)", ApiFamilyName(f.api));
+    } else if (be.context_window > 0 && !f.embeddings &&
+               d->input_tokens + std::max<int64_t>(f.max_tokens, 0) > be.context_window) {
       c.skipped = true;
       c.skip_code = "context_window";
       c.reason =
@@ -176,8 +208,7 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
       c.reason = fmt::format("estimated cost {} exceeds the key's monthly budget left ({})",
                              Money(c.estimated_cost_usd), Money(*b.month_remaining_usd));
     }
-    bool budget_skip = c.skipped && c.skip_code != "context_window";
-    if (budget_skip) {
+    if (c.budget_skip()) {
       if (!any_budget_skip) {
         first_budget_message = c.reason;
         first_budget_code = c.skip_code;
@@ -189,12 +220,20 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
         d->budget_code = c.skip_code;
       }
     }
-    if (c.skip_code != "context_window") first_fitting = false;
+    if (!c.skipped || c.budget_skip()) first_fitting = false;
     d->candidates.push_back(std::move(c));
   }
   if (d->kind == Decision::Kind::kBudgetRejected) return;
   if (d->target() != nullptr) return;
-  if (any_budget_skip) {
+  bool any_fits = std::any_of(d->candidates.begin(), d->candidates.end(),
+                              [](const Candidate& c) { return c.skip_code != "api"; });
+  if (!any_fits) {
+    d->kind = Decision::Kind::kNoApi;
+    d->message = fmt::format(
+        "No backend this request may use serves the {} API: add {} to a backend's api list "
+        "(backends[].api).",
+        ApiFamilyName(f.api), ApiFamilyName(f.api));
+  } else if (any_budget_skip) {
     d->kind = Decision::Kind::kBudgetRejected;
     d->message = fmt::format("Budget exceeded: no backend fits ({}).", first_budget_message);
     d->budget_code = first_budget_code;
@@ -209,6 +248,7 @@ void Router::BuildCandidates(const std::vector<int>& route, const RequestFacts& 
 
 Decision Router::Decide(const RequestFacts& f, const BudgetView& b) const {
   Decision d;
+  d.api = f.api;
   d.input_tokens = EstimateInputTokens(f);
   int64_t per_choice =
       f.max_tokens > 0 ? f.max_tokens : (f.embeddings ? 0 : default_output_tokens_);
@@ -226,7 +266,7 @@ Decision Router::Decide(const RequestFacts& f, const BudgetView& b) const {
       if (!t.matched) continue;
       d.kind = Decision::Kind::kRouted;
       d.rule = rule.cfg.name;
-      BuildCandidates(rule.route, f, b, &d);
+      BuildCandidates(WithAffinity(rule.route, f, &d), f, b, &d);
       return d;
     }
     d.kind = Decision::Kind::kNotFound;

@@ -40,6 +40,10 @@ struct RequestFacts {
   // of image parts: both enter the admission estimate.
   int64_t extra_input_tokens = 0;
   int images = 0;
+  ApiFamily api = ApiFamily::kChat;  // candidates must serve it (backends[].api)
+  // Responses: the backend that produced previous_response_id (from the AffinityMap);
+  // it goes first in the matched rule's route. Empty = none known.
+  std::string_view affinity_backend;
 };
 
 // The caller's remaining budget, read before deciding (nullopt = unlimited).
@@ -56,8 +60,13 @@ struct Candidate {
   double estimated_cost_usd = 0;
   bool skipped = false;
   std::string reason;  // why skipped (empty when usable)
-  std::string
-      skip_code;  // machine-readable: context_window, request_cap, daily_budget, monthly_budget
+  // machine-readable: api, context_window, request_cap, daily_budget, monthly_budget
+  std::string skip_code;
+
+  // Skipped for money (request cap, daily or monthly budget), not for fit.
+  bool budget_skip() const {
+    return skipped && skip_code != "context_window" && skip_code != "api";
+  }
 };
 
 struct RuleTrace {
@@ -67,7 +76,8 @@ struct RuleTrace {
 };
 
 struct Decision {
-  enum class Kind { kRouted, kExplicit, kNotFound, kBudgetRejected, kNoFit };
+  // kNoApi: no backend this request may use serves its API.
+  enum class Kind { kRouted, kExplicit, kNotFound, kBudgetRejected, kNoFit, kNoApi };
   Kind kind = Kind::kNotFound;
   std::string rule;  // matched rule name, or "explicit"
   bool classified = false;
@@ -78,6 +88,8 @@ struct Decision {
   std::vector<RuleTrace> trace;             // rules evaluated, in order
   std::string message;      // for kNotFound / kBudgetRejected / kNoFit: what to tell the client
   std::string budget_code;  // kBudgetRejected: which budget (request_cap, daily_budget, ...)
+  std::string affinity;     // the backend put first for previous_response_id, if any
+  ApiFamily api = ApiFamily::kChat;  // the request's API family
 
   // The first usable candidate, or nullptr.
   const Candidate* target() const;
@@ -106,6 +118,7 @@ class Router {
     std::string model;
     PriceConfig price;
     int64_t context_window = 0;
+    std::vector<ApiFamily> api;
   };
   struct CompiledRule {
     RuleConfig cfg;
@@ -115,6 +128,9 @@ class Router {
 
   bool Matches(const CompiledRule& r, const RequestFacts& f, const Decision& d,
                std::string* why) const;
+  // `route` with the previous response's backend first (f.affinity_backend), if known.
+  std::vector<int> WithAffinity(const std::vector<int>& route, const RequestFacts& f,
+                                Decision* d) const;
   void BuildCandidates(const std::vector<int>& route, const RequestFacts& f, const BudgetView& b,
                        Decision* d) const;
 
@@ -131,5 +147,11 @@ class Router {
 
 // Estimated USD of `in` input and `out` output tokens at `price`.
 double EstimateCost(const PriceConfig& price, int64_t in, int64_t out);
+
+// USD of reported usage: `in` input tokens of which `cached` were read from the prompt
+// cache and `cache_write` written to it (each at its own price when configured, else at
+// the input price), and `out` output tokens.
+double UsageCost(const PriceConfig& price, int64_t in, int64_t cached, int64_t cache_write,
+                 int64_t out);
 
 }  // namespace signalbox::routing

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "upstream/client_pool.h"
+#include "upstream/upstream_call.h"
 
 namespace signalbox {
 
@@ -30,10 +31,7 @@ bool HealthChecker::Check(const BackendConfig& b) {
   cli.set_follow_location(false);
   cli.enable_server_certificate_verification(true);
   httplib::Headers h;
-  if (!b.api_key.empty()) {
-    if (b.auth == AuthMode::kBearer) h.emplace("Authorization", "Bearer " + b.api_key);
-    if (b.auth == AuthMode::kApiKey) h.emplace("api-key", b.api_key);
-  }
+  if (auto auth = AuthHeader(b)) h.emplace(auth->first, auth->second);
   for (const auto& [k, v] : b.headers) h.emplace(k, v);
   auto res = cli.Get(b.base_path + b.health_check.path, h);
   return res && res->status >= 200 && res->status < 300;

@@ -45,6 +45,8 @@ std::vector<std::string> ApplyReloadPolicy(const ServerConfig& running, ServerCo
   KeepRunning("max_headers", running.max_headers, &next->max_headers, ShowInt, warnings);
   KeepRunning("max_connections", running.max_connections, &next->max_connections, ShowInt,
               warnings);
+  KeepRunning("response_affinity_entries", running.response_affinity_entries,
+              &next->response_affinity_entries, ShowInt, warnings);
   KeepRunning("timeouts.read", running.timeouts.read, &next->timeouts.read, ShowDuration, warnings);
   KeepRunning("timeouts.write", running.timeouts.write, &next->timeouts.write, ShowDuration,
               warnings);

@@ -25,6 +25,8 @@ class Exchange {
 
   virtual std::string_view method() const = 0;
   virtual std::string_view path() const = 0;
+  // The first value of a query parameter (`?beta=true`), or nullopt.
+  virtual std::optional<std::string_view> query_param(std::string_view name) const = 0;
   // Case-insensitive lookup of the first value of a request header.
   virtual std::optional<std::string_view> header(std::string_view name) const = 0;
   virtual void ForEachHeader(

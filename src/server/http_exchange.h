@@ -19,6 +19,11 @@ class HttplibExchange final : public Exchange {
 
   std::string_view method() const override { return req_.method; }
   std::string_view path() const override { return req_.path; }
+  std::optional<std::string_view> query_param(std::string_view name) const override {
+    auto it = req_.params.find(std::string(name));
+    if (it == req_.params.end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
   std::optional<std::string_view> header(std::string_view name) const override;
   void ForEachHeader(
       const std::function<void(std::string_view, std::string_view)>& fn) const override;

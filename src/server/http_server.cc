@@ -148,11 +148,12 @@ class HttpServer::Impl : public httplib::Server {
         [this](const httplib::Request& req, httplib::Response& res) {
           return OnLibraryError(req, res);
         }));
-    set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                             std::exception_ptr) {
       ApiError e =
           Err(500, "server_error", "internal_error", "The gateway failed to handle the request.");
       res.status = 500;
-      res.set_content(ErrorBody(e), "application/json");
+      res.set_content(ErrorBody(e, ErrorShapeForPath(req.path)), "application/json");
       if (t_conn) t_conn->force_close = true;
     });
   }
@@ -250,7 +251,7 @@ void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& re
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
   if (e.no_retry) res.set_header("x-should-retry", "false");
   res.set_header("Connection", "close");
-  res.set_content(ErrorBody(e), "application/json");
+  res.set_content(ErrorBody(e, ErrorShapeForPath(req.path)), "application/json");
   if (t_conn) t_conn->force_close = true;
 }
 
@@ -390,7 +391,7 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
     for (const auto& h : on_refusal_(head, e)) res.set_header(h.name, h.value);
   }
   res.set_header("Connection", "close");
-  res.set_content(ErrorBody(e), "application/json");
+  res.set_content(ErrorBody(e, ErrorShapeForPath(req.path)), "application/json");
   if (t_conn) t_conn->force_close = true;
   return HandlerResponse::Handled;
 }

@@ -18,21 +18,22 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-void AddAuthHeaders(const BackendConfig& b, httplib::Headers* h) {
-  if (b.api_key.empty()) return;
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> AuthHeader(const BackendConfig& b) {
+  if (b.api_key.empty()) return std::nullopt;
   switch (b.auth) {
     case AuthMode::kBearer:
-      h->emplace("Authorization", "Bearer " + b.api_key);
-      break;
+      return std::pair<std::string, std::string>("Authorization", "Bearer " + b.api_key);
     case AuthMode::kApiKey:
-      h->emplace("api-key", b.api_key);
-      break;
+      return std::pair<std::string, std::string>("api-key", b.api_key);
+    case AuthMode::kXApiKey:
+      return std::pair<std::string, std::string>("x-api-key", b.api_key);
     case AuthMode::kNone:
       break;
   }
+  return std::nullopt;
 }
-
-}  // namespace
 
 std::string_view CallErrorName(CallError e) {
   switch (e) {
@@ -94,7 +95,7 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   hr.headers.emplace("Content-Type", "application/json");
   hr.headers.emplace("Accept", req.stream ? "text/event-stream" : "application/json");
   if (!req.request_id.empty()) hr.headers.emplace("X-Request-Id", req.request_id);
-  AddAuthHeaders(b, &hr.headers);
+  if (auto auth = AuthHeader(b)) hr.headers.emplace(auth->first, auth->second);
   // A backend's configured headers replace a client header of the same name (the
   // multimap compares names case-insensitively), so the upstream sees one value.
   for (const auto& [k, v] : b.headers) hr.headers.erase(k);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,9 @@ struct CallResult {
 };
 
 CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyConsumer& consumer);
+
+// The header that authenticates the gateway to backend `b` (backends[].auth), if any.
+std::optional<std::pair<std::string, std::string>> AuthHeader(const BackendConfig& b);
 
 // Parses a Retry-After value (seconds or an HTTP date); 0 when absent or unparsable.
 int ParseRetryAfter(std::string_view v);

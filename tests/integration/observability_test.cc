@@ -510,7 +510,7 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     CHECK(p.exit_code == 0);
   }
 
-  // requests_total{backend,tier,rule,status}: one count per request, labelled with what
+  // requests_total{backend,tier,rule,status,api}: one count per request, labelled with what
   // the client was told in the x-signalbox-* headers.
   std::map<Labels, double> want_requests;
   std::map<std::string, double> want_duration;  // by final backend
@@ -521,7 +521,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     want_requests[{{"backend", s.backend},
                    {"tier", s.tier},
                    {"rule", s.rule},
-                   {"status", std::to_string(s.status)}}] += 1;
+                   {"status", std::to_string(s.status)},
+                   {"api", "chat"}}] += 1;
     want_duration[s.backend] += 1;
     if (s.stream && s.status == 200) want_ttft[s.backend] += 1;
     if (s.billed) {
@@ -535,15 +536,18 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     auto it = want_requests.find(l);
     return it == want_requests.end() ? 0.0 : it->second;
   };
-  CHECK(
-      wanted(
-          {{"backend", "small"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "200"}}) >=
-      5);
-  CHECK(wanted({{"backend", ""}, {"tier", ""}, {"rule", ""}, {"status", "404"}}) == 2);
-  CHECK(
-      wanted(
-          {{"backend", "large"}, {"tier", sent[0].tier}, {"rule", "default"}, {"status", "503"}}) ==
-      1);
+  CHECK(wanted({{"backend", "small"},
+                {"tier", sent[0].tier},
+                {"rule", "default"},
+                {"status", "200"},
+                {"api", "chat"}}) >= 5);
+  CHECK(wanted({{"backend", ""}, {"tier", ""}, {"rule", ""}, {"status", "404"}, {"api", "chat"}}) ==
+        2);
+  CHECK(wanted({{"backend", "large"},
+                {"tier", sent[0].tier},
+                {"rule", "default"},
+                {"status", "503"},
+                {"api", "chat"}}) == 1);
   CHECK(want_classified == 15);  // every model "auto" request that reached the router
   {
     auto got = NonZero(m, "signalbox_requests_total");
@@ -673,6 +677,9 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
         CHECK((v == "success" || v == "failure"));
       else if (k == "le")
         CHECK(!v.empty());
+      else if (k == "api")
+        CHECK((v == "" || v == "chat" || v == "completions" || v == "embeddings" ||
+               v == "responses" || v == "messages"));
       else
         FAIL_CHECK("unexpected label " << k);
     }
@@ -740,7 +747,8 @@ TEST_CASE(
               {{"backend", r->get_header_value("x-signalbox-backend")},
                {"tier", r->get_header_value("x-signalbox-tier")},
                {"rule", "default"},
-               {"status", "429"}}) == 1);
+               {"status", "429"},
+               {"api", "chat"}}) == 1);
   CHECK(Value(m, "signalbox_budget_rejections_total", {{"key", "low"}}) == 1);
 }
 

@@ -1,0 +1,254 @@
+// Request bodies of the agent APIs: OpenAI Responses (POST /v1/responses) and Anthropic
+// Messages (POST /v1/messages and /v1/messages/count_tokens).
+//
+// The body is forwarded as it is (only `model` is edited in place), so parsing only reads
+// what routing and admission need: the texts the classifier weighs (instructions/system,
+// every turn, tool results as tool turns), tools and images, the output cap, and every
+// other billed input by size. Unknown fields and item types pass: these APIs grow monthly.
+#include <fmt/format.h>
+
+#include "openai/request_internal.h"
+
+namespace signalbox::request_internal {
+namespace {
+
+using nlohmann::json;
+
+std::optional<ApiError> ParseModelAndStream(const json& doc, bool can_stream, ParsedRequest* out) {
+  auto model = doc.find("model");
+  if (model == doc.end()) return InvalidRequest("'model' is required", "model", "missing_field");
+  if (!model->is_string()) return WrongType("model", "a string", *model);
+  out->model = model->get<std::string>();
+  if (out->model.empty())
+    return InvalidRequest("'model' must not be empty", "model", "invalid_value");
+  if (auto e = RejectRoutingOverrides(doc)) return e;
+  if (auto e = CheckType(doc, "stream", &json::is_boolean, "a boolean")) return e;
+  out->stream = BoolOr(doc, "stream", false);
+  if (out->stream && !can_stream)
+    return InvalidRequest("this endpoint cannot stream", "stream", "invalid_value");
+  if (auto e = CheckType(doc, "temperature", &json::is_number, "a number")) return e;
+  if (auto e = CheckType(doc, "top_p", &json::is_number, "a number")) return e;
+  return std::nullopt;
+}
+
+// Tools in a tools array; a `namespace` entry (Codex groups its tools) counts its members.
+int CountTools(const json& tools) {
+  int n = 0;
+  for (const json& t : tools) {
+    auto inner = t.is_object() ? t.find("tools") : t.end();
+    if (inner != t.end() && inner->is_array() && StringOr(t, "type") == "namespace")
+      n += CountTools(*inner);
+    else
+      ++n;
+  }
+  return n;
+}
+
+// `tools`: an array of objects; sets has_tools and num_tools and bills the schemas.
+std::optional<ApiError> ParseTools(const json& doc, ParsedRequest* out) {
+  if (auto e = CheckType(doc, "tools", &json::is_array, "an array")) return e;
+  auto t = doc.find("tools");
+  if (t == doc.end() || !t->is_array()) return std::nullopt;
+  for (size_t i = 0; i < t->size(); ++i) {
+    if (!(*t)[i].is_object()) return WrongType(fmt::format("tools[{}]", i), "an object", (*t)[i]);
+  }
+  out->has_tools = out->has_tools || !t->empty();
+  out->classify.num_tools += CountTools(*t);
+  AddMemberTokens(doc, {"tools", "tool_choice"}, out);
+  return std::nullopt;
+}
+
+void Finish(ParsedRequest* out) {
+  out->classify.has_images = out->has_images;
+  out->classify.max_tokens = out->max_tokens;
+}
+
+// ---- OpenAI Responses ----
+
+// One item of a Responses `input` array.
+std::optional<ApiError> ParseInputItem(const json& item, size_t i, ParsedRequest* out) {
+  std::string ip = fmt::format("input[{}]", i);
+  if (!item.is_object()) return WrongType(ip, "an object", item);
+  int index = static_cast<int>(i);
+  std::string type = StringOr(item, "type");
+  auto role = item.find("role");
+  if (type == "message" || (type.empty() && role != item.end())) {
+    if (role == item.end() || !role->is_string()) {
+      return InvalidRequest(fmt::format("'{}.role' is required", ip), ip + ".role",
+                            "missing_field");
+    }
+    classify::Role r = RoleOf(role->get_ref<const std::string&>());
+    if (r == classify::Role::kOther || r == classify::Role::kTool) {
+      return InvalidRequest(
+          fmt::format("'{}.role' must be one of user, assistant, system, developer", ip),
+          ip + ".role", "invalid_value");
+    }
+    auto content = item.find("content");
+    if (content == item.end()) {
+      return InvalidRequest(fmt::format("'{}.content' is required", ip), ip + ".content",
+                            "missing_field");
+    }
+    return ParseContent(*content, ip + ".content", index, r, out);
+  }
+  if (type.empty()) {
+    return InvalidRequest(fmt::format("'{}.type' is required (or a role)", ip), ip + ".type",
+                          "missing_field");
+  }
+  // A tool's result (function_call_output and the *_call_output items of built-in
+  // tools): a tool turn when it is text, else billed by size.
+  auto output = item.find("output");
+  if (type.size() > 7 && type.compare(type.size() - 7, 7, "_output") == 0 && output != item.end() &&
+      output->is_string()) {
+    out->classify.parts.push_back(
+        {classify::Role::kTool, index, output->get_ref<const std::string&>()});
+    return std::nullopt;
+  }
+  // Codex sends its tool definitions as an input item of type additional_tools.
+  if (auto tools = item.find("tools");
+      type == "additional_tools" && tools != item.end() && tools->is_array() && !tools->empty()) {
+    out->has_tools = true;
+    out->classify.num_tools += CountTools(*tools);
+  }
+  // function_call, reasoning, item_reference and whatever comes next: billed by size.
+  out->extra_input_tokens += JsonValueTokens(item);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ApiError> ParseResponsesBody(const json& doc, ParsedRequest* out) {
+  if (auto e = ParseModelAndStream(doc, /*can_stream=*/true, out)) return e;
+  int64_t v = -1;
+  if (auto e = CheckInt(doc, "max_output_tokens", 1, kMaxOutputTokens, &v)) return e;
+  out->max_tokens = v;
+  if (auto e = CheckType(doc, "instructions", &json::is_string, "a string")) return e;
+  if (auto e = CheckType(doc, "previous_response_id", &json::is_string, "a string")) return e;
+  out->previous_response_id = StringOr(doc, "previous_response_id");
+  int messages = 0;
+  if (auto ins = doc.find("instructions"); ins != doc.end() && ins->is_string()) {
+    out->classify.parts.push_back(
+        {classify::Role::kSystem, -1, ins->get_ref<const std::string&>()});
+    ++messages;
+  }
+  auto in = doc.find("input");
+  if (in == doc.end() || in->is_null()) {
+    if (out->previous_response_id.empty() && messages == 0)
+      return InvalidRequest("'input' is required", "input", "missing_field");
+  } else if (in->is_string()) {
+    out->classify.parts.push_back({classify::Role::kUser, 0, in->get_ref<const std::string&>()});
+    ++messages;
+  } else if (in->is_array()) {
+    for (size_t i = 0; i < in->size(); ++i) {
+      if (auto e = ParseInputItem((*in)[i], i, out)) return e;
+    }
+    messages += static_cast<int>(in->size());
+  } else {
+    return WrongType("input", "a string or an array of input items", *in);
+  }
+  out->classify.num_messages = messages;
+  if (auto e = ParseTools(doc, out)) return e;
+  if (auto e = CheckType(doc, "text", &json::is_object, "an object")) return e;
+  if (auto t = doc.find("text"); t != doc.end() && t->is_object()) {
+    auto f = t->find("format");
+    if (f != t->end() && f->is_object()) {
+      std::string ft = StringOr(*f, "type");
+      out->classify.structured_output = ft == "json_object" || ft == "json_schema";
+      out->extra_input_tokens += JsonValueTokens(*f);
+    }
+  }
+  Finish(out);
+  return std::nullopt;
+}
+
+// ---- Anthropic Messages ----
+
+namespace {
+
+// Anthropic content: a string or an array of blocks (text, image, document, tool_use,
+// tool_result, thinking, ...). Text blocks are `role` turns; a tool_result's text is a
+// tool turn; images count; the rest is billed by size.
+std::optional<ApiError> ParseBlocks(const json& content, const std::string& param, int index,
+                                    classify::Role role, ParsedRequest* out) {
+  if (content.is_string()) {
+    out->classify.parts.push_back({role, index, content.get_ref<const std::string&>()});
+    return std::nullopt;
+  }
+  if (!content.is_array())
+    return WrongType(param, "a string or an array of content blocks", content);
+  for (size_t j = 0; j < content.size(); ++j) {
+    const json& b = content[j];
+    std::string bp = fmt::format("{}[{}]", param, j);
+    if (!b.is_object()) return WrongType(bp, "an object", b);
+    auto type = b.find("type");
+    if (type == b.end() || !type->is_string()) {
+      return InvalidRequest(fmt::format("'{}.type' is required", bp), bp + ".type",
+                            "missing_field");
+    }
+    const std::string& t = type->get_ref<const std::string&>();
+    if (t == "text") {
+      auto text = b.find("text");
+      if (text == b.end() || !text->is_string()) {
+        return InvalidRequest(fmt::format("'{}.text' must be a string", bp), bp + ".text",
+                              "invalid_type");
+      }
+      out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
+    } else if (t == "image") {
+      out->has_images = true;
+      ++out->images;
+    } else if (t == "tool_result") {
+      auto c = b.find("content");
+      if (c != b.end() && !c->is_null()) {
+        if (auto e = ParseBlocks(*c, bp + ".content", index, classify::Role::kTool, out)) return e;
+      }
+    } else {
+      out->extra_input_tokens += JsonValueTokens(b);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ApiError> ParseMessagesBody(const json& doc, bool count_tokens, ParsedRequest* out) {
+  if (auto e = ParseModelAndStream(doc, /*can_stream=*/!count_tokens, out)) return e;
+  int64_t v = -1;
+  if (auto e = CheckInt(doc, "max_tokens", 1, kMaxOutputTokens, &v)) return e;
+  if (v < 0 && !count_tokens)
+    return InvalidRequest("'max_tokens' is required", "max_tokens", "missing_field");
+  out->max_tokens = v;
+  if (auto sys = doc.find("system"); sys != doc.end() && !sys->is_null()) {
+    if (auto e = ParseBlocks(*sys, "system", -1, classify::Role::kSystem, out)) return e;
+  }
+  auto it = doc.find("messages");
+  if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
+  if (!it->is_array()) return WrongType("messages", "an array", *it);
+  if (it->empty())
+    return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
+  out->classify.num_messages = static_cast<int>(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& m = (*it)[i];
+    std::string mp = fmt::format("messages[{}]", i);
+    if (!m.is_object()) return WrongType(mp, "an object", m);
+    // Claude Code also sends role "system" turns; anything else is refused.
+    std::string role = StringOr(m, "role");
+    if (role != "user" && role != "assistant" && role != "system") {
+      return InvalidRequest(fmt::format("'{}.role' must be user or assistant", mp), mp + ".role",
+                            role.empty() ? "missing_field" : "invalid_value");
+    }
+    auto content = m.find("content");
+    if (content == m.end()) {
+      return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content",
+                            "missing_field");
+    }
+    classify::Role r = role == "user"        ? classify::Role::kUser
+                       : role == "assistant" ? classify::Role::kAssistant
+                                             : classify::Role::kSystem;
+    if (auto e = ParseBlocks(*content, mp + ".content", static_cast<int>(i), r, out)) return e;
+  }
+  if (auto e = ParseTools(doc, out)) return e;
+  AddMemberTokens(doc, {"thinking"}, out);
+  Finish(out);
+  return std::nullopt;
+}
+
+}  // namespace signalbox::request_internal
