@@ -3,7 +3,6 @@
 // (`codex exec`). Then `signalbox explain` with the shipped config on the bodies the agents
 // really sent: a trivial ask goes to small, a code review to large.
 #include <catch2/catch.hpp>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -55,24 +54,11 @@ Run RunClient(std::vector<std::string> argv,
 }
 
 // The routing decision of `signalbox explain` with the shipped config for `body`.
-json ExplainShipped(const std::string& body) {
-  std::string path = "/tmp/signalbox-explain-" + std::to_string(::getpid()) + ".json";
-  {
-    std::ofstream f(path);
-    f << body;
-  }
-  std::string cmd = std::string(SIGNALBOX_BIN) + " explain --config " + SIGNALBOX_SOURCE_DIR +
-                    "/config/signalbox.yaml < " + path + " 2>/dev/null";
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  std::remove(path.c_str());
-  INFO(out);
-  return json::parse(out);
+json ExplainShipped(const std::string& body, const std::string& dir) {
+  std::string path = dir + "/explain-body.json";
+  std::ofstream(path) << body;
+  return json::parse(RunCli(std::string(SIGNALBOX_BIN) + " explain --config " +
+                            SIGNALBOX_SOURCE_DIR + "/config/signalbox.yaml < " + path));
 }
 
 }  // namespace
@@ -130,7 +116,7 @@ TEST_CASE(
       std::string body = last["body"];
       json sent = json::parse(body);
       sent["model"] = "auto";  // the gateway replaced it with the backend's model
-      json d = ExplainShipped(sent.dump());
+      json d = ExplainShipped(sent.dump(), s.gw.dir);
       INFO(d.dump(2));
       CHECK(d["backend"] == want_backend);
       s.small.ResetStats();

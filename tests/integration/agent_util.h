@@ -100,6 +100,20 @@ inline std::string StreamText(const SseResponse& r) {
   return out;
 }
 
+// Runs `shell_cmd` with /bin/sh; REQUIREs exit 0 and returns its stdout.
+inline std::string RunCli(const std::string& shell_cmd) {
+  ProcessOptions po;
+  po.argv = {"/bin/sh", "-c", shell_cmd};
+  auto p = Process::Start(po);
+  REQUIRE(p.ok());
+  int rc = (*p)->Wait();
+  INFO((*p)->Output());
+  REQUIRE(rc == 0);
+  std::string out;
+  for (const auto& l : (*p)->Lines(OutputStream::kStdout)) out += l + "\n";
+  return out;
+}
+
 // An error response in Anthropic's shape {"type":"error","error":{"type","message"}};
 // returns the error object.
 inline nlohmann::json CheckAnthropicError(const httplib::Result& r, int status,

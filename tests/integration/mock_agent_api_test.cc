@@ -421,8 +421,7 @@ TEST_CASE("mock rejects bad agent requests in each API's error shape", "[mock]")
             "/v1/responses",
             R"({"model":"m","input":[{"role":"user","content":[{"type":"input_text"}]}]})") ==
         "input[0].content[0].text");
-  CHECK(openai_error("/v1/responses", R"({"model":"m","input":[{"type":"telepathy"}]})") ==
-        "input[0].type");
+  CHECK(openai_error("/v1/responses", R"({"model":"m","input":[7]})") == "input[0]");
   CHECK(openai_error("/v1/responses", R"({"model":"m","input":"x","stream":"yes"})") == "stream");
   CHECK(openai_error("/v1/responses", R"({"model":"m","input":"x","max_output_tokens":-1})") ==
         "max_output_tokens");
@@ -451,8 +450,8 @@ TEST_CASE("mock rejects bad agent requests in each API's error shape", "[mock]")
         "messages: Input should be a valid list");
   CHECK(anthropic_error(
             "/v1/messages",
-            R"({"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]})") ==
-        "messages.0.role: Input should be 'user' or 'assistant'");
+            R"({"model":"m","max_tokens":5,"messages":[{"role":"bot","content":"x"}]})") ==
+        "messages.0.role: Input should be 'user', 'assistant' or 'system'");
   CHECK(anthropic_error("/v1/messages", R"({"model":"m","max_tokens":5,"messages":[{"role":"user",
                                          "content":[{"type":"text"}]}]})") ==
         "messages.0.content.0.text: Field required");

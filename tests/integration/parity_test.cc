@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "integration/agent_util.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 
@@ -116,19 +117,6 @@ std::string ChatBodyOf(const Line& l) {
   }
   if (l.raw.contains("tools")) b["tools"] = l.raw["tools"];
   return b.dump();
-}
-
-std::string RunCli(const std::string& shell_cmd) {
-  ProcessOptions po;
-  po.argv = {"/bin/sh", "-c", shell_cmd};
-  auto p = Process::Start(po);
-  REQUIRE(p.ok());
-  int rc = (*p)->Wait();
-  INFO((*p)->Output());
-  REQUIRE(rc == 0);
-  std::string out;
-  for (const auto& l : (*p)->Lines(OutputStream::kStdout)) out += l + "\n";
-  return out;
 }
 
 }  // namespace

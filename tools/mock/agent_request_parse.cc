@@ -102,11 +102,10 @@ bool InputItem(const json& item, const std::string& param, int64_t* chars, Parse
     *chars += ContentChars(*output);
     return true;
   }
-  if (type == "reasoning" || type == "item_reference") return true;
-  return Fail(r,
-              "Invalid value: '" + type + "'. Supported values are: 'message', " +
-                  "'function_call', 'function_call_output', 'reasoning' and 'item_reference'.",
-              param + ".type");
+  // reasoning, item_reference, and the item types agents already send that this list
+  // does not know (Codex: additional_tools): accepted, as the API accepts them.
+  *chars += static_cast<int64_t>(item.dump().size());
+  return true;
 }
 
 // An optional field that must be null, a string or (when arrays are allowed) an array.
@@ -243,8 +242,9 @@ bool ParseAnthropic(std::string_view body, ParsedRequest& r, bool need_max_token
     std::string path = "messages." + std::to_string(i);
     if (!m.is_object()) return Invalid(r, path, "Input should be a valid dictionary");
     auto role = m.find("role");
-    if (role == m.end() || (*role != "user" && *role != "assistant")) {
-      return Invalid(r, path + ".role", "Input should be 'user' or 'assistant'");
+    // Claude Code also sends a "system"-role turn (its environment) in `messages`.
+    if (role == m.end() || (*role != "user" && *role != "assistant" && *role != "system")) {
+      return Invalid(r, path + ".role", "Input should be 'user', 'assistant' or 'system'");
     }
     auto content = m.find("content");
     if (content == m.end()) return Invalid(r, path + ".content", "Field required");
