@@ -11,7 +11,7 @@
 #include "budget/ledger.h"
 #include "budget/spend_tracker.h"
 #include "common/log.h"
-#include "config/parse_sections.h"
+#include "config/units.h"
 #include "metrics/access_log.h"
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
@@ -176,7 +176,7 @@ int RunServe(const Args& args) {
   std::string listen = args.Get("listen").value_or(snap->config->server.listen);
   std::string host;
   int port = 0;
-  if (!config_internal::SplitHostPort(listen, &host, &port)) {
+  if (!SplitHostPort(listen, &host, &port)) {
     std::fprintf(stderr, "signalbox serve: --listen must be HOST:PORT\n");
     return 2;
   }

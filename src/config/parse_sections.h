@@ -20,7 +20,4 @@ void ParseRouter(YamlReader& r, const YAML::Node& n, SourcePos parent, RouterCon
 // key ids, virtual model names do not shadow backends, and so on.
 void CrossValidate(YamlReader& r, const YAML::Node& root, const Config& cfg);
 
-// Splits "host:port" / "[v6]:port"; false if malformed.
-bool SplitHostPort(const std::string& s, std::string* host, int* port);
-
 }  // namespace signalbox::config_internal

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "config/parse_sections.h"
+#include "config/units.h"
 
 namespace signalbox::config_internal {
 namespace {
@@ -230,26 +231,6 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
 }
 
 }  // namespace
-
-bool SplitHostPort(const std::string& s, std::string* host, int* port) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon + 1 >= s.size()) return false;
-  std::string h = s.substr(0, colon);
-  if (!h.empty() && h.front() == '[') {
-    if (h.back() != ']') return false;
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string::npos) {
-    return false;  // IPv6 needs brackets
-  }
-  int pv = 0;
-  const char* b = s.data() + colon + 1;
-  const char* e = s.data() + s.size();
-  auto [ptr, ec] = std::from_chars(b, e, pv);
-  if (ec != std::errc() || ptr != e || pv < 0 || pv > 65535) return false;
-  *host = h;
-  *port = pv;
-  return true;
-}
 
 void ParseServer(R& r, const YAML::Node& n, SourcePos parent, ServerConfig* s) {
   const std::string p = "server";

@@ -1,9 +1,10 @@
-// Parsing of the config's value syntaxes: durations ("500ms", "2s", "1m30s") and
-// byte sizes ("8MiB", "512KiB", "1048576"). Pure functions.
+// Parsing of the config's value syntaxes: durations ("500ms", "2s", "1m30s"), byte sizes
+// ("8MiB", "512KiB", "1048576") and listen addresses. Pure functions, no YAML.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "config/config.h"
@@ -19,5 +20,8 @@ std::optional<uint64_t> ParseSize(std::string_view s);
 
 // Formats a duration the way the config writes it ("2s", "500ms", "0s").
 std::string FormatDuration(Duration d);
+
+// Splits "host:port" / "[v6]:port" (server.listen, serve --listen); false if malformed.
+bool SplitHostPort(const std::string& s, std::string* host, int* port);
 
 }  // namespace signalbox

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "config/loader.h"
-#include "config/parse_sections.h"
+#include "config/units.h"
 
 namespace fs = std::filesystem;
 using signalbox::LoadConfigText;
@@ -95,7 +95,7 @@ LoadResult LoadWithEnv(const std::string& text, const std::string& label,
 int ListenPort(const std::string& listen) {
   std::string host;
   int port = 0;
-  REQUIRE(signalbox::config_internal::SplitHostPort(listen, &host, &port));
+  REQUIRE(signalbox::SplitHostPort(listen, &host, &port));
   return port;
 }
 

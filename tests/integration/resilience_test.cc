@@ -115,30 +115,35 @@ TEST_CASE(
   CHECK(Counter(p.large, "requests") == 1);
 }
 
-TEST_CASE("fallback: a 429 skips the backend until its retry-after has passed",
+TEST_CASE("fallback: a 429 skips the backend while its retry-after lasts",
           "[integration][resilience]") {
-  Pair p({"--fault", "429:2"}, {});
-  auto sent1 = Clock::now();
+  // retry-after: 3600: the second request falls in the window whatever the machine's speed.
+  Pair p({"--fault", "429:3600"}, {});
   auto r1 = PostChat(p.gw, ChatBody("one"));
   REQUIRE(r1);
   CHECK(r1->status == 200);
   CHECK(r1->get_header_value("x-signalbox-backend") == "large");
   CHECK(Counter(p.small, "requests") == 1);
-
-  // Within the 2 s window: small is not asked again.
   std::string id = NextId("ra");
   auto r2 = PostChat(p.gw, ChatBody("two"), {{"x-request-id", id}});
-  auto within = Clock::now() - sent1;
-  REQUIRE(within < std::chrono::seconds(2));  // else the machine is too slow for this check
   REQUIRE(r2);
   CHECK(r2->status == 200);
   CHECK(r2->get_header_value("x-signalbox-backend") == "large");
   CHECK(Counter(p.small, "requests") == 1);
   CHECK(AccessLine(p.gw, id)["attempts"] == 1);
+}
 
-  // After the window small is asked again (it answers 429 again, large serves).
+TEST_CASE("fallback: after a 429's retry-after has passed the backend is asked again",
+          "[integration][resilience]") {
+  Pair p({"--fault", "429:1"}, {});
+  auto sent1 = Clock::now();
+  auto r1 = PostChat(p.gw, ChatBody("one"));
+  REQUIRE(r1);
+  CHECK(r1->get_header_value("x-signalbox-backend") == "large");
+  // Poll until small is asked again (it answers 429 again, large serves). Only a lower
+  // bound on time is checked: the window began after the first request was sent.
   bool reached = false;
-  auto give_up = Clock::now() + std::chrono::seconds(6);
+  auto give_up = Clock::now() + std::chrono::seconds(30);
   Clock::time_point reached_at;
   while (!reached && Clock::now() < give_up) {
     auto r = PostChat(p.gw, ChatBody("poll"));
@@ -152,9 +157,7 @@ TEST_CASE("fallback: a 429 skips the backend until its retry-after has passed",
     }
   }
   CHECK(reached);
-  // The window began after the first request was sent, so small cannot be admitted before
-  // sent1 + 2 s (the request that reached it ended after its admission).
-  if (reached) CHECK(reached_at - sent1 >= std::chrono::seconds(2));
+  if (reached) CHECK(reached_at - sent1 >= std::chrono::seconds(1));
 }
 
 TEST_CASE("fallback: a first-byte timeout moves on and closes the abandoned upstream request",
@@ -169,18 +172,18 @@ TEST_CASE("fallback: a first-byte timeout moves on and closes the abandoned upst
 TEST_CASE(
     "one deadline for the whole request: fallbacks draw from timeouts.total of the first backend",
     "[integration][resilience][timeout]") {
-  const char* t = "    timeouts: {connect: 1s, first_byte: 2s, idle: 2s, total: 2500ms}\n";
-  Pair p({"--fault", "hang"}, {"--fault", "hang"}, t, t);
+  // small gives up at its first_byte (2 s); large's own first_byte is 120 s, so only the
+  // request's deadline (2.5 s) can end its attempt before the client's 60 s read timeout.
+  const char* ts = "    timeouts: {connect: 1s, first_byte: 2s, idle: 2s, total: 2500ms}\n";
+  const char* tl = "    timeouts: {connect: 1s, first_byte: 120s, idle: 120s, total: 600s}\n";
+  Pair p({"--fault", "hang"}, {"--fault", "hang"}, ts, tl);
   std::string id = NextId("deadline");
   auto t0 = Clock::now();
-  auto r = PostChat(p.gw, ChatBody("hi"), {{"x-request-id", id}});
+  auto r = PostChat(p.gw, ChatBody("hi"), {{"x-request-id", id}}, std::chrono::seconds(60));
   auto took = Clock::now() - t0;
   auto e = CheckErrorResponse(r, 504);
   CHECK(e["code"] == "upstream_timeout");
-  // small gave up at 2 s; large had only the 0.5 s left, not a fresh first_byte of 2 s
-  // (which would make 4 s).
-  CHECK(took >= std::chrono::milliseconds(2400));
-  CHECK(took < std::chrono::milliseconds(3500));
+  CHECK(took >= std::chrono::milliseconds(2400));  // a lower bound: slowness cannot fail it
   CHECK(Counter(p.large, "requests") == 1);
   CHECK(p.large.WaitForCounter("client_disconnects", 1));
   CHECK(AccessLine(p.gw, id)["attempts"] == 2);
