@@ -88,7 +88,7 @@ std::optional<ApiError> ParseInputItem(const json& item, size_t i, ParsedRequest
       return InvalidRequest(fmt::format("'{}.content' is required", ip), ip + ".content",
                             "missing_field");
     }
-    return ParseContent(*content, ip + ".content", index, r, out);
+    return ParseContent(*content, ip + ".content", index, r, kOpenAIParts, out);
   }
   if (type.empty()) {
     return InvalidRequest(fmt::format("'{}.type' is required (or a role)", ip), ip + ".type",
@@ -162,53 +162,6 @@ std::optional<ApiError> ParseResponsesBody(const json& doc, ParsedRequest* out) 
 
 // ---- Anthropic Messages ----
 
-namespace {
-
-// Anthropic content: a string or an array of blocks (text, image, document, tool_use,
-// tool_result, thinking, ...). Text blocks are `role` turns; a tool_result's text is a
-// tool turn; images count; the rest is billed by size.
-std::optional<ApiError> ParseBlocks(const json& content, const std::string& param, int index,
-                                    classify::Role role, ParsedRequest* out) {
-  if (content.is_string()) {
-    out->classify.parts.push_back({role, index, content.get_ref<const std::string&>()});
-    return std::nullopt;
-  }
-  if (!content.is_array())
-    return WrongType(param, "a string or an array of content blocks", content);
-  for (size_t j = 0; j < content.size(); ++j) {
-    const json& b = content[j];
-    std::string bp = fmt::format("{}[{}]", param, j);
-    if (!b.is_object()) return WrongType(bp, "an object", b);
-    auto type = b.find("type");
-    if (type == b.end() || !type->is_string()) {
-      return InvalidRequest(fmt::format("'{}.type' is required", bp), bp + ".type",
-                            "missing_field");
-    }
-    const std::string& t = type->get_ref<const std::string&>();
-    if (t == "text") {
-      auto text = b.find("text");
-      if (text == b.end() || !text->is_string()) {
-        return InvalidRequest(fmt::format("'{}.text' must be a string", bp), bp + ".text",
-                              "invalid_type");
-      }
-      out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
-    } else if (t == "image") {
-      out->has_images = true;
-      ++out->images;
-    } else if (t == "tool_result") {
-      auto c = b.find("content");
-      if (c != b.end() && !c->is_null()) {
-        if (auto e = ParseBlocks(*c, bp + ".content", index, classify::Role::kTool, out)) return e;
-      }
-    } else {
-      out->extra_input_tokens += JsonValueTokens(b);
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 std::optional<ApiError> ParseMessagesBody(const json& doc, bool count_tokens, ParsedRequest* out) {
   if (auto e = ParseModelAndStream(doc, /*can_stream=*/!count_tokens, out)) return e;
   int64_t v = -1;
@@ -217,18 +170,10 @@ std::optional<ApiError> ParseMessagesBody(const json& doc, bool count_tokens, Pa
     return InvalidRequest("'max_tokens' is required", "max_tokens", "missing_field");
   out->max_tokens = v;
   if (auto sys = doc.find("system"); sys != doc.end() && !sys->is_null()) {
-    if (auto e = ParseBlocks(*sys, "system", -1, classify::Role::kSystem, out)) return e;
+    if (auto e = ParseContent(*sys, "system", -1, classify::Role::kSystem, kAnthropicBlocks, out))
+      return e;
   }
-  auto it = doc.find("messages");
-  if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
-  if (!it->is_array()) return WrongType("messages", "an array", *it);
-  if (it->empty())
-    return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
-  out->classify.num_messages = static_cast<int>(it->size());
-  for (size_t i = 0; i < it->size(); ++i) {
-    const json& m = (*it)[i];
-    std::string mp = fmt::format("messages[{}]", i);
-    if (!m.is_object()) return WrongType(mp, "an object", m);
+  auto message = [out](const json& m, const std::string& mp, int i) -> std::optional<ApiError> {
     // Claude Code also sends role "system" turns; anything else is refused.
     std::string role = StringOr(m, "role");
     if (role != "user" && role != "assistant" && role != "system") {
@@ -243,8 +188,9 @@ std::optional<ApiError> ParseMessagesBody(const json& doc, bool count_tokens, Pa
     classify::Role r = role == "user"        ? classify::Role::kUser
                        : role == "assistant" ? classify::Role::kAssistant
                                              : classify::Role::kSystem;
-    if (auto e = ParseBlocks(*content, mp + ".content", static_cast<int>(i), r, out)) return e;
-  }
+    return ParseContent(*content, mp + ".content", i, r, kAnthropicBlocks, out);
+  };
+  if (auto e = ForEachMessage(doc, out, message)) return e;
   if (auto e = ParseTools(doc, out)) return e;
   AddMemberTokens(doc, {"thinking"}, out);
   Finish(out);

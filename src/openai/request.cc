@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "openai/request_internal.h"
 
 namespace signalbox {
@@ -98,14 +100,25 @@ void AddMemberTokens(const json& obj, std::initializer_list<const char*> keys, P
   }
 }
 
+const PartTypes kOpenAIParts = {{"text", "input_text", "output_text"},
+                                {"image_url", "input_image"},
+                                "",
+                                "a string, an array of parts or null"};
+const PartTypes kAnthropicBlocks = {
+    {"text"}, {"image"}, "tool_result", "a string or an array of content blocks"};
+
 std::optional<ApiError> ParseContent(const json& content, const std::string& param, int index,
-                                     classify::Role role, ParsedRequest* out) {
+                                     classify::Role role, const PartTypes& types,
+                                     ParsedRequest* out) {
   if (content.is_null()) return std::nullopt;
   if (content.is_string()) {
     out->classify.parts.push_back({role, index, content.get_ref<const std::string&>()});
     return std::nullopt;
   }
-  if (!content.is_array()) return WrongType(param, "a string, an array of parts or null", content);
+  if (!content.is_array()) return WrongType(param, types.want, content);
+  auto is = [](const std::vector<std::string_view>& names, const std::string& t) {
+    return std::find(names.begin(), names.end(), t) != names.end();
+  };
   for (size_t j = 0; j < content.size(); ++j) {
     const json& part = content[j];
     std::string pp = fmt::format("{}[{}]", param, j);
@@ -116,20 +129,46 @@ std::optional<ApiError> ParseContent(const json& content, const std::string& par
                             "missing_field");
     }
     const std::string& t = type->get_ref<const std::string&>();
-    if (t == "text" || t == "input_text" || t == "output_text") {
+    if (is(types.text, t)) {
       auto text = part.find("text");
       if (text == part.end() || !text->is_string()) {
         return InvalidRequest(fmt::format("'{}.text' must be a string", pp), pp + ".text",
                               "invalid_type");
       }
       out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
-    } else if (t == "image_url" || t == "input_image") {
+    } else if (is(types.image, t)) {
       out->has_images = true;
       ++out->images;
+    } else if (!types.nested.empty() && t == types.nested) {
+      // A tool's result holding parts of its own: read as a tool turn.
+      auto c = part.find("content");
+      if (c != part.end()) {
+        if (auto e = ParseContent(*c, pp + ".content", index, classify::Role::kTool, types, out))
+          return e;
+      }
     } else {
-      // input_audio, file, refusal and whatever comes next: billed, so counted by size.
+      // input_audio, file, refusal, tool_use, thinking and whatever comes next: billed, so
+      // counted by size.
       out->extra_input_tokens += JsonValueTokens(part);
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ForEachMessage(
+    const json& doc, ParsedRequest* out,
+    const std::function<std::optional<ApiError>(const json&, const std::string&, int)>& fn) {
+  auto it = doc.find("messages");
+  if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
+  if (!it->is_array()) return WrongType("messages", "an array", *it);
+  if (it->empty())
+    return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
+  out->classify.num_messages = static_cast<int>(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& m = (*it)[i];
+    std::string mp = fmt::format("messages[{}]", i);
+    if (!m.is_object()) return WrongType(mp, "an object", m);
+    if (auto e = fn(m, mp, static_cast<int>(i))) return e;
   }
   return std::nullopt;
 }
@@ -167,39 +206,30 @@ bool DepthWithin(std::string_view s, int limit) {
 }
 
 std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
-  auto it = doc.find("messages");
-  if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
-  if (!it->is_array()) return WrongType("messages", "an array", *it);
-  if (it->empty())
-    return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
-  out->classify.num_messages = static_cast<int>(it->size());
-  for (size_t i = 0; i < it->size(); ++i) {
-    const json& m = (*it)[i];
-    std::string mp = fmt::format("messages[{}]", i);
-    if (!m.is_object()) return WrongType(mp, "an object", m);
-    auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) {
-      return InvalidRequest(fmt::format("'{}.role' is required", mp), mp + ".role",
-                            "missing_field");
-    }
-    classify::Role r = RoleOf(role->get_ref<const std::string&>());
-    if (r == classify::Role::kOther) {
-      return InvalidRequest(fmt::format("'{}.role' must be one of system, developer, user, "
-                                        "assistant, tool, function",
-                                        mp),
-                            mp + ".role", "invalid_value");
-    }
-    AddMemberTokens(m, {"tool_calls", "function_call", "audio", "name"}, out);
-    auto content = m.find("content");
-    if (content != m.end()) {
-      if (auto err = ParseContent(*content, mp + ".content", static_cast<int>(i), r, out))
-        return err;
-    } else if (r == classify::Role::kUser || r == classify::Role::kSystem) {
-      return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content",
-                            "missing_field");
-    }
-  }
-  return std::nullopt;
+  return ForEachMessage(
+      doc, out, [out](const json& m, const std::string& mp, int i) -> std::optional<ApiError> {
+        auto role = m.find("role");
+        if (role == m.end() || !role->is_string()) {
+          return InvalidRequest(fmt::format("'{}.role' is required", mp), mp + ".role",
+                                "missing_field");
+        }
+        classify::Role r = RoleOf(role->get_ref<const std::string&>());
+        if (r == classify::Role::kOther) {
+          return InvalidRequest(fmt::format("'{}.role' must be one of system, developer, user, "
+                                            "assistant, tool, function",
+                                            mp),
+                                mp + ".role", "invalid_value");
+        }
+        AddMemberTokens(m, {"tool_calls", "function_call", "audio", "name"}, out);
+        auto content = m.find("content");
+        if (content != m.end())
+          return ParseContent(*content, mp + ".content", i, r, kOpenAIParts, out);
+        if (r == classify::Role::kUser || r == classify::Role::kSystem) {
+          return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content",
+                                "missing_field");
+        }
+        return std::nullopt;
+      });
 }
 
 std::optional<ApiError> ParseCommon(const json& doc, ParsedRequest* out) {

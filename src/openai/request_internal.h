@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "openai/request.h"
 
@@ -35,10 +37,28 @@ std::optional<ApiError> RejectRoutingOverrides(const nlohmann::json& doc);
 // Adds the billed-but-not-text members of `obj` named in `keys` to extra_input_tokens.
 void AddMemberTokens(const nlohmann::json& obj, std::initializer_list<const char*> keys,
                      ParsedRequest* out);
-// An OpenAI message content (string, array of parts, or null) into classifier parts,
-// image counts and extra input tokens.
+// How an API names its content parts.
+struct PartTypes {
+  std::vector<std::string_view> text;   // parts whose `text` is read
+  std::vector<std::string_view> image;  // parts counted as images
+  std::string_view nested;              // a part whose `content` holds parts: a tool turn
+  const char* want;                     // the accepted shapes, for the error message
+};
+extern const PartTypes kOpenAIParts;      // chat and Responses
+extern const PartTypes kAnthropicBlocks;  // Messages (tool_result blocks nest)
+
+// A message content (a string, an array of parts, or null) into classifier parts of
+// `role`, image counts and extra input tokens (every other part, by its size).
 std::optional<ApiError> ParseContent(const nlohmann::json& content, const std::string& param,
-                                     int index, classify::Role role, ParsedRequest* out);
+                                     int index, classify::Role role, const PartTypes& types,
+                                     ParsedRequest* out);
+
+// Checks `messages` (a non-empty array of objects), sets num_messages and calls
+// fn(message, "messages[i]", i) for each; the first error stops.
+std::optional<ApiError> ForEachMessage(
+    const nlohmann::json& doc, ParsedRequest* out,
+    const std::function<std::optional<ApiError>(const nlohmann::json&, const std::string&, int)>&
+        fn);
 
 // The agent APIs (agent_request.cc): a Responses body, and a Messages body (count_tokens:
 // the /v1/messages/count_tokens form, which has no max_tokens and cannot stream).

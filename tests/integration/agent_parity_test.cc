@@ -40,16 +40,6 @@ std::string AgentBody(const Body& b) {
   return j.dump();
 }
 
-struct Decision {
-  std::string backend, rule, tier;
-  double score = -1;
-  bool operator==(const Decision&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Decision& d) {
-  return os << d.backend << "/" << d.rule << "/" << d.tier << "/" << d.score;
-}
-
 Decision FromJson(const json& j) { return {j["backend"], j["rule"], j["tier"], j["score"]}; }
 
 }  // namespace

@@ -100,6 +100,18 @@ inline std::string StreamText(const SseResponse& r) {
   return out;
 }
 
+// One routing decision as the parity tests compare it (live headers, /v1/route, explain,
+// score).
+struct Decision {
+  std::string backend, rule, tier;
+  double score = -1;
+  bool operator==(const Decision&) const = default;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Decision& d) {
+  return os << d.backend << "/" << d.rule << "/" << d.tier << "/" << d.score;
+}
+
 // Runs `shell_cmd` with /bin/sh; REQUIREs exit 0 and returns its stdout.
 inline std::string RunCli(const std::string& shell_cmd) {
   ProcessOptions po;

@@ -44,16 +44,6 @@ struct Line {
   std::map<std::string, std::string> headers;
 };
 
-struct Decision {
-  std::string backend, rule, tier;
-  double score = -1;
-  bool operator==(const Decision&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Decision& d) {
-  return os << d.backend << "/" << d.rule << "/" << d.tier << "/" << d.score;
-}
-
 std::vector<Line> Corpus() {
   std::vector<Line> out;
   std::ifstream in(std::string(SIGNALBOX_SOURCE_DIR) +
