@@ -1,4 +1,5 @@
 // `check`, `explain` and `spend`.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "app/offline.h"
 #include "app/verbs.h"
 #include "budget/spend_report.h"
+#include "cluster/cluster_state.h"
 #include "config/loader.h"
 #include "routing/decision_json.h"
 #include "routing/request_facts.h"
@@ -129,8 +131,20 @@ int RunExplain(const Args& args) {
   } else if (!routing->cfg.budgets.keys.empty()) {
     info = routing::BudgetInfo{"", std::nullopt, std::nullopt};
   }
+  // The key's limits as configured: the live counters belong to the running server
+  // (POST /v1/route shows them).
+  std::optional<routing::LimitInfo> limits;
+  for (const auto& k : routing->cfg.budgets.keys) {
+    if (k.id != q.key_id) continue;
+    limits = routing::LimitInfo{k.id, budget::RateLimits{k.rpm, k.tpm, k.max_parallel},
+                                std::nullopt, k.models, true};
+    if (k.models) {
+      limits->model_allowed =
+          std::find(k.models->begin(), k.models->end(), q.req.model) != k.models->end();
+    }
+  }
   routing::Decision d = DecideOffline(*routing, q, budget);
-  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true).c_str());
+  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true, limits).c_str());
   return 0;
 }
 
@@ -144,8 +158,27 @@ int RunSpend(const Args& args) {
     for (const auto& e : lr.errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;
   }
-  auto rep = budget::SpendReportFromLedgerFile(lr.config->budgets.ledger_path, NowMs(),
-                                               budget::LimitsFromConfig(lr.config->budgets.keys));
+  StatusOr<budget::SpendReport> rep = InvalidArgument("no report");
+  if (const ClusterConfig& cc = lr.config->cluster; cc.enabled()) {
+    // Every replica's spend, from Redis; this replica's ledger when Redis does not answer.
+    cluster::ClusterOptions co;
+    co.endpoint = {cc.host, cc.port, cc.db, cc.password, std::chrono::milliseconds(2000)};
+    co.prefix = cc.key_prefix;
+    cluster::ClusterState reader(co, nullptr, Clock::Real());
+    auto sums = reader.Totals();
+    if (sums.ok()) {
+      rep = budget::BuildSpendReport(*sums, budget::LimitsFromConfig(lr.config->budgets.keys));
+    } else {
+      std::fprintf(stderr,
+                   "signalbox spend: Redis (cluster.redis) does not answer (%s); showing this "
+                   "replica's ledger only\n",
+                   sums.status().message().c_str());
+    }
+  }
+  if (!rep.ok()) {
+    rep = budget::SpendReportFromLedgerFile(lr.config->budgets.ledger_path, NowMs(),
+                                            budget::LimitsFromConfig(lr.config->budgets.keys));
+  }
   if (!rep.ok()) {
     std::fprintf(stderr, "signalbox spend: %s\n", rep.status().message().c_str());
     return 1;

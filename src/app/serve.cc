@@ -10,6 +10,7 @@
 #include "app/verbs.h"
 #include "budget/ledger.h"
 #include "budget/spend_tracker.h"
+#include "cluster/cluster_state.h"
 #include "common/log.h"
 #include "config/units.h"
 #include "metrics/access_log.h"
@@ -101,6 +102,13 @@ int RunServe(const Args& args) {
   auto on_published = [&](const Snapshot& s) {
     retry_budget.Configure(s.config->server.retry_budget.ratio, s.config->server.retry_budget.min);
     gmetrics.Precreate(BackendNames(s), KeyIds(s));
+    for (const auto& k : s.keys) {
+      std::vector<std::string_view> limits;
+      if (k.rate.rpm) limits.push_back(budget::LimitLabel(budget::LimitKind::kRequests));
+      if (k.rate.tpm) limits.push_back(budget::LimitLabel(budget::LimitKind::kTokens));
+      if (k.rate.max_parallel) limits.push_back(budget::LimitLabel(budget::LimitKind::kParallel));
+      gmetrics.PrecreateLimits(k.id, limits);
+    }
   };
   auto on_result = [&](const ReloadResult& r) {
     gmetrics.config_reloads
@@ -159,8 +167,35 @@ int RunServe(const Args& args) {
   HealthChecker health_checker(store);
   std::atomic<bool> draining{false};
   LocalAffinityMap affinity(static_cast<size_t>(snap->config->server.response_affinity_entries));
+  budget::LocalRateLimiter limiter(clock);
+  std::unique_ptr<cluster::ClusterState> cluster_state;
+  if (const ClusterConfig& cc = snap->config->cluster; cc.enabled()) {
+    cluster::ClusterOptions co;
+    co.endpoint = {cc.host, cc.port, cc.db, cc.password,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(cc.timeout)};
+    co.prefix = cc.key_prefix;
+    co.reject_when_down = cc.on_unavailable == OnUnavailable::kReject;
+    co.lease = std::chrono::duration_cast<std::chrono::milliseconds>(cc.lease);
+    // Stable across restarts (the ledger's contribution to a rebuilt Redis is counted
+    // once per replica): kept beside the ledger.
+    co.replica_id = args.Has("no-ledger")
+                        ? cluster::LoadReplicaId("/dev/null")
+                        : cluster::LoadReplicaId(snap->config->budgets.ledger_path + ".replica");
+    cluster_state = std::make_unique<cluster::ClusterState>(co, tracker->get(), clock);
+    cluster_state->Start();
+    Log(LogLevel::kInfo, "cluster: budgets and limits shared through Redis")
+        .Field("redis", fmt::format("{}:{}/{}", cc.host, cc.port, cc.db))
+        .Field("replica", co.replica_id)
+        .Field("up", cluster_state->up());
+  }
+  (void)metrics::RegisterClusterUp(
+      metrics_registry, [&cluster_state](std::vector<metrics::GaugeSample>& out) {
+        out.push_back({{}, cluster_state == nullptr || cluster_state->up() ? 1.0 : 0.0});
+      });
   GatewayDeps deps;
   deps.affinity = &affinity;
+  deps.limiter = &limiter;
+  deps.cluster = cluster_state.get();
   deps.clock = &clock;
   deps.store = &store;
   deps.watchdog = &watchdog;

@@ -150,6 +150,13 @@ struct KeyConfig {
   std::array<uint8_t, 32> sha256{};  // SHA-256 of the bearer token
   std::optional<double> daily_usd;   // nullopt = unlimited
   std::optional<double> monthly_usd;
+  // Per-key limits (nullopt = unlimited): requests and tokens (input + output, estimated
+  // at admission, settled on usage) per sliding minute, and requests in flight.
+  std::optional<int64_t> rpm;
+  std::optional<int64_t> tpm;
+  std::optional<int64_t> max_parallel;
+  // Requested model names this key may use; nullopt = any.
+  std::optional<std::vector<std::string>> models;
   SourcePos pos;
 };
 
@@ -191,6 +198,28 @@ struct RouterConfig {
   std::vector<RuleConfig> rules;
 };
 
+// cluster: state shared by every replica through Redis.
+enum class OnUnavailable { kLocal, kReject };
+
+struct ClusterConfig {
+  std::string redis;  // redis://[:password@]host:port/db; empty = this process alone
+  OnUnavailable on_unavailable = OnUnavailable::kLocal;
+  // Longest wait for one Redis round trip on the request path; beyond, Redis counts as
+  // unavailable (on_unavailable applies) until a background probe sees it answer again.
+  Duration timeout{std::chrono::milliseconds(100)};
+  // A reservation or max_parallel slot held by a replica that stops renewing it (killed)
+  // is dropped this long after its last renewal.
+  Duration lease{std::chrono::seconds(30)};
+  std::string key_prefix = "signalbox:";  // every Redis key starts with this
+
+  // Derived from redis.
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  std::string password;
+  bool enabled() const { return !redis.empty(); }
+};
+
 struct Config {
   std::string path;          // file it was loaded from
   std::string content_hash;  // hex SHA-256 of the file bytes
@@ -199,6 +228,7 @@ struct Config {
   ClassifierConfig classifier;
   bool has_budgets = false;  // a budgets: section is present
   BudgetsConfig budgets;
+  ClusterConfig cluster;
   RouterConfig router;
 };
 

@@ -10,6 +10,14 @@ using nlohmann::json;
 json Redacted(const std::string& secret) { return secret.empty() ? json("") : json("[redacted]"); }
 
 json Opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json OptInt(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+// redis://:password@host:port/db with the password redacted.
+std::string RedactedRedisUrl(const ClusterConfig& c) {
+  if (c.password.empty()) return c.redis;
+  auto at = c.redis.rfind('@');
+  return "redis://:[redacted]" + c.redis.substr(at);
+}
 
 json Range(const std::optional<NumRange>& r) {
   if (!r) return nullptr;
@@ -133,13 +141,23 @@ json ConfigToJson(const Config& c) {
     keys.push_back({{"id", k.id},
                     {"key_sha256", "[redacted]"},
                     {"daily_usd", Opt(k.daily_usd)},
-                    {"monthly_usd", Opt(k.monthly_usd)}});
+                    {"monthly_usd", Opt(k.monthly_usd)},
+                    {"rpm", OptInt(k.rpm)},
+                    {"tpm", OptInt(k.tpm)},
+                    {"max_parallel", OptInt(k.max_parallel)},
+                    {"models", k.models ? json(*k.models) : json(nullptr)}});
   }
   j["budgets"] = {{"ledger_path", c.budgets.ledger_path},
                   {"request_max_usd", Opt(c.budgets.request_max_usd)},
                   {"default_output_tokens", c.budgets.default_output_tokens},
                   {"on_exceed", c.budgets.on_exceed == OnExceed::kReject ? "reject" : "downgrade"},
                   {"keys", keys}};
+  j["cluster"] = {
+      {"redis", RedactedRedisUrl(c.cluster)},
+      {"on_unavailable", c.cluster.on_unavailable == OnUnavailable::kReject ? "reject" : "local"},
+      {"timeout", FormatDuration(c.cluster.timeout)},
+      {"lease", FormatDuration(c.cluster.lease)},
+      {"key_prefix", c.cluster.key_prefix}};
   json rules = json::array();
   for (const auto& r : c.router.rules) rules.push_back(Rule(r));
   j["router"] = {{"virtual_models", c.router.virtual_models},

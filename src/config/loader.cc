@@ -16,6 +16,7 @@ using config_internal::CrossValidate;
 using config_internal::ParseBackends;
 using config_internal::ParseBudgets;
 using config_internal::ParseClassifier;
+using config_internal::ParseCluster;
 using config_internal::ParseRouter;
 using config_internal::ParseServer;
 
@@ -63,7 +64,8 @@ LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
   }
   try {
     SourcePos top{1, 1};
-    if (!r.ExpectMap(root, "", top, {"server", "backends", "classifier", "budgets", "router"})) {
+    if (!r.ExpectMap(root, "", top,
+                     {"server", "backends", "classifier", "budgets", "cluster", "router"})) {
       return Finish(r, std::move(cfg));
     }
     if (root["server"].IsDefined() && !root["server"].IsNull()) {
@@ -84,6 +86,9 @@ LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
       // The ledger still records spend without a budgets section.
       auto def = ExpandEnv("${SIGNALBOX_STATE_DIR:-./state}/ledger.db", env);
       if (def.ok()) cfg.budgets.ledger_path = *def;
+    }
+    if (root["cluster"].IsDefined() && !root["cluster"].IsNull()) {
+      ParseCluster(r, root["cluster"], top, &cfg.cluster);
     }
     if (!root["router"].IsDefined() || root["router"].IsNull()) {
       r.Error(top, "router", "is required: it needs at least one rule");

@@ -44,7 +44,11 @@ bool HexToBytes(const std::string& hex, std::array<uint8_t, 32>* out) {
 }
 
 void ParseKey(R& r, const YAML::Node& n, const std::string& p, SourcePos parent, KeyConfig* k) {
-  if (!r.ExpectMap(n, p, parent, {"id", "key", "key_sha256", "daily_usd", "monthly_usd"})) return;
+  if (!r.ExpectMap(n, p, parent,
+                   {"id", "key", "key_sha256", "daily_usd", "monthly_usd", "rpm", "tpm",
+                    "max_parallel", "models"})) {
+    return;
+  }
   SourcePos pos = R::PosOf(n, parent);
   k->pos = pos;
   if (!r.GetString(n, "id", p, &k->id) || k->id.empty()) {
@@ -81,6 +85,20 @@ void ParseKey(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
   double v;
   if (r.GetDouble(n, "daily_usd", p, &v, 0, 1e9)) k->daily_usd = v;
   if (r.GetDouble(n, "monthly_usd", p, &v, 0, 1e9)) k->monthly_usd = v;
+  int64_t iv;
+  if (r.GetInt(n, "rpm", p, &iv, 1, 100'000'000)) k->rpm = iv;
+  if (r.GetInt(n, "tpm", p, &iv, 1, 100'000'000'000)) k->tpm = iv;
+  if (r.GetInt(n, "max_parallel", p, &iv, 1, 1'000'000)) k->max_parallel = iv;
+  if (n["models"].IsDefined() && !n["models"].IsNull()) {
+    std::vector<std::string> models;
+    if (r.GetStringList(n, "models", p, &models)) {
+      if (models.empty()) {
+        r.Error(R::PosOf(n["models"], pos), R::Join(p, "models"),
+                "lists no model: the key could not be used (leave models out to allow any)");
+      }
+      k->models = std::move(models);
+    }
+  }
 }
 
 }  // namespace

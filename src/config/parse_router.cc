@@ -185,6 +185,29 @@ void CrossValidate(R& r, const YAML::Node& root, const Config& cfg) {
       }
     }
   }
+  // A key's model allow-list names models a request can ask for.
+  std::set<std::string> requestable(cfg.router.virtual_models.begin(),
+                                    cfg.router.virtual_models.end());
+  if (cfg.router.allow_explicit_models) {
+    for (const auto& b : cfg.backends) requestable.insert({b.name, b.model});
+  }
+  std::vector<std::string_view> requestable_list(requestable.begin(), requestable.end());
+  const YAML::Node& key_nodes = root["budgets"]["keys"];
+  for (size_t i = 0; i < cfg.budgets.keys.size(); ++i) {
+    const KeyConfig& k = cfg.budgets.keys[i];
+    if (!k.models) continue;
+    const YAML::Node& mn = key_nodes[i]["models"];
+    for (size_t j = 0; j < k.models->size(); ++j) {
+      const std::string& m = (*k.models)[j];
+      if (requestable.count(m)) continue;
+      r.Error(mn.IsSequence() ? R::PosOf(mn[j], k.pos) : R::PosOf(mn, k.pos),
+              R::Index(R::Join(R::Index("budgets.keys", i), "models"), j),
+              fmt::format("unknown model '{}'{}: not a virtual model{}", m,
+                          DidYouMean(m, requestable_list),
+                          cfg.router.allow_explicit_models ? " nor a backend's name or model"
+                                                           : " (allow_explicit_models is off)"));
+    }
+  }
   if (!unconditional_seen) {
     r.Warn(R::PosOf(rules, {1, 1}), "router.rules",
            "no rule without `when`: requests that match no rule get 404 model_not_found; add a "

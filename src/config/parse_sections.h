@@ -14,6 +14,7 @@ void ParseBackends(YamlReader& r, const YAML::Node& n, SourcePos parent,
                    std::vector<BackendConfig>* out);
 void ParseClassifier(YamlReader& r, const YAML::Node& n, SourcePos parent, ClassifierConfig* out);
 void ParseBudgets(YamlReader& r, const YAML::Node& n, SourcePos parent, BudgetsConfig* out);
+void ParseCluster(YamlReader& r, const YAML::Node& n, SourcePos parent, ClusterConfig* out);
 void ParseRouter(YamlReader& r, const YAML::Node& n, SourcePos parent, RouterConfig* out);
 
 // Cross-section checks: rule routes name known backends, `when` names known tiers and

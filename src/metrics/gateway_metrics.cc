@@ -46,6 +46,11 @@ StatusOr<GatewayMetrics> GatewayMetrics::Register(Registry& r) {
   Take(r.AddCounter("signalbox_budget_rejections_total",
                     "Requests refused because a budget would be exceeded, by key.", {"key"}),
        &m.budget_rejections, err);
+  Take(r.AddCounter("signalbox_rate_limited_total",
+                    "Requests refused (429) by a key's limit, by key and limit "
+                    "(rpm|tpm|max_parallel).",
+                    {"key", "limit"}),
+       &m.rate_limited, err);
   Take(r.AddGauge("signalbox_inflight_requests", "Requests accepted and not yet finished.", {}),
        &m.inflight_requests, err);
   Take(r.AddCounter("signalbox_config_reloads_total",
@@ -70,6 +75,18 @@ void GatewayMetrics::Precreate(const std::vector<std::string>& backends,
     for (const std::string& k : keys) cost_usd->WithLabels({b, k});
   }
   for (const std::string& k : keys) budget_rejections->WithLabels({k});
+}
+
+void GatewayMetrics::PrecreateLimits(const std::string& key,
+                                     const std::vector<std::string_view>& limits) const {
+  for (std::string_view l : limits) rate_limited->WithLabels({key, std::string(l)});
+}
+
+Status RegisterClusterUp(Registry& registry, GaugeCallback fn) {
+  return registry.AddGaugeCallback(
+      "signalbox_cluster_up",
+      "1 while the cluster's Redis answers (or no cluster is configured), else 0.", {},
+      std::move(fn));
 }
 
 Status RegisterBackendUp(Registry& registry, GaugeCallback fn) {

@@ -44,6 +44,9 @@ struct GatewayMetrics {
   CounterFamily* fallbacks = nullptr;
   // signalbox_budget_rejections_total{key}: requests refused (429) for budget.
   CounterFamily* budget_rejections = nullptr;
+  // signalbox_rate_limited_total{key,limit}: requests refused (429) by a key's limit;
+  // limit is rpm, tpm or max_parallel.
+  CounterFamily* rate_limited = nullptr;
   // signalbox_inflight_requests: requests accepted and not yet finished.
   GaugeFamily* inflight_requests = nullptr;
   // signalbox_config_reloads_total{result}: result is kReloadSuccess|kReloadFailure.
@@ -61,7 +64,12 @@ struct GatewayMetrics {
   // keys are configured. Safe to call again after each reload (series are never removed).
   void Precreate(const std::vector<std::string>& backends,
                  const std::vector<std::string>& keys) const;
+  // Pre-creates signalbox_rate_limited_total for the limits a key has.
+  void PrecreateLimits(const std::string& key, const std::vector<std::string_view>& limits) const;
 };
+
+// signalbox_cluster_up: 1 while Redis answers (always 1 without cluster.redis).
+Status RegisterClusterUp(Registry& registry, GaugeCallback fn);
 
 // signalbox_backend_up{backend}: 1 when the backend may take traffic (its circuit is
 // not open), else 0. `fn` reads the live state at every scrape (see GaugeCallback).

@@ -9,6 +9,7 @@
 
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "proxy/gateway_admission.h"
 #include "routing/decision_json.h"
 #include "routing/request_facts.h"
 
@@ -75,6 +76,18 @@ bool SafeRequestId(std::string_view v) {
 }
 
 std::string FormatScore(double s) { return fmt::format("{}", s); }
+
+ApiError ModelNotAllowed(const KeyEntry& key, const std::string& model) {
+  ApiError e;
+  e.status = 403;
+  e.type = "permission_error";
+  e.code = "model_not_allowed";
+  e.param = "model";
+  std::string allowed;
+  for (const auto& m : *key.models) allowed += (allowed.empty() ? "" : ", ") + m;
+  e.message = fmt::format("Key '{}' may not use model '{}' (allowed: {}).", key.id, model, allowed);
+  return e;
+}
 
 }  // namespace
 
@@ -143,7 +156,11 @@ std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange
   if (const KeyEntry* k = snap.KeyById(key_id)) {
     limits->daily_usd = k->daily_usd;
     limits->monthly_usd = k->monthly_usd;
-    if (d_.spend != nullptr) {
+    if (d_.cluster != nullptr) {
+      budget::BudgetRemaining r = d_.cluster->Remaining(key_id, *limits);
+      out->day_remaining_usd = r.day_usd;
+      out->month_remaining_usd = r.month_usd;
+    } else if (d_.spend != nullptr) {
       budget::BudgetRemaining r = d_.spend->Remaining(key_id, *limits);
       out->day_remaining_usd = r.day_usd;
       out->month_remaining_usd = r.month_usd;
@@ -158,30 +175,6 @@ void Gateway::Reply(Exchange& ex, const std::vector<Header>& headers, const ApiE
   if (e.no_retry) h.push_back({"x-should-retry", "false"});
   ex.Respond(e.status, h, "application/json", ErrorBody(e, ErrorShapeForPath(ex.path())));
 }
-
-// One proxied request's bookkeeping, released on every exit path — a return, an answer,
-// an exception: the in-flight gauge, the stream slot, one requests_total count and one
-// access-log line. One per request.
-struct Gateway::Admission {
-  const Gateway& gw;
-  ProxyInput in;
-  ParsedRequest req;
-  routing::Decision decision;
-  ProxyResult result;
-  bool decided = false;
-  bool stream_slot = false;
-
-  explicit Admission(const Gateway& g) : gw(g) {
-    if (gw.d_.metrics) gw.d_.metrics->inflight_requests->WithLabels({}).Add(1);
-  }
-  ~Admission() {
-    if (stream_slot) gw.streams_.fetch_sub(1);
-    gw.Record(in, &req, decided ? &decision : nullptr, result, req.stream);
-    if (gw.d_.metrics) gw.d_.metrics->inflight_requests->WithLabels({}).Add(-1);
-  }
-  Admission(const Admission&) = delete;
-  Admission& operator=(const Admission&) = delete;
-};
 
 void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
   Admission a(*this);
@@ -218,15 +211,25 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
   in.raw_body = ex.body();
   in.request_id = RequestIdFor(ex.header("x-request-id"));
   in.headers.push_back({"x-request-id", in.request_id});
+  const KeyEntry* key = nullptr;
   auto fail = [&](const ApiError& e) {
+    // Every response of a limited key carries its limit headers.
+    if (key != nullptr && !a.limit_headers && (d_.limiter != nullptr || d_.cluster != nullptr) &&
+        (key->rate.rpm || key->rate.tpm)) {
+      AddLimitHeaders(LimitState(*key), &in.headers);
+      a.limit_headers = true;
+    }
     Reply(ex, in.headers, e);
     a.result.status = e.status;
     a.result.error = e.code.empty() ? e.type : e.code;
   };
-  if (auto e = ParseRequest(ep, ex.body(), &req)) return fail(*e);
-  in.req = &req;
+  // The key first: even a malformed request of a limited key gets its limit headers.
   in.key_id = KeyId(*snap, ex);
   if (in.key_id.empty()) return fail(Unauthorized("Incorrect API key provided."));
+  key = snap->KeyById(in.key_id);
+  if (auto e = ParseRequest(ep, ex.body(), &req)) return fail(*e);
+  in.req = &req;
+  if (key != nullptr && !key->Allows(req.model)) return fail(ModelNotAllowed(*key, req.model));
   routing::BudgetView bv;
   if (auto e = BudgetView(*snap, ex, in.key_id, &bv, &in.limits)) return fail(*e);
 
@@ -283,6 +286,11 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
     }
     default:
       break;
+  }
+  if (d_.cluster != nullptr) {
+    if (auto e = AdmitCluster(key, a)) return fail(*e);
+  } else if (key != nullptr && key->rate.any() && d_.limiter != nullptr) {
+    if (auto e = AdmitLimits(*key, a)) return fail(*e);
   }
   if (req.stream) {
     int max = snap->config->server.max_streams;
@@ -453,7 +461,8 @@ void Gateway::HandleRoute(Exchange& ex) {
   std::optional<routing::BudgetInfo> info;
   if (snap->keys_configured())
     info = routing::BudgetInfo{key_id, bv.day_remaining_usd, bv.month_remaining_usd};
-  ex.Respond(200, headers, "application/json", routing::DecisionJson(d, req.model, info));
+  ex.Respond(200, headers, "application/json",
+             routing::DecisionJson(d, req.model, info, false, LimitView(*snap, key_id, req.model)));
 }
 
 }  // namespace signalbox

@@ -10,13 +10,16 @@
 #include <optional>
 #include <string>
 
+#include "budget/rate_limiter.h"
 #include "budget/spend_tracker.h"
+#include "cluster/cluster_state.h"
 #include "common/clock.h"
 #include "metrics/access_log.h"
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
 #include "openai/request.h"
 #include "proxy/proxy_call.h"
+#include "routing/decision_json.h"
 #include "runtime/affinity_map.h"
 #include "runtime/config_store.h"
 #include "server/http_server.h"
@@ -38,6 +41,10 @@ struct GatewayDeps {
   std::function<ReloadResult(const std::string& trigger)> reload;
   const std::atomic<bool>* draining = nullptr;  // SIGTERM received: /readyz says 503
   AffinityMap* affinity = nullptr;              // previous_response_id -> backend; null = none
+  budget::RateLimiter* limiter = nullptr;       // keys' rpm/tpm/max_parallel; null = none
+  // cluster.redis: budgets and limits shared by every replica (replaces `limiter` for
+  // admission); null = this process alone.
+  cluster::ClusterState* cluster = nullptr;
 };
 
 class Gateway {
@@ -74,6 +81,19 @@ class Gateway {
                                      const std::string& key_id, routing::BudgetView* out,
                                      budget::BudgetLimits* limits) const;
   void Reply(Exchange& ex, const std::vector<Header>& headers, const ApiError& e) const;
+  // Takes the key's limits for the request (sets a.ticket) and adds the x-ratelimit-*
+  // headers; the refusal to send when a limit is reached.
+  std::optional<ApiError> AdmitLimits(const KeyEntry& key, Admission& a);
+  // The same with cluster.redis: limits and the target's budget estimate in one step.
+  std::optional<ApiError> AdmitCluster(const KeyEntry* key, Admission& a);
+  budget::RateLimitState LimitState(const KeyEntry& key) const;
+  static int64_t EstimatedTokens(const Admission& a);
+  void CountLimited(const Admission& a, const std::string& key, const budget::RateDenial& d) const;
+  // Ends the request's hold on the cluster's shared state (from ~Admission).
+  void SettleCluster(Admission& a) const;
+  // The key's limit state for the decision JSON; nullopt without keys.
+  std::optional<routing::LimitInfo> LimitView(const Snapshot& snap, const std::string& key_id,
+                                              const std::string& model) const;
   // The backend that produced the request's previous_response_id, if known.
   std::optional<std::string> AffinityFor(const ParsedRequest& req) const;
   // count_tokens when no backend serves Messages: the gateway's own estimate.

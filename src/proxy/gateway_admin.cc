@@ -71,8 +71,13 @@ void Gateway::HandleReady(Exchange& ex) {
   bool any_up = false;
   for (const auto& b : snap->backends) any_up |= !b.state->circuit.Unavailable();
   bool ready = !draining && any_up;
+  // Redis does not gate readiness: every replica shares it, so failing readiness would
+  // take them all out of the Service at once and turn on_unavailable's answers (local
+  // service, or a clean 503) into connection errors. It is reported here and in
+  // signalbox_cluster_up.
   json j = {{"status", ready ? "ready" : (draining ? "draining" : "no_backend_available")},
             {"config_version", snap->version},
+            {"cluster", d_.cluster == nullptr ? "off" : (d_.cluster->up() ? "up" : "down")},
             {"backends", BackendHealth(*snap)}};
   ex.Respond(ready ? 200 : 503, {}, "application/json", j.dump());
 }
@@ -128,9 +133,24 @@ void Gateway::HandleAdminSpend(Exchange& ex) {
                ErrorBody(FromStatus(Unavailable("the spend ledger is not open"))));
     return;
   }
-  budget::SpendReport rep = budget::BuildSpendReport(
-      d_.spend->Totals(), budget::LimitsFromConfig(snap->config->budgets.keys));
-  ex.Respond(200, {}, "application/json", budget::SpendReportJson(rep));
+  // With cluster.redis the totals are every replica's (Redis); if Redis does not answer,
+  // this replica's own, and the x-signalbox-spend-scope header says which.
+  budget::WindowSums sums;
+  std::string scope = "replica";
+  if (d_.cluster != nullptr) {
+    if (auto cluster = d_.cluster->Totals(); cluster.ok()) {
+      sums = std::move(cluster).value();
+      scope = "cluster";
+    } else {
+      sums = d_.spend->Totals();
+    }
+  } else {
+    sums = d_.spend->Totals();
+  }
+  budget::SpendReport rep =
+      budget::BuildSpendReport(sums, budget::LimitsFromConfig(snap->config->budgets.keys));
+  ex.Respond(200, {{"x-signalbox-spend-scope", scope}}, "application/json",
+             budget::SpendReportJson(rep));
 }
 
 }  // namespace signalbox

@@ -30,7 +30,8 @@ nlohmann::ordered_json Nullable(const std::optional<double>& v) {
 }  // namespace
 
 std::string DecisionJson(const Decision& d, std::string_view requested_model,
-                         const std::optional<BudgetInfo>& budget, bool pretty) {
+                         const std::optional<BudgetInfo>& budget, bool pretty,
+                         const std::optional<LimitInfo>& limits) {
   using json = nlohmann::ordered_json;
   json j = json::object();
   const Candidate* t = d.target();
@@ -75,6 +76,22 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
     j["budget"] = {{"key", budget->key},
                    {"day_remaining_usd", Nullable(budget->day_remaining_usd)},
                    {"month_remaining_usd", Nullable(budget->month_remaining_usd)}};
+  }
+  if (limits) {
+    auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+    const budget::RateLimits& l = limits->limits;
+    json lj = json::object();
+    lj["key"] = limits->key;
+    lj["rpm"] = opt(l.rpm);
+    lj["remaining_requests"] =
+        limits->state ? opt(limits->state->remaining_requests) : json(nullptr);
+    lj["tpm"] = opt(l.tpm);
+    lj["remaining_tokens"] = limits->state ? opt(limits->state->remaining_tokens) : json(nullptr);
+    lj["max_parallel"] = opt(l.max_parallel);
+    lj["in_flight"] = limits->state ? opt(limits->state->in_flight) : json(nullptr);
+    lj["models"] = limits->models ? json(*limits->models) : json(nullptr);
+    lj["model_allowed"] = limits->model_allowed;
+    j["limits"] = std::move(lj);
   }
   return pretty ? j.dump(2) : j.dump();
 }

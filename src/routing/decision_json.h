@@ -5,7 +5,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "budget/rate_limiter.h"
 #include "routing/router.h"
 
 namespace signalbox::routing {
@@ -16,8 +18,19 @@ struct BudgetInfo {
   std::optional<double> month_remaining_usd;
 };
 
-// `budget` is set when keys are configured. `pretty` indents for humans.
+// The key's limits and how much of them is left (`limits` in the decision JSON).
+struct LimitInfo {
+  std::string key;
+  budget::RateLimits limits;
+  std::optional<budget::RateLimitState> state;  // nullopt: no live state (offline explain)
+  std::optional<std::vector<std::string>> models;
+  bool model_allowed = true;
+};
+
+// `budget` is set when keys are configured, `limits` when the request's key is known.
+// `pretty` indents for humans.
 std::string DecisionJson(const Decision& d, std::string_view requested_model,
-                         const std::optional<BudgetInfo>& budget, bool pretty = false);
+                         const std::optional<BudgetInfo>& budget, bool pretty = false,
+                         const std::optional<LimitInfo>& limits = std::nullopt);
 
 }  // namespace signalbox::routing

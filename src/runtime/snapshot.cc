@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 namespace signalbox {
 
 const KeyEntry* Snapshot::FindKey(std::string_view token) const {
@@ -15,6 +17,11 @@ const KeyEntry* Snapshot::FindKey(std::string_view token) const {
     if (eq) found = &k;
   }
   return found;
+}
+
+bool KeyEntry::Allows(std::string_view model) const {
+  if (!models) return true;
+  return std::find(models->begin(), models->end(), model) != models->end();
 }
 
 const KeyEntry* Snapshot::KeyById(std::string_view id) const {
@@ -42,7 +49,8 @@ std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& regis
     s->backends.push_back({&b, registry.State(b), registry.Pool(b)});
   }
   for (const auto& k : s->config->budgets.keys) {
-    s->keys.push_back({k.sha256, k.id, k.daily_usd, k.monthly_usd});
+    s->keys.push_back({k.sha256, k.id, k.daily_usd, k.monthly_usd,
+                       budget::RateLimits{k.rpm, k.tpm, k.max_parallel}, k.models});
   }
   return s;
 }

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "budget/rate_limiter.h"
 #include "config/config.h"
 #include "routing/router.h"
 #include "upstream/backends.h"
@@ -31,6 +32,10 @@ struct KeyEntry {
   std::string id;
   std::optional<double> daily_usd;
   std::optional<double> monthly_usd;
+  budget::RateLimits rate;                         // rpm, tpm, max_parallel
+  std::optional<std::vector<std::string>> models;  // allow-list; nullopt = any
+  // Whether the key may request `model`.
+  bool Allows(std::string_view model) const;
 };
 
 struct Snapshot {

@@ -169,6 +169,64 @@ std::set<std::string> InstallDepsPackages() {
 
 }  // namespace
 
+TEST_CASE(
+    "Kubernetes: 2+ replicas share Redis, roll without losing capacity, keep one through "
+    "disruptions, and Redis keeps an append-only file",
+    "[deploy][cluster]") {
+  auto docs = KubeDocs();
+  YAML::Node dep = Find(docs, "Deployment", "signalbox");
+  CHECK(dep["spec"]["replicas"].as<int>() >= 2);
+  CHECK(dep["spec"]["strategy"]["type"].as<std::string>() == "RollingUpdate");
+  CHECK(dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"].as<int>() == 0);
+  CHECK(dep["spec"]["strategy"]["rollingUpdate"]["maxSurge"].as<int>() >= 1);
+  YAML::Node c = dep["spec"]["template"]["spec"]["containers"][0];
+  CHECK(c["readinessProbe"]["httpGet"]["path"].as<std::string>() == "/readyz");
+  // The PodDisruptionBudget selects the gateway pods and leaves at least one.
+  YAML::Node pdb = Find(docs, "PodDisruptionBudget", "signalbox");
+  CHECK(pdb["spec"]["minAvailable"].as<int>() >= 1);
+  CHECK(pdb["spec"]["minAvailable"].as<int>() < dep["spec"]["replicas"].as<int>());
+  for (const auto& kv : pdb["spec"]["selector"]["matchLabels"]) {
+    CHECK(dep["spec"]["template"]["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>(
+              "") == kv.second.as<std::string>());
+  }
+  // REDIS_URL points at the Redis Service, on its port.
+  std::string redis_url;
+  for (const auto& e : c["env"]) {
+    if (e["name"].as<std::string>() == "REDIS_URL") redis_url = e["value"].as<std::string>("");
+  }
+  YAML::Node svc = Find(docs, "Service", "signalbox-redis");
+  const std::string port = std::to_string(svc["spec"]["ports"][0]["port"].as<int>());
+  CHECK(redis_url == "redis://signalbox-redis:" + port + "/0");
+  YAML::Node redis = Find(docs, "StatefulSet", "signalbox-redis");
+  for (const auto& kv : svc["spec"]["selector"]) {
+    CHECK(
+        redis["spec"]["template"]["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>(
+            "") == kv.second.as<std::string>());
+  }
+  std::vector<std::string> args;
+  for (const auto& a : redis["spec"]["template"]["spec"]["containers"][0]["args"]) {
+    args.push_back(a.as<std::string>());
+  }
+  auto arg = [&](const std::string& flag) {
+    auto it = std::find(args.begin(), args.end(), flag);
+    return it == args.end() || it + 1 == args.end() ? std::string() : *(it + 1);
+  };
+  CHECK(arg("--appendonly") == "yes");
+  CHECK(arg("--dir") == "/data");
+  bool data_on_claim = false;
+  for (const auto& m : redis["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]) {
+    if (m["mountPath"].as<std::string>() != "/data") continue;
+    for (const auto& t : redis["spec"]["volumeClaimTemplates"]) {
+      data_on_claim |= t["metadata"]["name"].as<std::string>() == m["name"].as<std::string>();
+    }
+  }
+  CHECK(data_on_claim);
+  // The ConfigMap's config uses it.
+  YAML::Node cm = Find(docs, "ConfigMap", "signalbox-config");
+  CHECK(cm["data"]["signalbox.yaml"].as<std::string>().find("redis: ${REDIS_URL}") !=
+        std::string::npos);
+}
+
 TEST_CASE("every YAML file under deploy/ parses", "[deploy]") {
   auto files = YamlFiles(kDeploy);
   CHECK(files.size() >= 10);
@@ -199,6 +257,8 @@ TEST_CASE(
     std::string name = e["name"].as<std::string>();
     if (e["value"]) {
       env[name] = e["value"].as<std::string>();
+    } else if (e["valueFrom"]["fieldRef"]) {
+      env[name] = "pod-field-" + name;
     } else {
       YAML::Node ref = e["valueFrom"]["secretKeyRef"];
       REQUIRE(ref);
@@ -280,10 +340,18 @@ TEST_CASE(
       if (v["name"].as<std::string>() == m["name"].as<std::string>()) {
         ledger_mounted = v["emptyDir"] || v["persistentVolumeClaim"];
         if (v["persistentVolumeClaim"]) {
-          Find(docs, "PersistentVolumeClaim",
-               v["persistentVolumeClaim"]["claimName"].as<std::string>());
-          // A ReadWriteOnce ledger volume cannot be shared by a surge pod.
-          CHECK(dep["spec"]["strategy"]["type"].as<std::string>() == "Recreate");
+          YAML::Node pvc = Find(docs, "PersistentVolumeClaim",
+                                v["persistentVolumeClaim"]["claimName"].as<std::string>());
+          const std::string mode = pvc["spec"]["accessModes"][0].as<std::string>();
+          if (dep["spec"]["replicas"].as<int>(1) > 1 ||
+              dep["spec"]["strategy"]["type"].as<std::string>() != "Recreate") {
+            // Several pods (or a surge pod) mount it: ReadWriteMany, and each pod writes
+            // its own ledger directory, never another's.
+            CHECK(mode == "ReadWriteMany");
+            CHECK(m["subPathExpr"].as<std::string>("") == "$(POD_NAME)");
+          } else {
+            CHECK(mode == "ReadWriteOnce");
+          }
         }
       }
     }
@@ -510,4 +578,36 @@ TEST_CASE(
   CHECK(config_env.find("SIGNALBOX_CONFIG=/etc/signalbox/signalbox.yaml") != std::string::npos);
   CHECK(volume.find("/var/lib/signalbox") != std::string::npos);
   CHECK(fs::exists(kDeploy / "Dockerfile.dockerignore"));
+}
+
+TEST_CASE(
+    "docker-compose: two gateway replicas share the redis service, each with its own ledger "
+    "volume",
+    "[deploy][cluster]") {
+  YAML::Node compose = YAML::LoadFile((kDeploy / "docker-compose.yml").string());
+  std::set<std::string> ledger_volumes;
+  for (const std::string name : {"gateway", "gateway-2"}) {
+    YAML::Node gw = Service(compose, name);
+    INFO(name);
+    CHECK(ComposeValue(gw["environment"]["REDIS_URL"].as<std::string>()) == "redis://redis:6379/0");
+    bool depends = false;
+    for (const auto& d : gw["depends_on"]) depends |= d.as<std::string>() == "redis";
+    CHECK(depends);
+    for (const auto& v : gw["volumes"]) {
+      std::string spec = v.as<std::string>();
+      if (spec.find(":/var/lib/signalbox") != std::string::npos) {
+        ledger_volumes.insert(spec.substr(0, spec.find(':')));
+      }
+    }
+  }
+  CHECK(ledger_volumes.size() == 2);  // one ledger per replica: one writer per file
+  YAML::Node redis = Service(compose, "redis");
+  std::vector<std::string> cmd;
+  for (const auto& a : redis["command"]) cmd.push_back(a.as<std::string>());
+  auto it = std::find(cmd.begin(), cmd.end(), "--appendonly");
+  REQUIRE(it != cmd.end());
+  CHECK(*(it + 1) == "yes");
+  // The compose config enables the cluster from REDIS_URL.
+  std::string cfg = ReadFile(kDeploy / "compose" / "signalbox.yaml");
+  CHECK(cfg.find("redis: ${REDIS_URL:-}") != std::string::npos);
 }
