@@ -11,6 +11,7 @@
 #include "budget/ledger.h"
 #include "budget/spend_tracker.h"
 #include "cluster/cluster_state.h"
+#include "cluster/redis_affinity_map.h"
 #include "common/log.h"
 #include "config/units.h"
 #include "metrics/access_log.h"
@@ -192,8 +193,17 @@ int RunServe(const Args& args) {
       metrics_registry, [&cluster_state](std::vector<metrics::GaugeSample>& out) {
         out.push_back({{}, cluster_state == nullptr || cluster_state->up() ? 1.0 : 0.0});
       });
+  // previous_response_id affinity: shared through Redis when the cluster is configured.
+  std::unique_ptr<cluster::RedisAffinityMap> shared_affinity;
+  if (const ClusterConfig& cc = snap->config->cluster; cc.enabled()) {
+    shared_affinity = std::make_unique<cluster::RedisAffinityMap>(
+        cluster::RedisEndpoint{cc.host, cc.port, cc.db, cc.password,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(cc.timeout)},
+        cc.key_prefix, std::chrono::duration_cast<std::chrono::seconds>(cc.affinity_ttl),
+        &affinity);
+  }
   GatewayDeps deps;
-  deps.affinity = &affinity;
+  deps.affinity = shared_affinity ? static_cast<AffinityMap*>(shared_affinity.get()) : &affinity;
   deps.limiter = &limiter;
   deps.cluster = cluster_state.get();
   deps.clock = &clock;

@@ -211,6 +211,8 @@ struct ClusterConfig {
   // is dropped this long after its last renewal.
   Duration lease{std::chrono::seconds(30)};
   std::string key_prefix = "signalbox:";  // every Redis key starts with this
+  // How long a Responses id -> backend mapping (previous_response_id affinity) is kept.
+  Duration affinity_ttl{std::chrono::hours(24 * 7)};
 
   // Derived from redis.
   std::string host;

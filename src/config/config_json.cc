@@ -157,7 +157,8 @@ json ConfigToJson(const Config& c) {
       {"on_unavailable", c.cluster.on_unavailable == OnUnavailable::kReject ? "reject" : "local"},
       {"timeout", FormatDuration(c.cluster.timeout)},
       {"lease", FormatDuration(c.cluster.lease)},
-      {"key_prefix", c.cluster.key_prefix}};
+      {"key_prefix", c.cluster.key_prefix},
+      {"affinity_ttl", FormatDuration(c.cluster.affinity_ttl)}};
   json rules = json::array();
   for (const auto& r : c.router.rules) rules.push_back(Rule(r));
   j["router"] = {{"virtual_models", c.router.virtual_models},

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "config/parse_sections.h"
+#include "config/units.h"
 
 namespace signalbox::config_internal {
 namespace {
@@ -48,7 +49,8 @@ std::string ParseRedisUrl(const std::string& url, ClusterConfig* c) {
 
 void ParseCluster(R& r, const YAML::Node& n, SourcePos parent, ClusterConfig* c) {
   const std::string p = "cluster";
-  if (!r.ExpectMap(n, p, parent, {"redis", "on_unavailable", "timeout", "lease", "key_prefix"})) {
+  if (!r.ExpectMap(n, p, parent,
+                   {"redis", "on_unavailable", "timeout", "lease", "key_prefix", "affinity_ttl"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -75,6 +77,11 @@ void ParseCluster(R& r, const YAML::Node& n, SourcePos parent, ClusterConfig* c)
   if (r.GetDuration(n, "lease", p, &c->lease) &&
       (c->lease < std::chrono::seconds(1) || c->lease > std::chrono::hours(1))) {
     r.Error(R::PosOf(n["lease"], pos), "cluster.lease", "must be from 1s to 1h");
+  }
+  if (r.GetDuration(n, "affinity_ttl", p, &c->affinity_ttl) &&
+      (c->affinity_ttl < std::chrono::seconds(1) ||
+       c->affinity_ttl > std::chrono::hours(24 * 365))) {
+    r.Error(R::PosOf(n["affinity_ttl"], pos), "cluster.affinity_ttl", "must be from 1s to 365d");
   }
   if (r.GetString(n, "key_prefix", p, &c->key_prefix)) {
     for (char ch : c->key_prefix) {

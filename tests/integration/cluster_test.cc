@@ -153,6 +153,31 @@ TEST_CASE(
   CHECK(Nano(KeyLine(CliSpend(c.gws[0]), "team-a")["day_usd"]) == spent);
 }
 
+TEST_CASE("two replicas sharing Redis: a concurrent burst stays within the key's tpm",
+          "[integration][cluster]") {
+  if (!RedisAvailable()) {
+    WARN("SKIPPED: redis-server missing (scripts/install-deps)");
+    return;
+  }
+  Cluster c("      tpm: 3000\n", "");
+  const std::string body = ChatBody(LongPrompt(), false, R"("max_tokens":50)");
+  json route = Route(c.gws[0], body, kA);
+  const int64_t estimate =
+      route["input_tokens"].get<int64_t>() + route["output_tokens"].get<int64_t>();
+  constexpr int64_t kUsed = 150;  // the mocks report 100 + 50 tokens (kFixedUsage)
+  REQUIRE(estimate >= kUsed);     // every estimate is an upper bound of what is settled
+  Burst a;
+  RunBurst(c, kA, 40, 8, &a, body);
+  INFO("ok " << a.ok << " limited " << a.limited << " other " << a.other << " estimate "
+             << estimate);
+  CHECK(a.other == 0);
+  CHECK(a.limited > 0);
+  // The bound with upper-bound estimates: the tokens settled in the minute never exceed
+  // tpm, and the replicas together admit at least what one replica alone would.
+  CHECK(a.ok * kUsed <= 3000);
+  CHECK(a.ok >= 3000 / estimate);
+}
+
 TEST_CASE(
     "max_parallel holds across replicas, and a replica killed with kill -9 frees its slots "
     "when its lease ends while its ledger keeps every finished request",
