@@ -130,7 +130,9 @@ int RunExplain(const Args& args) {
     info = routing::BudgetInfo{"", std::nullopt, std::nullopt};
   }
   routing::Decision d = DecideOffline(*routing, q, budget);
-  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true).c_str());
+  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true,
+                                            routing::ConfigDeployments(routing->cfg))
+                          .c_str());
   return 0;
 }
 
