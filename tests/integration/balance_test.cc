@@ -2,6 +2,7 @@
 // signalbox-mock processes: weight distribution, least-in-flight under a slow
 // deployment, a dead deployment ejected and recovered, session affinity, and failover
 // to another deployment before the route's next backend.
+#include <set>
 #include <thread>
 
 #include "integration/balance_util.h"
@@ -227,4 +228,37 @@ TEST_CASE("a failed deployment moves to another deployment before the next backe
     CHECK(r->get_header_value("x-signalbox-backend") == "other");
     CHECK(AccessLine(gw, id)["attempts"] == 3);
   }
+}
+
+TEST_CASE("a Responses follow-up goes to the deployment that produced its previous response",
+          "[integration][balance]") {
+  auto mocks = StartMocks(3);
+  auto gw = MustStartGateway(
+      PoolConfig({{mocks[0].BaseUrl(), 1}, {mocks[1].BaseUrl(), 1}, {mocks[2].BaseUrl(), 1}},
+                 "    api: [chat, responses]\n    balance: round_robin\n"));
+  auto cli = KeepAliveClient(gw);
+  std::set<std::string> homes;
+  for (int conversation = 0; conversation < 6; ++conversation) {
+    std::string id = NextId("resp");
+    auto r = cli->Post("/v1/responses", {{"x-request-id", id}},
+                       R"({"model":"auto","input":"Start."})", "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    std::string home = DeploymentOf(AccessLine(gw, id));
+    homes.insert(home);
+    std::string previous = json::parse(r->body)["id"];
+    for (int turn = 0; turn < 5; ++turn) {
+      std::string tid = NextId("resp-turn");
+      auto t = cli->Post(
+          "/v1/responses", {{"x-request-id", tid}},
+          R"({"model":"auto","input":"And then?","previous_response_id":")" + previous + "\"}",
+          "application/json");
+      REQUIRE(t);
+      REQUIRE(t->status == 200);
+      CHECK(DeploymentOf(AccessLine(gw, tid)) == home);
+      previous = json::parse(t->body)["id"];
+    }
+  }
+  // First turns rotate (round_robin); follow-ups stay where their conversation lives.
+  CHECK(homes.size() == 3);
 }
