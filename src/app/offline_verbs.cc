@@ -144,7 +144,9 @@ int RunExplain(const Args& args) {
     }
   }
   routing::Decision d = DecideOffline(*routing, q, budget);
-  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true, limits).c_str());
+  std::printf("%s\n", routing::DecisionJson(d, q.req.model, info, /*pretty=*/true, limits,
+                                            routing::ConfigDeployments(routing->cfg))
+                          .c_str());
   return 0;
 }
 

@@ -131,11 +131,19 @@ int RunServe(const Args& args) {
     Log(LogLevel::kWarn, "config file watching is off; SIGHUP and POST /admin/reload still reload")
         .Field("error", s.message());
   }
-  (void)metrics::RegisterBackendUp(
+  (void)metrics::RegisterBackendUp(metrics_registry,
+                                   [&store](std::vector<metrics::GaugeSample>& out) {
+                                     auto s = store.Current();
+                                     for (const auto& b : s->backends)
+                                       out.push_back({{b.cfg->name}, b.Unavailable() ? 0.0 : 1.0});
+                                   });
+  (void)metrics::RegisterDeploymentInflight(
       metrics_registry, [&store](std::vector<metrics::GaugeSample>& out) {
         auto s = store.Current();
-        for (const auto& b : s->backends)
-          out.push_back({{b.cfg->name}, b.state->circuit.Unavailable() ? 0.0 : 1.0});
+        for (const auto& b : s->backends) {
+          for (const auto& d : b.deployments)
+            out.push_back({{b.cfg->name, d.name()}, double(d.state->inflight.load())});
+        }
       });
 
   auto access_log = metrics::AccessLog::Open(snap->config->server.access_log);

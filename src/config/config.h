@@ -101,6 +101,34 @@ struct HealthCheckConfig {
 
 enum class AuthMode { kBearer, kApiKey, kXApiKey, kNone };
 
+// How a backend spreads requests over its deployments (backends[].balance).
+enum class BalancePolicy {
+  kLeastInflight,   // weighted power-of-two-choices on in-flight requests (default)
+  kWeightedRandom,  // one draw in proportion to weight
+  kRoundRobin,      // in list order, each deployment taking `weight` turns
+};
+std::string_view BalancePolicyName(BalancePolicy p);
+
+// One copy of a backend's model (backends[].deployments[]); a backend with a single
+// `url` has one implicit deployment named "0".
+struct DeploymentConfig {
+  std::string name;     // label in metrics, logs and errors: `name`, else the index "0", "1", ...
+  std::string url;      // as written
+  std::string api_key;  // empty = the backend's api_key
+  int weight = 1;
+  // Sent upstream on top of the backend's headers (same name: the deployment's wins).
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Identity that survives reloads and reordering: the url, plus "#k" for the k-th
+  // repeat of the same url in this backend (several API keys on one endpoint).
+  std::string key;
+  // Derived from url.
+  std::string scheme;
+  std::string host;
+  int port = 0;
+  std::string base_path;
+  SourcePos pos;
+};
+
 // The inbound API families a backend serves natively (backends[].api). kChat covers
 // chat completions, completions and embeddings.
 enum class ApiFamily { kChat, kResponses, kMessages };
@@ -123,8 +151,13 @@ struct BackendConfig {
   bool stream_usage = true;
   std::vector<ApiFamily> api = {ApiFamily::kChat};
   bool Serves(ApiFamily a) const;
+  // Never empty once loaded: the `deployments` listed, or one made from `url`.
+  std::vector<DeploymentConfig> deployments;
+  bool listed_deployments = false;  // `deployments:` was written (not the implicit one)
+  BalancePolicy balance = BalancePolicy::kLeastInflight;
+  std::string affinity_header;  // lower-cased NAME of `affinity: header:NAME`; "" = none
 
-  // Derived from url.
+  // Derived from url (of the first deployment when `deployments` is used).
   std::string scheme;  // http or https
   std::string host;    // without brackets
   int port = 0;

@@ -47,9 +47,26 @@ json Apis(const BackendConfig& b) {
   return a;
 }
 
-json Backend(const BackendConfig& b) {
+json Headers(const std::vector<std::pair<std::string, std::string>>& hs) {
   json headers = json::object();
-  for (const auto& [k, v] : b.headers) headers[k] = v;
+  for (const auto& [k, v] : hs) headers[k] = v;
+  return headers;
+}
+
+json Deployments(const BackendConfig& b) {
+  json a = json::array();
+  for (const auto& d : b.deployments) {
+    a.push_back({{"name", d.name},
+                 {"url", d.url},
+                 {"api_key", Redacted(d.api_key)},
+                 {"weight", d.weight},
+                 {"headers", Headers(d.headers)}});
+  }
+  return a;
+}
+
+json Backend(const BackendConfig& b) {
+  json headers = Headers(b.headers);
   return {{"name", b.name},
           {"url", b.url},
           {"model", b.model},
@@ -74,7 +91,11 @@ json Backend(const BackendConfig& b) {
           {"auth", AuthName(b.auth)},
           {"headers", headers},
           {"stream_usage", b.stream_usage},
-          {"api", Apis(b)}};
+          {"api", Apis(b)},
+          {"deployments", Deployments(b)},
+          {"balance", std::string(BalancePolicyName(b.balance))},
+          {"affinity",
+           b.affinity_header.empty() ? json(nullptr) : json("header:" + b.affinity_header)}};
 }
 
 json Rule(const RuleConfig& r) {

@@ -21,4 +21,13 @@ void ParseRouter(YamlReader& r, const YAML::Node& n, SourcePos parent, RouterCon
 // key ids, virtual model names do not shadow backends, and so on.
 void CrossValidate(YamlReader& r, const YAML::Node& root, const Config& cfg);
 
+// The backend's upstream address: `url`, or `deployments` with `balance` and `affinity`
+// (parse_deployments.cc). Fills b->deployments (one implicit deployment for `url`).
+void ParseEndpoints(YamlReader& r, const YAML::Node& n, const std::string& p, SourcePos pos,
+                    BackendConfig* b);
+// `headers:` of a backend or a deployment: a map of header names to values.
+void ParseUpstreamHeaders(YamlReader& r, const YAML::Node& n, const std::string& p,
+                          SourcePos parent, std::vector<std::pair<std::string, std::string>>* out);
+bool IsHeaderToken(std::string_view s);
+
 }  // namespace signalbox::config_internal

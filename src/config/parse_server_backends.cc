@@ -10,8 +10,6 @@
 #include "config/units.h"
 
 namespace signalbox::config_internal {
-namespace {
-
 using R = YamlReader;
 
 bool IsHeaderToken(std::string_view s) {
@@ -23,6 +21,8 @@ bool IsHeaderToken(std::string_view s) {
   }
   return true;
 }
+
+namespace {
 
 bool IsHeaderValue(std::string_view s) {
   for (char c : s) {
@@ -36,44 +36,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// Parses scheme://host[:port][/path] for an upstream base URL.
-bool ParseUrl(const std::string& url, BackendConfig* b, std::string* why) {
-  size_t sep = url.find("://");
-  if (sep == std::string::npos) {
-    *why = "must start with http:// or https://";
-    return false;
-  }
-  b->scheme = Lower(url.substr(0, sep));
-  if (b->scheme != "http" && b->scheme != "https") {
-    *why = "scheme must be http or https";
-    return false;
-  }
-  std::string rest = url.substr(sep + 3);
-  if (rest.find_first_of("?#@ ") != std::string::npos) {
-    *why = "must not contain a query, a fragment, credentials or spaces";
-    return false;
-  }
-  size_t slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  b->base_path = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!b->base_path.empty() && b->base_path.back() == '/') b->base_path.pop_back();
-  int default_port = b->scheme == "https" ? 443 : 80;
-  if (hostport.find(':') == std::string::npos ||
-      (hostport.front() == '[' && hostport.back() == ']')) {
-    b->host = hostport;
-    if (!b->host.empty() && b->host.front() == '[') b->host = b->host.substr(1, b->host.size() - 2);
-    b->port = default_port;
-  } else if (!SplitHostPort(hostport, &b->host, &b->port)) {
-    *why = "has an invalid host or port";
-    return false;
-  }
-  if (b->host.empty()) {
-    *why = "has no host";
-    return false;
-  }
-  return true;
 }
 
 void ParseTimeouts(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
@@ -91,8 +53,10 @@ void ParseTimeouts(R& r, const YAML::Node& n, const std::string& p, SourcePos pa
   if (t->first_byte > t->total) r.Error(pos, p, "first_byte must not exceed total");
 }
 
-void ParseBackendHeaders(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
-                         BackendConfig* b) {
+}  // namespace
+
+void ParseUpstreamHeaders(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
+                          std::vector<std::pair<std::string, std::string>>* out) {
   if (!r.ExpectFreeMap(n, p, parent)) return;
   static const std::set<std::string> kReserved = {
       "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
@@ -115,16 +79,18 @@ void ParseBackendHeaders(R& r, const YAML::Node& n, const std::string& p, Source
       r.Error(kp, hp, "value contains control characters (CR, LF or NUL)");
       continue;
     }
-    b->headers.emplace_back(name, std::move(*v));
+    out->emplace_back(name, std::move(*v));
   }
 }
+
+namespace {
 
 void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos parent,
                   BackendConfig* b) {
   if (!r.ExpectMap(n, p, parent,
                    {"name", "url", "model", "api_key", "price", "context_window", "max_concurrency",
                     "timeouts", "retries", "circuit", "health_check", "auth", "headers",
-                    "stream_usage", "api"})) {
+                    "stream_usage", "api", "deployments", "balance", "affinity"})) {
     return;
   }
   SourcePos pos = R::PosOf(n, parent);
@@ -140,11 +106,7 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
       }
     }
   }
-  if (!r.GetString(n, "url", p, &b->url) || b->url.empty()) {
-    r.Error(pos, R::Join(p, "url"), "is required");
-  } else if (std::string why; !ParseUrl(b->url, b, &why)) {
-    r.Error(R::PosOf(n["url"], pos), R::Join(p, "url"), why);
-  }
+  ParseEndpoints(r, n, p, pos, b);
   if (!r.GetString(n, "model", p, &b->model) || b->model.empty()) {
     r.Error(pos, R::Join(p, "model"), "is required (the model name sent upstream)");
   }
@@ -225,7 +187,7 @@ void ParseBackend(R& r, const YAML::Node& n, const std::string& p, SourcePos par
     if (apis.empty()) r.Error(R::PosOf(n["api"], pos), R::Join(p, "api"), "must not be empty");
   }
   if (n["headers"].IsDefined() && !n["headers"].IsNull()) {
-    ParseBackendHeaders(r, n["headers"], R::Join(p, "headers"), pos, b);
+    ParseUpstreamHeaders(r, n["headers"], R::Join(p, "headers"), pos, &b->headers);
   }
   r.GetBool(n, "stream_usage", p, &b->stream_usage);
 }

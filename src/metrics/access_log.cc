@@ -96,6 +96,7 @@ std::string FormatAccessRecord(const AccessRecord& r) {
   OptionalDouble(w, "cost_usd", r.cost_usd);
   w.Field("attempts", r.attempts);
   OptionalString(w, "error", r.error);
+  OptionalString(w, "deployment", r.deployment);
   w.EndObject();
   return out;
 }

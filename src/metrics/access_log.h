@@ -1,10 +1,10 @@
 // The JSON access log: one line per finished request, with exactly the fields SPEC.md
-// names, in that order:
+// names, in that order, then `deployment` (which copy of the backend answered, issue 13):
 //
 //   {"ts":"2026-11-26T06:12:44.123Z","request_id":"...","key":"team-a","model":"auto",
 //    "backend":"small","rule":"default","tier":"simple","score":0.12,"status":200,
 //    "duration_ms":812.5,"ttft_ms":null,"input_tokens":31,"output_tokens":120,
-//    "cost_usd":0.0000391,"attempts":1,"error":null}
+//    "cost_usd":0.0000391,"attempts":1,"error":null,"deployment":"0"}
 //
 // A field that does not apply is null (tier and score for an explicit model, ttft_ms
 // for a non-streaming request, tokens and cost when no upstream answered, error when
@@ -47,6 +47,9 @@ struct AccessRecord {
   std::optional<double> cost_usd;
   int attempts = 0;                  // upstream attempts, retries and fallbacks included
   std::optional<std::string> error;  // the OpenAI error code or type sent, if any
+  // The deployment of `backend` that answered (or was tried last): its name, else its
+  // index ("0" for a backend with one url); null when no upstream was tried.
+  std::optional<std::string> deployment;
 };
 
 // The record as one JSON object, without the trailing newline. Durations are rounded to

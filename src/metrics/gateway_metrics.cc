@@ -59,6 +59,11 @@ StatusOr<GatewayMetrics> GatewayMetrics::Register(Registry& r) {
   Take(r.AddHistogram("signalbox_classifier_seconds", "Time to score one prompt's complexity.", {},
                       ClassifierSecondsBuckets()),
        &m.classifier_seconds, err);
+  Take(r.AddCounter("signalbox_deployment_attempts_total",
+                    "Upstream attempts per deployment of a backend, by outcome (ok or the "
+                    "failure).",
+                    {"backend", "deployment", "outcome"}),
+       &m.deployment_attempts, err);
   if (!err.ok()) return err;
   m.config_reloads->WithLabels({kReloadSuccess});
   m.config_reloads->WithLabels({kReloadFailure});
@@ -94,6 +99,12 @@ Status RegisterBackendUp(Registry& registry, GaugeCallback fn) {
       "signalbox_backend_up",
       "Whether a backend may take traffic: 1 when its circuit is not open, else 0.", {"backend"},
       std::move(fn));
+}
+
+Status RegisterDeploymentInflight(Registry& registry, GaugeCallback fn) {
+  return registry.AddGaugeCallback("signalbox_deployment_inflight",
+                                   "Upstream attempts in flight on each deployment of a backend.",
+                                   {"backend", "deployment"}, std::move(fn));
 }
 
 }  // namespace signalbox::metrics

@@ -53,6 +53,10 @@ struct GatewayMetrics {
   CounterFamily* config_reloads = nullptr;
   // signalbox_classifier_seconds: time to score one prompt.
   HistogramFamily* classifier_seconds = nullptr;
+  // signalbox_deployment_attempts_total{backend,deployment,outcome}: upstream attempts per
+  // deployment, by outcome (`ok`, or the failure: upstream_5xx, connect_failed, ...; the
+  // `outcome` names of docs/resilience.md). Bounded: deployments come from the config.
+  CounterFamily* deployment_attempts = nullptr;
 
   // Registers every family above (idempotent) and pre-creates the series whose label
   // values are fixed (config_reloads for both results).
@@ -74,5 +78,9 @@ Status RegisterClusterUp(Registry& registry, GaugeCallback fn);
 // signalbox_backend_up{backend}: 1 when the backend may take traffic (its circuit is
 // not open), else 0. `fn` reads the live state at every scrape (see GaugeCallback).
 Status RegisterBackendUp(Registry& registry, GaugeCallback fn);
+
+// signalbox_deployment_inflight{backend,deployment}: upstream attempts in flight on each
+// deployment (the balancer's load signal), read live at every scrape.
+Status RegisterDeploymentInflight(Registry& registry, GaugeCallback fn);
 
 }  // namespace signalbox::metrics

@@ -89,6 +89,15 @@ ApiError ModelNotAllowed(const KeyEntry& key, const std::string& model) {
   return e;
 }
 
+// An AffinityMap value is "backend/deployment" (a bare "backend" from before deployments
+// still works): the backend goes to the router, the deployment to the balancer.
+std::string_view AffinityBackend(std::string_view value, std::string* deployment) {
+  size_t slash = value.find('/');
+  if (slash == std::string_view::npos) return value;
+  *deployment = std::string(value.substr(slash + 1));
+  return value.substr(0, slash);
+}
+
 }  // namespace
 
 std::string RequestIdFor(std::optional<std::string_view> client_value) {
@@ -238,7 +247,7 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
       req, snap->keys_configured() ? std::string_view(in.key_id) : std::string_view(),
       [&ex](std::string_view n) { return ex.header(n); });
   std::optional<std::string> affinity = AffinityFor(req);
-  if (affinity) facts.affinity_backend = *affinity;
+  if (affinity) facts.affinity_backend = AffinityBackend(*affinity, &in.affinity_deployment);
   auto t0 = SteadyClock::now();
   routing::Decision& decision = a.decision;
   decision = snap->router->Decide(facts, bv);
@@ -378,6 +387,7 @@ void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routi
     }
     a.attempts = static_cast<int>(r.attempts.size());
     if (!r.error.empty()) a.error = r.error;
+    if (!r.deployment.empty()) a.deployment = r.deployment;
     d_.access_log->Write(a);
   }
 }
@@ -456,13 +466,16 @@ void Gateway::HandleRoute(Exchange& ex) {
       req, snap->keys_configured() ? std::string_view(key_id) : std::string_view(),
       [&ex](std::string_view n) { return ex.header(n); });
   std::optional<std::string> affinity = AffinityFor(req);
-  if (affinity) facts.affinity_backend = *affinity;
+  std::string affinity_deployment;
+  if (affinity) facts.affinity_backend = AffinityBackend(*affinity, &affinity_deployment);
   routing::Decision d = snap->router->Decide(facts, bv);
   std::optional<routing::BudgetInfo> info;
   if (snap->keys_configured())
     info = routing::BudgetInfo{key_id, bv.day_remaining_usd, bv.month_remaining_usd};
+  auto live = [&snap](int i) { return LiveDeployments(snap->backends.at(i)); };
   ex.Respond(200, headers, "application/json",
-             routing::DecisionJson(d, req.model, info, false, LimitView(*snap, key_id, req.model)));
+             routing::DecisionJson(d, req.model, info, /*pretty=*/false,
+                                   LimitView(*snap, key_id, req.model), live));
 }
 
 }  // namespace signalbox

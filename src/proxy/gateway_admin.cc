@@ -20,12 +20,28 @@ std::string Rfc3339(std::chrono::system_clock::time_point t) {
 json BackendHealth(const Snapshot& snap) {
   json arr = json::array();
   for (const auto& b : snap.backends) {
-    const CircuitBreaker& c = b.state->circuit;
+    // The backend's circuit is its first healthy deployment's (its only one without
+    // `deployments`); each deployment has its own below.
+    const SnapshotDeployment* shown = &b.deployments.front();
+    int inflight = 0, failures = 0;
+    json deps = json::array();
+    for (const auto& d : b.deployments) {
+      const CircuitBreaker& c = d.state->circuit;
+      if (!c.Unavailable() && shown->state->circuit.Unavailable()) shown = &d;
+      inflight += d.state->inflight.load();
+      failures = std::max(failures, c.consecutive_failures());
+      deps.push_back({{"name", d.name()},
+                      {"circuit", std::string(CircuitStateName(c.state()))},
+                      {"up", !c.Unavailable()},
+                      {"consecutive_failures", c.consecutive_failures()},
+                      {"inflight", d.state->inflight.load()}});
+    }
     arr.push_back({{"name", b.cfg->name},
-                   {"circuit", std::string(CircuitStateName(c.state()))},
-                   {"up", !c.Unavailable()},
-                   {"consecutive_failures", c.consecutive_failures()},
-                   {"inflight", b.state->inflight.load()}});
+                   {"circuit", std::string(CircuitStateName(shown->state->circuit.state()))},
+                   {"up", !b.Unavailable()},
+                   {"consecutive_failures", failures},
+                   {"inflight", inflight},
+                   {"deployments", std::move(deps)}});
   }
   return arr;
 }
@@ -69,7 +85,7 @@ void Gateway::HandleReady(Exchange& ex) {
   auto snap = d_.store->Current();
   bool draining = d_.draining && d_.draining->load();
   bool any_up = false;
-  for (const auto& b : snap->backends) any_up |= !b.state->circuit.Unavailable();
+  for (const auto& b : snap->backends) any_up |= !b.Unavailable();
   bool ready = !draining && any_up;
   // Redis does not gate readiness: every replica shares it, so failing readiness would
   // take them all out of the Service at once and turn on_unavailable's answers (local

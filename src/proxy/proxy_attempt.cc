@@ -61,16 +61,17 @@ std::string FailureText(Outcome o, int status, int retry_after_s) {
 
 }  // namespace
 
-void ProxyCall::ApplyCircuitVerdict(const SnapshotBackend& b, CircuitVerdict v, int retry_after_s) {
+void ProxyCall::ApplyCircuitVerdict(CircuitVerdict v, int retry_after_s) {
   switch (v) {
     case CircuitVerdict::kSuccess:
-      Healthy(b);
+      Healthy();
       break;
     case CircuitVerdict::kFailure:
-      Unhealthy(b);
+      Unhealthy();
       break;
     case CircuitVerdict::kRateLimited:
-      b.state->circuit.OnRateLimited(std::chrono::seconds(retry_after_s > 0 ? retry_after_s : 1));
+      dep_->state->circuit.OnRateLimited(
+          std::chrono::seconds(retry_after_s > 0 ? retry_after_s : 1));
       break;
     case CircuitVerdict::kNone:
       break;  // a probe is handed back by Run()
@@ -83,7 +84,7 @@ ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o,
   const std::string& name = b.cfg->name;
   const OutcomeRule rule = RuleFor(o);
   log.outcome = std::string(OutcomeName(o));
-  ApplyCircuitVerdict(b, rule.circuit, head.retry_after_s);
+  ApplyCircuitVerdict(rule.circuit, head.retry_after_s);
   if (o == Outcome::kOk) return Verdict::kDone;
   if (o == Outcome::kClientError) {
     // About the request itself: relayed cleanly (message URL-scrubbed), no fallback.
@@ -98,11 +99,12 @@ ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o,
   if (o == Outcome::kUpstreamAuth) {
     Log(LogLevel::kError, "backend rejected the gateway's credentials: check its api_key")
         .Field("backend", name)
+        .Field("deployment", dep_->name())
         .Field("status", head.status);
   }
   int retry_after =
       o == Outcome::kRateLimited ? std::max(1, head.retry_after_s) : head.retry_after_s;
-  failures_.push_back({name, FailureText(o, head.status, retry_after), std::string(rule.code),
+  failures_.push_back({Target(b), FailureText(o, head.status, retry_after), std::string(rule.code),
                        rule.status, retry_after});
   switch (rule.next) {
     case NextStep::kRetry:
@@ -179,7 +181,7 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
   // The backend proved healthy the moment its first event reached the client, however
   // long the stream then runs (a probe must not hold the circuit half-open for minutes).
   SseRelay relay(*in_.ex, in_.req->endpoint, ResponseHeaders(*b.cfg, false), in_.req->include_usage,
-                 [this, &b] { Healthy(b); });
+                 [this] { Healthy(); });
   Duration hb = in_.snap->config->server.sse_heartbeat;
   if (hb.count() > 0) {
     ur.heartbeat = [&relay, ex = in_.ex] {
@@ -232,7 +234,7 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
   Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed,
        /*complete=*/o == Outcome::kOk);
   if (streamed) RememberResponse(relay.response_id(), *b.cfg);
-  ApplyCircuitVerdict(b, rule.circuit, 0);
+  ApplyCircuitVerdict(rule.circuit, 0);
   if (o != Outcome::kOk) result_.error = std::string(rule.code);
   Settle();  // the spend is durable before the client sees the end of the stream
   switch (o) {

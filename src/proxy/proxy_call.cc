@@ -6,7 +6,6 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <thread>
 
 #include "common/log.h"
 #include "openai/error.h"
@@ -21,13 +20,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t CharsToTokens(int64_t chars) { return (chars + 3) / 4; }
-
-// Full-jitter exponential backoff for a retry of the same backend (100 ms base, 2 s cap).
-std::chrono::milliseconds Backoff(int retry) {
-  thread_local std::mt19937 rng(std::random_device{}());
-  int64_t cap = std::min<int64_t>(2000, 100LL << std::min(retry, 5));
-  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng));
-}
 
 // The ledger's id of one request: the x-request-id (which clients choose, and may reuse)
 // made unique with a call id: this process's random 48-bit tag and a counter. A reused
@@ -101,7 +93,8 @@ void ProxyCall::Bill(AttemptLog& log, const BackendConfig& b, const std::optiona
 }
 
 void ProxyCall::RememberResponse(const std::string& id, const BackendConfig& b) {
-  if (svc_.affinity != nullptr && !id.empty()) svc_.affinity->Remember(id, b.name);
+  if (svc_.affinity == nullptr || id.empty()) return;
+  svc_.affinity->Remember(id, dep_ != nullptr ? b.name + "/" + dep_->name() : b.name);
 }
 
 void ProxyCall::SettleBilled() {
@@ -160,44 +153,14 @@ void ProxyCall::AnswerError(int status, std::string type, std::string code, std:
   in_.ex->Respond(status, h, "application/json", ErrorBody(e, ShapeOf(in_.req->endpoint)));
 }
 
-void ProxyCall::Healthy(const SnapshotBackend& b) {
-  b.state->circuit.OnSuccess(probe_);
+void ProxyCall::Healthy() {
+  dep_->state->circuit.OnSuccess(probe_);
   probe_ = false;
 }
 
-void ProxyCall::Unhealthy(const SnapshotBackend& b) {
-  b.state->circuit.OnFailure(probe_);
+void ProxyCall::Unhealthy() {
+  dep_->state->circuit.OnFailure(probe_);
   probe_ = false;
-}
-
-ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const routing::Candidate&) {
-  // The log is part of the result before the attempt runs: the attempt settles the
-  // request's spend itself at the moment its answer is final.
-  result_.attempts.emplace_back();
-  AttemptLog& log = result_.attempts.back();
-  log.backend = b.cfg->name;
-  log.number = static_cast<int>(result_.attempts.size());
-  result_.backend = b.cfg->name;
-  auto now = SteadyClock::now();
-  const BackendTimeouts& t = b.cfg->timeouts;
-  UpstreamRequest ur;
-  ur.backend = b.cfg;
-  ur.pool = b.pool.get();
-  ur.path = b.cfg->base_path + std::string(EndpointPath(in_.req->endpoint));
-  // Claude Code calls /v1/messages?beta=true: the flag travels on, no other query does.
-  if (in_.beta && FamilyOf(in_.req->endpoint) == ApiFamily::kMessages) ur.path += "?beta=true";
-  ur.body = UpstreamBody(*b.cfg);
-  ur.stream = in_.req->stream;
-  ur.request_id = in_.request_id;
-  ur.client_headers = &in_.forward_headers;
-  ur.deadline = std::min(deadline_, now + t.total);
-  ur.first_byte_deadline = now + t.first_byte;
-  ur.idle = t.idle;
-  ur.client_fd = in_.ex->client_fd();
-  b.state->inflight.fetch_add(1, std::memory_order_relaxed);
-  Verdict v = in_.req->stream ? AttemptStream(b, ur, log) : AttemptPlain(b, ur, log);
-  b.state->inflight.fetch_sub(1, std::memory_order_relaxed);
-  return v;
 }
 
 ProxyResult ProxyCall::Run() {
@@ -210,8 +173,7 @@ ProxyResult ProxyCall::Run() {
   // open, the first one is tried anyway (Envoy's panic threshold).
   bool all_open = true;
   for (const auto& c : cands) {
-    if (!c.skipped && !snap.backends[c.backend_index].state->circuit.Unavailable())
-      all_open = false;
+    if (!c.skipped && !snap.backends[c.backend_index].Unavailable()) all_open = false;
   }
   bool panic_available = all_open;
   std::string previous;
@@ -226,31 +188,23 @@ ProxyResult ProxyCall::Run() {
     }
     const SnapshotBackend& b = snap.backends[c.backend_index];
     if (!previous.empty()) result_.fallbacks.push_back({previous, b.cfg->name});
-    CircuitBreaker::Admission adm = b.state->circuit.Admit();
-    // A probe that ends without a verdict (client gone, skipped for budget, deadline) is
-    // handed back so the next request can probe instead.
-    probe_ = adm.allowed && adm.probe;
-    struct ProbeRelease {
-      ProxyCall* call;
-      CircuitBreaker* circuit;
-      ~ProbeRelease() {
-        if (call->probe_) circuit->ReleaseProbe();
-        call->probe_ = false;
-      }
-    } probe_release{this, &b.state->circuit};
-    if (!adm.allowed) {
-      bool rate_limited = adm.retry_after_s > 0;
-      if (!panic_available || rate_limited) {
-        failures_.push_back({b.cfg->name, adm.reason,
-                             rate_limited ? "rate_limited" : "circuit_open",
-                             rate_limited ? 429 : 503, adm.retry_after_s});
+    // The backend as a whole, from its deployments' state (no side effects: a
+    // deployment's circuit admits each attempt in TryBackend).
+    BackendAvailability av = Availability(b);
+    bool panic = false;
+    if (!av.healthy) {
+      if (!panic_available || av.all_rate_limited) {
+        failures_.push_back({b.cfg->name, av.all_rate_limited ? "rate limited" : "circuit open",
+                             av.all_rate_limited ? "rate_limited" : "circuit_open",
+                             av.all_rate_limited ? 429 : 503, av.retry_after_s});
         previous = b.cfg->name;
-        result_.fallback_reasons.push_back(rate_limited ? "rate_limited" : "circuit_open");
+        result_.fallback_reasons.push_back(av.all_rate_limited ? "rate_limited" : "circuit_open");
         continue;
       }
       panic_available = false;
+      panic = true;
     }
-    if (b.state->inflight.load(std::memory_order_relaxed) >= b.cfg->max_concurrency) {
+    if (!av.below_max_concurrency) {
       failures_.push_back({b.cfg->name, "at its max_concurrency", "max_concurrency", 503, 1});
       previous = b.cfg->name;
       result_.fallback_reasons.push_back("max_concurrency");
@@ -271,29 +225,7 @@ ProxyResult ProxyCall::Run() {
       }
       reservation_.emplace(std::move(res).value());
     }
-    int tries = 1 + b.cfg->retries;
-    Verdict v = Verdict::kNext;
-    for (int t = 0; t < tries; ++t) {
-      bool retry = !result_.attempts.empty();
-      if (retry && !svc_.retry_budget.TryAcquire()) {
-        failures_.push_back({b.cfg->name, "retry budget exhausted (too many concurrent retries)",
-                             "retry_budget", 503, 1});
-        AnswerAllFailed();
-        return result_;
-      }
-      if (SteadyClock::now() >= deadline_) {
-        if (retry) svc_.retry_budget.Release();
-        failures_.push_back({b.cfg->name, "the request deadline passed", "timeout", 504, 0});
-        AnswerAllFailed();
-        return result_;
-      }
-      v = Attempt(b, c);
-      if (retry) svc_.retry_budget.Release();
-      if (v != Verdict::kRetry || t + 1 == tries) break;
-      auto wait = Backoff(t);
-      if (SteadyClock::now() + wait >= deadline_) break;
-      std::this_thread::sleep_for(wait);
-    }
+    Verdict v = TryBackend(b, c, panic);
     if (v == Verdict::kDone || v == Verdict::kClientGone) return result_;
     if (v == Verdict::kStop) break;
     previous = b.cfg->name;
@@ -313,13 +245,16 @@ bool ProxyCall::TryDespiteCircuits() {
   for (const auto& c : in_.decision->candidates) {
     if (c.skipped) continue;
     const SnapshotBackend& b = in_.snap->backends[c.backend_index];
+    const SnapshotDeployment* d =
+        ChooseDeployment(b, std::vector<bool>(b.deployments.size()), Pick::kIgnoreHealth);
+    if (d == nullptr) return false;
     if (svc_.spend != nullptr && Billable()) {
       reservation_.reset();
       auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
       if (!res.ok()) return false;
       reservation_.emplace(std::move(res).value());
     }
-    Verdict v = Attempt(b, c);
+    Verdict v = Attempt(b, *d, c);
     if (v == Verdict::kDone || v == Verdict::kClientGone) return true;
     return false;
   }

@@ -58,14 +58,18 @@ struct ProxyInput {
   bool beta = false;            // Messages: the client called with ?beta=true
   // Client headers to pass upstream (see ForwardableHeaders()).
   std::vector<std::pair<std::string, std::string>> forward_headers;
+  // Responses: the deployment of decision->affinity that produced previous_response_id;
+  // it is preferred while it can take the request. "" = none.
+  std::string affinity_deployment;
 };
 
 // One upstream attempt, for the ledger, metrics and the access log.
 struct AttemptLog {
   std::string backend;
-  int number = 0;       // 1-based within the request
-  std::string outcome;  // ok, client_error, rate_limited, upstream_5xx, connect_failed, ...
-  int status = 0;       // upstream HTTP status, 0 if none
+  std::string deployment;  // its name, else its index
+  int number = 0;          // 1-based within the request
+  std::string outcome;     // ok, client_error, rate_limited, upstream_5xx, connect_failed, ...
+  int status = 0;          // upstream HTTP status, 0 if none
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   bool estimated = false;
@@ -75,9 +79,10 @@ struct AttemptLog {
 
 // What the request ended as.
 struct ProxyResult {
-  int status = 0;       // what the client got (200 also for streams that failed in-band)
-  std::string backend;  // the backend of the final attempt, "" if none ran
-  std::string error;    // short error code when the request failed, "" on success
+  int status = 0;          // what the client got (200 also for streams that failed in-band)
+  std::string backend;     // the backend of the final attempt, "" if none ran
+  std::string deployment;  // the deployment of the final attempt, "" if none ran
+  std::string error;       // short error code when the request failed, "" on success
   std::optional<double> ttft_ms;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
@@ -108,10 +113,34 @@ class ProxyCall {
     int retry_after_s = 0;
   };
 
-  Verdict Attempt(const SnapshotBackend& b, const routing::Candidate& c);
-  // The attempt's verdict for the circuit breaker (a probe's verdict closes or re-opens it).
-  void Healthy(const SnapshotBackend& b);
-  void Unhealthy(const SnapshotBackend& b);
+  // The attempts on one candidate backend (proxy_deployments.cc): a deployment picked by
+  // the balancer; after a failure another untried healthy deployment at once, then
+  // `retries` retries of the last one with backoff. `panic`: every deployment's circuit
+  // is open and the route's panic allowance is spent on this backend.
+  Verdict TryBackend(const SnapshotBackend& b, const routing::Candidate& c, bool panic);
+  struct BackendAvailability {
+    bool healthy = false;                // some deployment's circuit admits requests
+    bool all_rate_limited = false;       // every deployment is inside a 429 retry-after
+    int retry_after_s = 0;               // then the soonest it ends
+    bool below_max_concurrency = false;  // some deployment below max_concurrency
+  };
+  BackendAvailability Availability(const SnapshotBackend& b) const;
+  enum class Pick { kAdmit, kAdmitOrPanic, kIgnoreHealth };
+  // A deployment for the next attempt that `tried` excludes, admitted by its circuit
+  // (kAdmit; kAdmitOrPanic also takes an open one when none is healthy; kIgnoreHealth
+  // asks no circuit). Sets probe_. nullptr when none.
+  const SnapshotDeployment* ChooseDeployment(const SnapshotBackend& b,
+                                             const std::vector<bool>& tried, Pick mode);
+  bool HasUntriedHealthy(const SnapshotBackend& b, const std::vector<bool>& tried) const;
+  // The label of the current attempt's target in messages: "backend", or
+  // "backend/deployment" when the backend lists deployments.
+  std::string Target(const SnapshotBackend& b) const;
+  Verdict Attempt(const SnapshotBackend& b, const SnapshotDeployment& d,
+                  const routing::Candidate& c);
+  // The attempt's verdict for its deployment's circuit breaker (a probe's verdict closes
+  // or re-opens it).
+  void Healthy();
+  void Unhealthy();
   bool TryDespiteCircuits();
   Verdict AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
   Verdict AttemptStream(const SnapshotBackend& b, UpstreamRequest& ur, AttemptLog& log);
@@ -122,7 +151,7 @@ class ProxyCall {
   Verdict Conclude(const SnapshotBackend& b, Outcome o, const UpstreamHead& head,
                    std::string_view body, AttemptLog& log);
   Verdict ClientGone(const SnapshotBackend& b, AttemptLog& log);
-  void ApplyCircuitVerdict(const SnapshotBackend& b, CircuitVerdict v, int retry_after_s);
+  void ApplyCircuitVerdict(CircuitVerdict v, int retry_after_s);
   std::string UpstreamBody(const BackendConfig& b) const;
   // Bills an attempt that reached the upstream. `complete`: the answer ended normally
   // (a cut stream is billed at least for the text it relayed).
@@ -130,7 +159,8 @@ class ProxyCall {
             int64_t output_chars, bool produced, bool complete = true);
   // count_tokens costs nothing: no reservation, no ledger row.
   bool Billable() const { return in_.req->endpoint != Endpoint::kCountTokens; }
-  // Responses: remembers which backend holds response `id` (previous_response_id affinity).
+  // Responses: remembers which backend and deployment hold response `id`
+  // (previous_response_id affinity), as "backend/deployment".
   void RememberResponse(const std::string& id, const BackendConfig& b);
   // Commits the billed attempts not committed yet (durable in the ledger, counted in the
   // budget totals). Settle() does it for the last time and releases the reservation.
@@ -147,7 +177,8 @@ class ProxyCall {
   std::vector<Failure> failures_;
   std::optional<budget::Reservation> reservation_;
   std::chrono::steady_clock::time_point deadline_;
-  bool probe_ = false;  // the current attempt is its circuit's half-open probe
+  const SnapshotDeployment* dep_ = nullptr;  // the deployment of the current attempt
+  bool probe_ = false;  // the current attempt is its deployment circuit's half-open probe
   bool settled_ = false;
   size_t settled_upto_ = 0;  // attempts[0, settled_upto_) are committed
   std::string ledger_id_;    // "<x-request-id>@<call id>", made at the first settle

@@ -29,9 +29,24 @@ nlohmann::ordered_json Nullable(const std::optional<double>& v) {
 
 }  // namespace
 
+DeploymentLookup ConfigDeployments(const Config& cfg) {
+  return [&cfg](int index) {
+    std::vector<DeploymentView> out;
+    if (index < 0 || index >= static_cast<int>(cfg.backends.size())) return out;
+    for (const auto& d : cfg.backends[index].deployments) {
+      DeploymentView v;
+      v.name = d.name;
+      v.weight = d.weight;
+      out.push_back(std::move(v));
+    }
+    return out;
+  };
+}
+
 std::string DecisionJson(const Decision& d, std::string_view requested_model,
                          const std::optional<BudgetInfo>& budget, bool pretty,
-                         const std::optional<LimitInfo>& limits) {
+                         const std::optional<LimitInfo>& limits,
+                         const DeploymentLookup& deployments) {
   using json = nlohmann::ordered_json;
   json j = json::object();
   const Candidate* t = d.target();
@@ -57,10 +72,21 @@ std::string DecisionJson(const Decision& d, std::string_view requested_model,
   j["signals"] = std::move(signals);
   json cands = json::array();
   for (const auto& c : d.candidates) {
-    cands.push_back({{"backend", c.backend},
-                     {"estimated_cost_usd", c.estimated_cost_usd},
-                     {"skipped", c.skipped},
-                     {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}});
+    json cand = {{"backend", c.backend},
+                 {"estimated_cost_usd", c.estimated_cost_usd},
+                 {"skipped", c.skipped},
+                 {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}};
+    if (deployments) {
+      json deps = json::array();
+      for (const auto& v : deployments(c.backend_index)) {
+        json dj = {{"name", v.name}, {"weight", v.weight}, {"eligible", v.eligible}};
+        if (v.circuit) dj["circuit"] = *v.circuit;
+        if (v.inflight) dj["inflight"] = *v.inflight;
+        deps.push_back(std::move(dj));
+      }
+      cand["deployments"] = std::move(deps);
+    }
+    cands.push_back(std::move(cand));
   }
   j["candidates"] = std::move(cands);
   if (!d.affinity.empty()) j["affinity"] = d.affinity;

@@ -48,19 +48,23 @@ void HealthChecker::Run() {
     for (const auto& b : snap->backends) {
       const auto interval = b.cfg->health_check.interval;
       if (interval.count() <= 0) continue;
-      auto& next = next_[b.cfg->name];
-      if (now < next) continue;
-      next = now + interval;
-      lk.unlock();  // never hold the lock across network I/O
-      bool ok = Check(*b.cfg);
-      if (ok) {
-        b.state->circuit.OnHealthy();
-      } else {
-        Log(LogLevel::kWarn, "health check failed").Field("backend", b.cfg->name);
-        b.state->circuit.OnFailure(false);
+      for (const auto& d : b.deployments) {
+        auto& next = next_[b.cfg->name + "\n" + d.dep->key];
+        if (now < next) continue;
+        next = now + interval;
+        lk.unlock();  // never hold the lock across network I/O
+        bool ok = Check(d.cfg);
+        if (ok) {
+          d.state->circuit.OnHealthy();
+        } else {
+          Log(LogLevel::kWarn, "health check failed")
+              .Field("backend", b.cfg->name)
+              .Field("deployment", d.name());
+          d.state->circuit.OnFailure(false);
+        }
+        lk.lock();
+        if (stop_) return;
       }
-      lk.lock();
-      if (stop_) return;
     }
   }
 }

@@ -1,11 +1,11 @@
 // HealthChecker: optional active health checks (backends[].health_check.interval > 0).
 //
-// Thread-safe; one background thread. Every backend of the current snapshot whose
-// interval is set gets `GET <url><health_check.path>` at that interval (with the
-// backend's auth and headers, connect/first-byte timeouts capped at 5 s). A failure
-// counts against the circuit like a failed request (so `circuit.failures` failed checks
-// open it); a success closes an open circuit at once, so a recovered backend gets traffic
-// back without waiting for its cool-down.
+// Thread-safe; one background thread. Every deployment of every backend of the current
+// snapshot whose interval is set gets `GET <url><health_check.path>` at that interval
+// (with the deployment's auth and headers, connect/first-byte timeouts capped at 5 s). A
+// failure counts against that deployment's circuit like a failed request (so
+// `circuit.failures` failed checks open it); a success closes an open circuit at once, so
+// a recovered deployment gets traffic back without waiting for its cool-down.
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,8 @@ class HealthChecker {
                          std::chrono::milliseconds tick = std::chrono::milliseconds(250));
   ~HealthChecker();
 
-  // One check of one backend, synchronously (also used by tests). True = healthy.
+  // One check of one deployment (its effective config), synchronously (also used by
+  // tests). True = healthy.
   static bool Check(const BackendConfig& b);
 
  private:
@@ -33,7 +34,8 @@ class HealthChecker {
 
   ConfigStore& store_;
   const std::chrono::milliseconds tick_;
-  std::map<std::string, std::chrono::steady_clock::time_point> next_;  // by backend name
+  // By backend name + "\n" + deployment key.
+  std::map<std::string, std::chrono::steady_clock::time_point> next_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

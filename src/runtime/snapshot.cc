@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "upstream/balancer.h"
+
 namespace signalbox {
 
 const KeyEntry* Snapshot::FindKey(std::string_view token) const {
@@ -31,6 +33,31 @@ const KeyEntry* Snapshot::KeyById(std::string_view id) const {
   return nullptr;
 }
 
+bool SnapshotBackend::Unavailable() const {
+  for (const auto& d : deployments) {
+    if (!d.state->circuit.Unavailable()) return false;
+  }
+  return true;
+}
+
+int SnapshotBackend::DeploymentIndex(std::string_view name) const {
+  for (size_t i = 0; i < deployments.size(); ++i) {
+    if (deployments[i].name() == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<routing::DeploymentView> LiveDeployments(const SnapshotBackend& b) {
+  std::vector<routing::DeploymentView> out;
+  for (const auto& d : b.deployments) {
+    const CircuitBreaker& c = d.state->circuit;
+    int inflight = d.state->inflight.load(std::memory_order_relaxed);
+    out.push_back({d.name(), d.dep->weight, !c.Unavailable() && inflight < b.cfg->max_concurrency,
+                   std::string(CircuitStateName(c.state())), inflight});
+  }
+  return out;
+}
+
 int Snapshot::BackendIndex(std::string_view name) const {
   for (size_t i = 0; i < backends.size(); ++i) {
     if (backends[i].cfg->name == name) return static_cast<int>(i);
@@ -46,7 +73,17 @@ std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& regis
   s->config = std::make_shared<const Config>(std::move(cfg));
   s->router = routing::Router::Build(*s->config);
   for (const auto& b : s->config->backends) {
-    s->backends.push_back({&b, registry.State(b), registry.Pool(b)});
+    SnapshotBackend sb{&b, registry.State(b), {}};
+    for (const auto& d : b.deployments) {
+      SnapshotDeployment sd;
+      sd.dep = &d;
+      sd.cfg = EffectiveConfig(b, d);
+      sd.id_hash = DeploymentIdHash(d.key);
+      sd.state = registry.Deployment(b, d);
+      sd.pool = registry.Pool(sd.cfg);
+      sb.deployments.push_back(std::move(sd));
+    }
+    s->backends.push_back(std::move(sb));
   }
   for (const auto& k : s->config->budgets.keys) {
     s->keys.push_back({k.sha256, k.id, k.daily_usd, k.monthly_usd,

@@ -16,15 +16,32 @@
 
 #include "budget/rate_limiter.h"
 #include "config/config.h"
+#include "routing/decision_json.h"
 #include "routing/router.h"
 #include "upstream/backends.h"
 
 namespace signalbox {
 
+// One deployment of a backend: the config it is called with (the backend's, with the
+// deployment's url, api_key and headers), its long-lived state and client pool.
+struct SnapshotDeployment {
+  const DeploymentConfig* dep = nullptr;  // points into Snapshot::config
+  BackendConfig cfg;                      // EffectiveConfig(backend, deployment)
+  uint64_t id_hash = 0;                   // DeploymentIdHash(dep->key), for affinity
+  std::shared_ptr<DeploymentState> state;
+  std::shared_ptr<ClientPool> pool;
+  const std::string& name() const { return dep->name; }
+};
+
 struct SnapshotBackend {
   const BackendConfig* cfg = nullptr;  // points into Snapshot::config
   std::shared_ptr<BackendState> state;
-  std::shared_ptr<ClientPool> pool;
+  std::vector<SnapshotDeployment> deployments;  // same order as cfg->deployments, never empty
+
+  // True when no deployment may take a request now (every circuit open, or rate limited):
+  // for /readyz, signalbox_backend_up and the route-level panic decision.
+  bool Unavailable() const;
+  int DeploymentIndex(std::string_view name) const;
 };
 
 struct KeyEntry {
@@ -53,6 +70,10 @@ struct Snapshot {
   const KeyEntry* KeyById(std::string_view id) const;
   int BackendIndex(std::string_view name) const;
 };
+
+// The live view of a backend's deployments for the decision JSON of POST /v1/route:
+// eligible = its circuit admits requests, it is not rate limited and below max_concurrency.
+std::vector<routing::DeploymentView> LiveDeployments(const SnapshotBackend& b);
 
 // Compiles a validated Config. Backend state and pools come from the long-lived registry.
 std::shared_ptr<const Snapshot> BuildSnapshot(Config cfg, BackendRegistry& registry,

@@ -2,16 +2,56 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace signalbox {
+
+namespace {
+
+bool SameHeaderName(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+}  // namespace
 
 std::shared_ptr<BackendState> BackendRegistry::State(const BackendConfig& b) {
   std::lock_guard<std::mutex> lk(mu_);
   auto& s = states_[b.name];
+  if (!s) s = std::make_shared<BackendState>();
+  return s;
+}
+
+std::shared_ptr<DeploymentState> BackendRegistry::Deployment(const BackendConfig& b,
+                                                             const DeploymentConfig& d) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& s = deployments_[b.name + "\n" + d.key];
+  // Log lines name a backend's only deployment by the backend alone, as before.
+  std::string name = b.listed_deployments ? b.name + "/" + d.name : b.name;
   if (!s)
-    s = std::make_shared<BackendState>(clock_, b.circuit, b.name);
+    s = std::make_shared<DeploymentState>(clock_, b.circuit, name);
   else
     s->circuit.Configure(b.circuit);
   return s;
+}
+
+BackendConfig EffectiveConfig(const BackendConfig& b, const DeploymentConfig& d) {
+  BackendConfig e = b;
+  e.url = d.url;
+  e.scheme = d.scheme;
+  e.host = d.host;
+  e.port = d.port;
+  e.base_path = d.base_path;
+  if (!d.api_key.empty()) e.api_key = d.api_key;
+  for (const auto& [k, v] : d.headers) {
+    std::erase_if(e.headers, [&](const auto& h) { return SameHeaderName(h.first, k); });
+    e.headers.emplace_back(k, v);
+  }
+  e.deployments.clear();  // the effective config is one deployment: no recursion
+  return e;
 }
 
 std::shared_ptr<ClientPool> BackendRegistry::Pool(const BackendConfig& b) {

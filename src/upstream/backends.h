@@ -1,13 +1,16 @@
-// Long-lived per-backend state that survives config reloads: circuit breaker, in-flight
-// count and client pools.
+// Long-lived per-backend and per-deployment state that survives config reloads: circuit
+// breakers, in-flight counts, the round-robin cursor and client pools.
 //
-// Thread-safe. BackendRegistry hands out one BackendState per backend name; a reload
-// that keeps a name keeps its circuit and counters (the new config's circuit settings
-// apply from then on). Client pools are shared by identical origin settings, so a
-// reload that changes nothing about a backend's connection keeps its warm connections.
+// Thread-safe. BackendRegistry hands out one BackendState per backend name and one
+// DeploymentState per (backend name, deployment key = its url, "#k" for repeats); a
+// reload that keeps them keeps their circuit and counters (the new config's circuit
+// settings apply from then on). Client pools are shared by identical origin settings, so
+// a reload that changes nothing about a deployment's connection keeps its warm
+// connections.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,11 +23,32 @@
 
 namespace signalbox {
 
-struct BackendState {
-  BackendState(const Clock& clock, const CircuitConfig& c, const std::string& name)
+// One copy of a backend's model: its own circuit (passive and active health, 429
+// retry-after) and in-flight count (the balancer's load signal and max_concurrency).
+struct DeploymentState {
+  DeploymentState(const Clock& clock, const CircuitConfig& c, const std::string& name)
       : circuit(clock, c, name) {}
   CircuitBreaker circuit;
   std::atomic<int> inflight{0};
+};
+
+// What the backend as a whole keeps across reloads.
+struct BackendState {
+  std::atomic<uint64_t> round_robin{0};  // next ticket of balance: round_robin
+};
+
+// RAII: one attempt in flight on a deployment, released on every exit path.
+class InflightGuard {
+ public:
+  explicit InflightGuard(DeploymentState& d) : d_(d) {
+    d_.inflight.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~InflightGuard() { d_.inflight.fetch_sub(1, std::memory_order_relaxed); }
+  InflightGuard(const InflightGuard&) = delete;
+  InflightGuard& operator=(const InflightGuard&) = delete;
+
+ private:
+  DeploymentState& d_;
 };
 
 class BackendRegistry {
@@ -32,14 +56,21 @@ class BackendRegistry {
   explicit BackendRegistry(const Clock& clock) : clock_(clock) {}
 
   std::shared_ptr<BackendState> State(const BackendConfig& b);
+  std::shared_ptr<DeploymentState> Deployment(const BackendConfig& b, const DeploymentConfig& d);
+  // `b` is the effective config of one deployment (its url, api_key and headers).
   std::shared_ptr<ClientPool> Pool(const BackendConfig& b);
 
  private:
   const Clock& clock_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<BackendState>> states_;
+  std::map<std::string, std::shared_ptr<DeploymentState>> deployments_;  // "backend\nkey"
   std::map<std::string, std::weak_ptr<ClientPool>> pools_;  // by scheme_host_port+timeouts
 };
+
+// The config one deployment is called with: the backend's, with the deployment's url,
+// its api_key when set, and its headers over the backend's (same name: the deployment's).
+BackendConfig EffectiveConfig(const BackendConfig& b, const DeploymentConfig& d);
 
 // Retry budget (after Envoy): concurrent retries may not exceed
 // max(min, ratio x active requests). Thread-safe, lock-free.

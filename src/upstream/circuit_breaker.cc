@@ -146,4 +146,12 @@ bool CircuitBreaker::Unavailable() const {
   return state_ == CircuitState::kOpen && now < open_until_;
 }
 
+int CircuitBreaker::RateLimitedSeconds() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto now = clock_.Now();
+  if (now >= rate_limited_until_) return 0;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(rate_limited_until_ - now);
+  return static_cast<int>(std::max<int64_t>(1, (left.count() + 999) / 1000));
+}
+
 }  // namespace signalbox

@@ -1,6 +1,8 @@
-// CircuitBreaker: passive health of one backend (outlier ejection, after Envoy).
+// CircuitBreaker: passive health of one deployment of a backend (outlier ejection, after
+// Envoy); a backend with one url has one deployment.
 //
-// Thread-safe; long-lived (survives config reloads for a backend whose name stays).
+// Thread-safe; long-lived (survives config reloads for a deployment whose backend name
+// and url stay).
 // After `failures` consecutive failures the circuit opens: the backend is skipped for
 // a cool-down that doubles with each consecutive ejection (capped at 10x). When the
 // cool-down ends the circuit is half-open: exactly one request (the probe) is let
@@ -56,6 +58,8 @@ class CircuitBreaker {
   static constexpr std::chrono::seconds kProbeTimeout{30};
   // True if Admit() would refuse now (for /readyz and panic decisions).
   bool Unavailable() const;
+  // Seconds (>= 1) until a 429's retry-after ends, or 0 when not rate limited.
+  int RateLimitedSeconds() const;
 
  private:
   void OpenLocked(TimePoint now);

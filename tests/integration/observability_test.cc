@@ -40,11 +40,11 @@ constexpr const char* kKeyA = "sk-obs-team-a-0123456789";
 constexpr const char* kKeyZero = "sk-obs-zero-0123456789";
 constexpr const char* kKeyLow = "sk-obs-low-0123456789";
 
-// SPEC.md "Access log": the fields, in this order.
+// SPEC.md "Access log": the fields, in this order, then `deployment` (issue 13).
 const std::vector<std::string> kAccessFields = {
     "ts",       "request_id", "key",         "model",   "backend",      "rule",          "tier",
     "score",    "status",     "duration_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd",
-    "attempts", "error"};
+    "attempts", "error",      "deployment"};
 
 std::string RandomHex() {
   static std::mt19937_64 rng(std::random_device{}());
@@ -671,6 +671,10 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
         CHECK(keys.count(v) == 1);
       else if (k == "reason")
         CHECK(std::regex_match(v, reason_re));
+      else if (k == "outcome")  // an attempt's outcome: ok, upstream_5xx, connect_failed...
+        CHECK(std::regex_match(v, std::regex("[a-z0-9_]+")));
+      else if (k == "deployment")
+        CHECK(v == "0");  // a backend with one url: one implicit deployment
       else if (k == "type")
         CHECK((v == "input" || v == "output"));
       else if (k == "result")
@@ -685,7 +689,8 @@ TEST_CASE("/metrics counts exactly the traffic the gateway served, with bounded 
     }
   }
 
-  // The access log: one line per request, exactly the SPEC's 16 fields in order, and the
+  // The access log: one line per request, exactly the SPEC's 16 fields in order (and
+  // `deployment` last), and the
   // same facts the client saw.
   auto lines = OrderedAccessLines(f.gw.process->Lines(OutputStream::kStdout));
   CHECK(lines.size() == sent.size());

@@ -54,13 +54,13 @@ AccessRecord Classified() {
   return r;
 }
 
-TEST_CASE("Access record has exactly the SPEC fields, in order", "[metrics]") {
+TEST_CASE("Access record has exactly the SPEC fields, in order, then deployment", "[metrics]") {
   CHECK(FormatAccessRecord(Classified()) ==
         R"({"ts":"2026-11-26T06:12:44.123Z","request_id":"req-1","key":"team-a",)"
         R"("model":"auto","backend":"small","rule":"default","tier":"simple",)"
         R"("score":0.123456789012345,"status":200,"duration_ms":812.5,"ttft_ms":null,)"
         R"("input_tokens":31,"output_tokens":120,"cost_usd":3.91e-05,"attempts":1,)"
-        R"("error":null})");
+        R"("error":null,"deployment":null})");
 }
 
 TEST_CASE("Fields that do not apply are null", "[metrics]") {
@@ -74,11 +74,11 @@ TEST_CASE("Fields that do not apply are null", "[metrics]") {
       "ts",      "request_id",   "key",           "model",    "backend",
       "rule",    "tier",         "score",         "status",   "duration_ms",
       "ttft_ms", "input_tokens", "output_tokens", "cost_usd", "attempts",
-      "error"};
+      "error",   "deployment"};
   CHECK(j.size() == kFields.size());
   for (const std::string& f : kFields) CHECK(j.contains(f));
   for (const char* f : {"key", "model", "backend", "rule", "tier", "score", "ttft_ms",
-                        "input_tokens", "output_tokens", "cost_usd"}) {
+                        "input_tokens", "output_tokens", "cost_usd", "deployment"}) {
     INFO(f);
     CHECK(j[f].is_null());
   }
