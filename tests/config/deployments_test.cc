@@ -1,8 +1,10 @@
 // backends[].deployments, balance and affinity: parsing, defaults, the implicit
 // deployment of a single-url backend, the effective per-deployment config, and errors.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "config/loader.h"
+#include "routing/decision_json.h"
 #include "upstream/backends.h"
 
 using namespace signalbox;
@@ -116,4 +118,26 @@ TEST_CASE("deployment errors name their path", "[config][deployments]") {
     for (const auto& e : res.errors) found |= e.find(c.want) != std::string::npos;
     CHECK(found);
   }
+}
+
+TEST_CASE("explain lists each candidate's deployments from the config", "[config][deployments]") {
+  auto res = LoadConfigText(WithBackend("    deployments:\n      - {url: http://a/v1, weight: 3}\n"
+                                        "      - {name: b, url: http://b/v1}\n"),
+                            "t.yaml", NoEnv());
+  REQUIRE(res.config);
+  routing::Decision d;
+  d.kind = routing::Decision::Kind::kRouted;
+  routing::Candidate c;
+  c.backend = "pool";
+  c.backend_index = 0;
+  d.candidates.push_back(c);
+  auto j = nlohmann::json::parse(routing::DecisionJson(d, "auto", std::nullopt, false,
+                                                       routing::ConfigDeployments(*res.config)));
+  const auto& deps = j["candidates"][0]["deployments"];
+  REQUIRE(deps.size() == 2);
+  CHECK(deps[0] == nlohmann::json({{"name", "0"}, {"weight", 3}, {"eligible", true}}));
+  CHECK(deps[1]["name"] == "b");
+  // Without a lookup (the SPEC's fields only) there is no deployments key.
+  auto plain = nlohmann::json::parse(routing::DecisionJson(d, "auto", std::nullopt));
+  CHECK_FALSE(plain["candidates"][0].contains("deployments"));
 }

@@ -116,6 +116,16 @@ TEST_CASE("a dead deployment takes no traffic once ejected and gets it back afte
     CHECK(DeploymentOf(line) != "spare");
   }
   CHECK(Chats(live[0]) + Chats(live[1]) == 60);
+  // The dry run shows which deployments could take the request.
+  auto route = gw.Client()->Post("/v1/route", ChatBody("hi"), "application/json");
+  REQUIRE(route);
+  json dj = json::parse(route->body);
+  const json& deps = dj["candidates"][0]["deployments"];
+  REQUIRE(deps.size() == 3);
+  CHECK(deps[0]["eligible"] == true);
+  CHECK(deps[2]["name"] == "spare");
+  CHECK(deps[2]["eligible"] == false);
+  CHECK(deps[2]["circuit"] == "open");
   CHECK(Chats(live[0]) > 10);
   CHECK(Chats(live[1]) > 10);
 
