@@ -131,7 +131,7 @@ TEST_CASE("explain lists each candidate's deployments from the config", "[config
   c.backend = "pool";
   c.backend_index = 0;
   d.candidates.push_back(c);
-  auto j = nlohmann::json::parse(routing::DecisionJson(d, "auto", std::nullopt, false,
+  auto j = nlohmann::json::parse(routing::DecisionJson(d, "auto", std::nullopt, false, std::nullopt,
                                                        routing::ConfigDeployments(*res.config)));
   const auto& deps = j["candidates"][0]["deployments"];
   REQUIRE(deps.size() == 2);

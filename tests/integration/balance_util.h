@@ -47,6 +47,8 @@ inline std::string PoolConfig(const std::vector<Dep>& deps, const std::string& p
 inline std::unique_ptr<httplib::Client> KeepAliveClient(const RunningGateway& gw) {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", gw.port);
   c->set_keep_alive(true);
+  // Without it a keep-alive POST waits out the delayed ACK (~40 ms) on every request.
+  c->set_tcp_nodelay(true);
   c->set_read_timeout(std::chrono::seconds(30));
   return c;
 }
