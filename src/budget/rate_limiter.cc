@@ -94,22 +94,26 @@ void LocalRateLimiter::Purge(KeyState& s, int64_t now_ms) {
   }
 }
 
-RateLimitState LocalRateLimiter::StateOf(const KeyState& s, const RateLimits& limits) {
+RateLimitState LimitStateOf(const RateLimits& limits, int64_t requests, int64_t tokens,
+                            int64_t in_flight) {
   RateLimitState st;
-  const int64_t requests = static_cast<int64_t>(s.log.size());
   if (limits.rpm) {
     st.limit_requests = *limits.rpm;
     st.remaining_requests = std::max<int64_t>(0, *limits.rpm - requests);
   }
   if (limits.tpm) {
     st.limit_tokens = *limits.tpm;
-    st.remaining_tokens = std::max<int64_t>(0, *limits.tpm - s.tokens);
+    st.remaining_tokens = std::max<int64_t>(0, *limits.tpm - tokens);
   }
   if (limits.max_parallel) {
     st.max_parallel = *limits.max_parallel;
-    st.in_flight = s.in_flight;
+    st.in_flight = in_flight;
   }
   return st;
+}
+
+RateLimitState LocalRateLimiter::StateOf(const KeyState& s, const RateLimits& limits) {
+  return LimitStateOf(limits, static_cast<int64_t>(s.log.size()), s.tokens, s.in_flight);
 }
 
 // The check, in order: a free slot, a request left in the minute, room for the estimate

@@ -42,6 +42,11 @@ struct RateLimitState {
   std::optional<int64_t> max_parallel, in_flight;
 };
 
+// The state of a key that used `requests` and `tokens` in the last minute and has
+// `in_flight` requests now, against `limits`.
+RateLimitState LimitStateOf(const RateLimits& limits, int64_t requests, int64_t tokens,
+                            int64_t in_flight);
+
 // Why a request was not admitted.
 struct RateDenial {
   LimitKind kind = LimitKind::kRequests;

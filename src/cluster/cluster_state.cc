@@ -323,20 +323,7 @@ budget::RateLimitState ClusterState::State(const std::string& key,
   std::lock_guard<std::mutex> lock(mu_);
   SeenEntry s;
   if (auto it = seen_.find(key); it != seen_.end()) s = it->second;
-  budget::RateLimitState st;
-  if (rate.rpm) {
-    st.limit_requests = *rate.rpm;
-    st.remaining_requests = std::max<int64_t>(0, *rate.rpm - s.requests);
-  }
-  if (rate.tpm) {
-    st.limit_tokens = *rate.tpm;
-    st.remaining_tokens = std::max<int64_t>(0, *rate.tpm - s.tokens);
-  }
-  if (rate.max_parallel) {
-    st.max_parallel = *rate.max_parallel;
-    st.in_flight = s.in_flight;
-  }
-  return st;
+  return budget::LimitStateOf(rate, s.requests, s.tokens, s.in_flight);
 }
 
 budget::BudgetRemaining ClusterState::Remaining(const std::string& key,

@@ -14,23 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<ApiError> ParseModelAndStream(const json& doc, bool can_stream, ParsedRequest* out) {
-  auto model = doc.find("model");
-  if (model == doc.end()) return InvalidRequest("'model' is required", "model", "missing_field");
-  if (!model->is_string()) return WrongType("model", "a string", *model);
-  out->model = model->get<std::string>();
-  if (out->model.empty())
-    return InvalidRequest("'model' must not be empty", "model", "invalid_value");
-  if (auto e = RejectRoutingOverrides(doc)) return e;
-  if (auto e = CheckType(doc, "stream", &json::is_boolean, "a boolean")) return e;
-  out->stream = BoolOr(doc, "stream", false);
-  if (out->stream && !can_stream)
-    return InvalidRequest("this endpoint cannot stream", "stream", "invalid_value");
-  if (auto e = CheckType(doc, "temperature", &json::is_number, "a number")) return e;
-  if (auto e = CheckType(doc, "top_p", &json::is_number, "a number")) return e;
-  return std::nullopt;
-}
-
 // Tools in a tools array; a `namespace` entry (Codex groups its tools) counts its members.
 int CountTools(const json& tools) {
   int n = 0;

@@ -66,15 +66,7 @@ std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
 }
 
 std::optional<ApiError> ParseCommon(const json& doc, ParsedRequest* out) {
-  auto model = doc.find("model");
-  if (model == doc.end()) return InvalidRequest("'model' is required", "model", "missing_field");
-  if (!model->is_string()) return WrongType("model", "a string", *model);
-  out->model = model->get<std::string>();
-  if (out->model.empty())
-    return InvalidRequest("'model' must not be empty", "model", "invalid_value");
-  if (auto e = RejectRoutingOverrides(doc)) return e;
-  if (auto e = CheckType(doc, "stream", &json::is_boolean, "a boolean")) return e;
-  out->stream = BoolOr(doc, "stream", false);
+  if (auto e = ParseModelAndStream(doc, /*can_stream=*/true, out)) return e;
   if (auto so = doc.find("stream_options"); so != doc.end() && !so->is_null()) {
     if (!so->is_object()) return WrongType("stream_options", "an object", *so);
     if (auto e = CheckType(*so, "include_usage", &json::is_boolean, "a boolean")) {
@@ -91,8 +83,6 @@ std::optional<ApiError> ParseCommon(const json& doc, ParsedRequest* out) {
   int64_t n = 1;
   if (auto e = CheckInt(doc, "n", 1, 128, &n)) return e;
   out->n = static_cast<int>(n);
-  if (auto e = CheckType(doc, "temperature", &json::is_number, "a number")) return e;
-  if (auto e = CheckType(doc, "top_p", &json::is_number, "a number")) return e;
   if (auto e = CheckType(doc, "user", &json::is_string, "a string")) return e;
   return std::nullopt;
 }

@@ -32,6 +32,10 @@ std::optional<ApiError> CheckInt(const nlohmann::json& doc, const char* key, int
 // doc[key], when present and not null, must satisfy `pred`.
 std::optional<ApiError> CheckType(const nlohmann::json& doc, const char* key,
                                   bool (nlohmann::json::*pred)() const noexcept, const char* want);
+// `model` (a non-empty string), no routing overrides, `stream` (a boolean; refused when
+// the endpoint cannot stream), `temperature` and `top_p` (numbers): every API's common head.
+std::optional<ApiError> ParseModelAndStream(const nlohmann::json& doc, bool can_stream,
+                                            ParsedRequest* out);
 // Refuses fields that would let a client point the gateway at another upstream.
 std::optional<ApiError> RejectRoutingOverrides(const nlohmann::json& doc);
 // Adds the billed-but-not-text members of `obj` named in `keys` to extra_input_tokens.
