@@ -4,13 +4,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "config/loader.h"
 #include "routing/request_facts.h"
+#include "runtime/config_load.h"
 
 namespace signalbox::app {
 
 std::optional<OfflineRouting> LoadOffline(const Args& args) {
-  LoadResult lr = LoadConfigFile(args.ConfigPath());
+  LoadResult lr = LoadCheckedConfigFile(args.ConfigPath());
   if (!lr.config) {
     for (const auto& e : lr.errors) std::fprintf(stderr, "%s\n", e.c_str());
     return std::nullopt;

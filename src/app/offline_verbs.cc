@@ -10,9 +10,9 @@
 #include "app/verbs.h"
 #include "budget/spend_report.h"
 #include "cluster/cluster_state.h"
-#include "config/loader.h"
 #include "routing/decision_json.h"
 #include "routing/request_facts.h"
+#include "runtime/config_load.h"
 
 namespace signalbox::app {
 namespace {
@@ -34,7 +34,7 @@ int RunCheck(const Args& args) {
     std::fprintf(stderr, "signalbox check: unexpected argument '%s'\n", args.positional[0].c_str());
     return 2;
   }
-  LoadResult lr = LoadConfigFile(args.ConfigPath());
+  LoadResult lr = LoadCheckedConfigFile(args.ConfigPath());
   for (const auto& w : lr.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!lr.config) {
     for (const auto& e : lr.errors) std::printf("%s\n", e.c_str());
@@ -155,7 +155,7 @@ int RunSpend(const Args& args) {
     std::fprintf(stderr, "signalbox spend: unexpected argument '%s'\n", args.positional[0].c_str());
     return 2;
   }
-  LoadResult lr = LoadConfigFile(args.ConfigPath());
+  LoadResult lr = LoadCheckedConfigFile(args.ConfigPath());
   if (!lr.config) {
     for (const auto& e : lr.errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;

@@ -9,11 +9,16 @@
 //    signal never scores lower. Pick the highest tier whose lower bound <= score.
 #include "classify/classifier.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "classify/builtin_keywords.h"
 #include "classify/keyword_table.h"
 #include "classify/request_stats.h"
 #include "classify/signal_math.h"
 #include "classify/text_scanner.h"
+#include "common/did_you_mean.h"
 
 namespace signalbox::classify {
 
@@ -50,6 +55,31 @@ std::shared_ptr<const Classifier> Classifier::Create(const ClassifierConfig& cfg
   c->tiers_ = cfg.tiers;
   if (c->tiers_.empty()) c->tiers_.emplace_back("default", 0.0);
   return c;
+}
+
+std::vector<ConfigProblem> CheckConfig(const ClassifierConfig& cfg) {
+  std::vector<std::string_view> names, keyword_names;
+  for (const SignalInfo& s : KnownSignals()) {
+    names.push_back(s.name);
+    if (s.takes_keywords) keyword_names.push_back(s.name);
+  }
+  std::vector<ConfigProblem> out;
+  for (const auto& use : cfg.signal_names) {
+    const bool keywords = use.path.rfind("classifier.keywords", 0) == 0;
+    auto known = std::find(names.begin(), names.end(), use.name);
+    if (known == names.end()) {
+      out.push_back({use.pos, use.path, "unknown signal" + DidYouMean(use.name, names)});
+    } else if (keywords && std::find(keyword_names.begin(), keyword_names.end(), use.name) ==
+                               keyword_names.end()) {
+      std::string list;
+      for (auto n : keyword_names) list += fmt::format("{}{}", list.empty() ? "" : ", ", n);
+      out.push_back({use.pos, use.path,
+                     fmt::format("the signal '{}' has no word list to extend (signals that take "
+                                 "keywords: {})",
+                                 use.name, list)});
+    }
+  }
+  return out;
 }
 
 Classification Classifier::Classify(const ClassifyInput& in) const {

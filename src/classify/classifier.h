@@ -70,6 +70,12 @@ struct SignalInfo {
 // The known signals in a fixed order. Config validation rejects other names.
 const std::vector<SignalInfo>& KnownSignals();
 
+// The classifier's checks of a parsed config (the config module does not know its
+// vocabulary): every name under classifier.signals and classifier.keywords is a known
+// signal, and keywords extend only signals that have a word list. Loading a config
+// (runtime/config_load.h) runs it with the loader's own checks.
+std::vector<ConfigProblem> CheckConfig(const ClassifierConfig& cfg);
+
 // Estimated token count of `text` (the fast estimator used for routing and budgets),
 // modelled on BPE vocabularies such as cl100k/o200k: a word is a token plus a quarter
 // per letter beyond six, a number a token per three digits, a run of punctuation a token

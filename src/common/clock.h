@@ -17,6 +17,8 @@ class Clock {
   virtual std::chrono::steady_clock::time_point Now() const = 0;
   // Wall-clock time for budget windows and log timestamps.
   virtual std::chrono::system_clock::time_point WallNow() const = 0;
+  // Waits `d` (a retry's backoff). A fake clock moves by `d` instead.
+  virtual void SleepFor(std::chrono::nanoseconds d) const = 0;
 
   // The process-wide real clock.
   static const Clock& Real();
@@ -30,6 +32,7 @@ class RealClock final : public Clock {
   std::chrono::system_clock::time_point WallNow() const override {
     return std::chrono::system_clock::now();
   }
+  void SleepFor(std::chrono::nanoseconds d) const override;
 };
 
 // A clock that moves only when told to. Starts at the given wall time.
@@ -47,17 +50,18 @@ class FakeClock final : public Clock {
         std::chrono::duration_cast<std::chrono::system_clock::duration>(
             std::chrono::nanoseconds(wall_ns_.load())));
   }
-  void Advance(std::chrono::nanoseconds d) {
+  void Advance(std::chrono::nanoseconds d) const {
     mono_ns_ += d.count();
     wall_ns_ += d.count();
   }
+  void SleepFor(std::chrono::nanoseconds d) const override { Advance(d); }
   void SetWall(std::chrono::system_clock::time_point t) {
     wall_ns_ = t.time_since_epoch() / std::chrono::nanoseconds(1);
   }
 
  private:
-  std::atomic<int64_t> mono_ns_{1'000'000'000};
-  std::atomic<int64_t> wall_ns_;
+  mutable std::atomic<int64_t> mono_ns_{1'000'000'000};
+  mutable std::atomic<int64_t> wall_ns_;
 };
 
 }  // namespace signalbox

@@ -23,6 +23,14 @@ struct SourcePos {
   int col = 0;
 };
 
+// A problem found in a parsed config by the module that owns a part of its vocabulary
+// (e.g. classify/ knows the signal names): reported like the loader's own errors.
+struct ConfigProblem {
+  SourcePos pos;
+  std::string path;  // e.g. classifier.signals.lenght
+  std::string message;
+};
+
 struct RetryBudgetConfig {
   double ratio = 0.2;  // concurrent retries allowed as a share of active requests
   int min = 3;         // ... but never fewer than this
@@ -174,6 +182,14 @@ struct ClassifierConfig {
   // Tier name -> lower bound of its score, in ascending order of bound.
   std::vector<std::pair<std::string, double>> tiers = {
       {"simple", 0.0}, {"medium", 0.35}, {"complex", 0.6}};
+  // Every signal name the YAML uses (under signals: and keywords:) and where: the
+  // config does not know the classifier's vocabulary; classify::CheckConfig() checks it.
+  struct NameUse {
+    std::string path;  // classifier.signals.NAME or classifier.keywords.NAME
+    std::string name;
+    SourcePos pos;
+  };
+  std::vector<NameUse> signal_names;
 };
 
 enum class OnExceed { kDowngrade, kReject };

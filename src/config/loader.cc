@@ -104,6 +104,15 @@ LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
   return Finish(r, std::move(cfg));
 }
 
+void AddProblems(LoadResult* r, std::string_view file_label,
+                 const std::vector<ConfigProblem>& problems) {
+  for (const ConfigProblem& p : problems) {
+    r->errors.push_back(fmt::format("{}:{}:{}: {}{}{}", file_label, p.pos.line, p.pos.col, p.path,
+                                    p.path.empty() ? "" : ": ", p.message));
+  }
+  if (!r->errors.empty()) r->config.reset();
+}
+
 LoadResult LoadConfigFile(const std::string& path, const EnvLookup& env) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

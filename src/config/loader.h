@@ -26,6 +26,11 @@ LoadResult LoadConfigFile(const std::string& path, const EnvLookup& env = Proces
 LoadResult LoadConfigText(std::string_view text, const std::string& file_label,
                           const EnvLookup& env = ProcessEnv());
 
+// Adds problems another module found in r->config (see ConfigProblem) to r->errors, in
+// the loader's format ("FILE:LINE:COL: path: message"); with any, r->config is cleared.
+void AddProblems(LoadResult* r, std::string_view file_label,
+                 const std::vector<ConfigProblem>& problems);
+
 // Hex SHA-256 of bytes (used for config content hashes and key hashes).
 std::string Sha256Hex(std::string_view bytes);
 

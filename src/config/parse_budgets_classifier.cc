@@ -5,7 +5,6 @@
 #include <cctype>
 #include <set>
 
-#include "classify/classifier.h"
 #include "config/env_expand.h"
 #include "config/parse_sections.h"
 
@@ -13,19 +12,6 @@ namespace signalbox::config_internal {
 namespace {
 
 using R = YamlReader;
-
-std::vector<std::string_view> SignalNames() {
-  std::vector<std::string_view> names;
-  for (const auto& s : classify::KnownSignals()) names.push_back(s.name);
-  return names;
-}
-
-bool KnownSignal(const std::string& name) {
-  for (const auto& s : classify::KnownSignals()) {
-    if (s.name == name) return true;
-  }
-  return false;
-}
 
 bool HexToBytes(const std::string& hex, std::array<uint8_t, 32>* out) {
   if (hex.size() != 64) return false;
@@ -107,16 +93,12 @@ void ParseClassifier(R& r, const YAML::Node& n, SourcePos parent, ClassifierConf
   const std::string p = "classifier";
   if (!r.ExpectMap(n, p, parent, {"signals", "keywords", "tiers"})) return;
   SourcePos pos = R::PosOf(n, parent);
-  const auto names = SignalNames();
   if (const YAML::Node& s = n["signals"]; s.IsDefined() && !s.IsNull()) {
     if (r.ExpectFreeMap(s, "classifier.signals", pos)) {
       for (auto it = s.begin(); it != s.end(); ++it) {
         std::string name = it->first.Scalar();
         std::string sp = R::Join("classifier.signals", name);
-        if (!KnownSignal(name)) {
-          r.Error(R::PosOf(it->first, pos), sp, "unknown signal" + DidYouMean(name, names));
-          continue;
-        }
+        c->signal_names.push_back({sp, name, R::PosOf(it->first, pos)});
         auto w = r.ToDouble(it->second, sp, R::PosOf(it->first, pos), 0, 10);
         if (w) c->signal_weights[name] = *w;
       }
@@ -127,10 +109,7 @@ void ParseClassifier(R& r, const YAML::Node& n, SourcePos parent, ClassifierConf
       for (auto it = k.begin(); it != k.end(); ++it) {
         std::string name = it->first.Scalar();
         std::string kp = R::Join("classifier.keywords", name);
-        if (!KnownSignal(name)) {
-          r.Error(R::PosOf(it->first, pos), kp, "unknown signal" + DidYouMean(name, names));
-          continue;
-        }
+        c->signal_names.push_back({kp, name, R::PosOf(it->first, pos)});
         std::vector<std::string> words;
         YAML::Node holder;
         holder[name] = it->second;

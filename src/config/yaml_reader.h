@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/did_you_mean.h"
 #include "config/config.h"
 #include "config/env_expand.h"
 
@@ -72,8 +73,5 @@ class YamlReader {
   std::vector<std::string> errors_;
   std::vector<std::string> warnings_;
 };
-
-// Levenshtein-based "did you mean" among candidates; empty when nothing is close.
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates);
 
 }  // namespace signalbox

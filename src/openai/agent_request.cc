@@ -57,25 +57,26 @@ std::optional<ApiError> ParseInputItem(const json& item, size_t i, ParsedRequest
   auto role = item.find("role");
   if (type == "message" || (type.empty() && role != item.end())) {
     if (role == item.end() || !role->is_string()) {
-      return InvalidRequest(fmt::format("'{}.role' is required", ip), ip + ".role",
-                            "missing_field");
+      return InvalidRequest(ErrorCode::kMissingField, fmt::format("'{}.role' is required", ip),
+                            ip + ".role");
     }
     classify::Role r = RoleOf(role->get_ref<const std::string&>());
     if (r == classify::Role::kOther || r == classify::Role::kTool) {
       return InvalidRequest(
+          ErrorCode::kInvalidValue,
           fmt::format("'{}.role' must be one of user, assistant, system, developer", ip),
-          ip + ".role", "invalid_value");
+          ip + ".role");
     }
     auto content = item.find("content");
     if (content == item.end()) {
-      return InvalidRequest(fmt::format("'{}.content' is required", ip), ip + ".content",
-                            "missing_field");
+      return InvalidRequest(ErrorCode::kMissingField, fmt::format("'{}.content' is required", ip),
+                            ip + ".content");
     }
     return ParseContent(*content, ip + ".content", index, r, kOpenAIParts, out);
   }
   if (type.empty()) {
-    return InvalidRequest(fmt::format("'{}.type' is required (or a role)", ip), ip + ".type",
-                          "missing_field");
+    return InvalidRequest(ErrorCode::kMissingField,
+                          fmt::format("'{}.type' is required (or a role)", ip), ip + ".type");
   }
   // A tool's result (function_call_output and the *_call_output items of built-in
   // tools): a tool turn when it is text, else billed by size.
@@ -116,7 +117,7 @@ std::optional<ApiError> ParseResponsesBody(const json& doc, ParsedRequest* out) 
   auto in = doc.find("input");
   if (in == doc.end() || in->is_null()) {
     if (out->previous_response_id.empty() && messages == 0)
-      return InvalidRequest("'input' is required", "input", "missing_field");
+      return InvalidRequest(ErrorCode::kMissingField, "'input' is required", "input");
   } else if (in->is_string()) {
     out->classify.parts.push_back({classify::Role::kUser, 0, in->get_ref<const std::string&>()});
     ++messages;
@@ -150,7 +151,7 @@ std::optional<ApiError> ParseMessagesBody(const json& doc, bool count_tokens, Pa
   int64_t v = -1;
   if (auto e = CheckInt(doc, "max_tokens", 1, kMaxOutputTokens, &v)) return e;
   if (v < 0 && !count_tokens)
-    return InvalidRequest("'max_tokens' is required", "max_tokens", "missing_field");
+    return InvalidRequest(ErrorCode::kMissingField, "'max_tokens' is required", "max_tokens");
   out->max_tokens = v;
   if (auto sys = doc.find("system"); sys != doc.end() && !sys->is_null()) {
     if (auto e = ParseContent(*sys, "system", -1, classify::Role::kSystem, kAnthropicBlocks, out))
@@ -160,13 +161,13 @@ std::optional<ApiError> ParseMessagesBody(const json& doc, bool count_tokens, Pa
     // Claude Code also sends role "system" turns; anything else is refused.
     std::string role = StringOr(m, "role");
     if (role != "user" && role != "assistant" && role != "system") {
-      return InvalidRequest(fmt::format("'{}.role' must be user or assistant", mp), mp + ".role",
-                            role.empty() ? "missing_field" : "invalid_value");
+      return InvalidRequest(role.empty() ? ErrorCode::kMissingField : ErrorCode::kInvalidValue,
+                            fmt::format("'{}.role' must be user or assistant", mp), mp + ".role");
     }
     auto content = m.find("content");
     if (content == m.end()) {
-      return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content",
-                            "missing_field");
+      return InvalidRequest(ErrorCode::kMissingField, fmt::format("'{}.content' is required", mp),
+                            mp + ".content");
     }
     classify::Role r = role == "user"        ? classify::Role::kUser
                        : role == "assistant" ? classify::Role::kAssistant

@@ -18,6 +18,80 @@
 
 namespace signalbox {
 
+// Every error the gateway itself answers or records. The one table in error.cc gives
+// each its wire code, HTTP status, OpenAI type, whether the SDKs should retry it, and
+// whether a candidate that fails with it lets the request move to the next one ("may fall
+// back"). docs/resilience.md, "Error codes", is the same table; a test compares them.
+enum class ErrorCode {
+  // The request itself (400s): never retried, never a fallback.
+  kInvalidJson,
+  kInvalidHeader,
+  kDuplicateKey,
+  kUnsupportedParameter,
+  kMissingField,
+  kInvalidType,
+  kInvalidValue,
+  kContextLengthExceeded,
+  kBadRequest,
+  kInvalidLineBreak,
+  kInvalidHeaderName,
+  kInvalidHost,
+  kReservedHeader,
+  kInvalidContentLength,
+  kInvalidApiKey,
+  kModelNotAllowed,
+  kModelNotFound,
+  kApiNotServed,
+  kNotFound,
+  kMethodNotAllowed,
+  kRequestTimeout,
+  kLengthRequired,
+  kRequestTooLarge,
+  kUriTooLong,
+  kUnsupportedContentEncoding,
+  kTooManyHeaders,
+  kRequestHeaderTooLarge,
+  kInvalidConfig,  // POST /admin/reload: the new config was rejected (422)
+  // Limits and capacity.
+  kRateLimitExceeded,
+  kTokensOverLimit,  // one request's estimate exceeds the key's whole tpm
+  kBudgetExceeded,
+  kOverloaded,
+  kTooManyStreams,
+  kClusterUnavailable,
+  // The upstream chain (a candidate's failure; the all-failed answer).
+  kConnectFailed,
+  kTlsFailed,
+  kConnectionReset,
+  kTimeout,
+  kRateLimited,
+  kCircuitOpen,
+  kMaxConcurrency,
+  kRetryBudget,
+  kUpstreamAuthError,
+  kUpstreamError,
+  kUpstreamUnavailable,
+  kUpstreamTimeout,
+  kUpstreamClientError,  // an upstream 4xx, relayed with its own status, type and code
+  kStreamInterrupted,
+  kShuttingDown,
+  kClientGone,
+  kInternal,
+};
+constexpr ErrorCode kLastErrorCode = ErrorCode::kInternal;
+
+struct ErrorSpec {
+  std::string_view code;  // error.code on the wire, the access log's `error`
+  int http;               // the client's HTTP status
+  std::string_view type;  // OpenAI error.type
+  bool no_retry;          // send x-should-retry: false (retrying cannot help)
+  bool may_fall_back;     // a candidate failing with it: the request moves on
+};
+const ErrorSpec& SpecOf(ErrorCode c);
+inline std::string_view CodeName(ErrorCode c) { return SpecOf(c).code; }
+
+// An error as the client gets it. Made only by MakeError() (or RelayedError() for an
+// upstream's own 4xx), so status, type and code always agree with the table.
 struct ApiError {
   int status = 500;   // HTTP status
   std::string type;   // OpenAI error.type
@@ -28,12 +102,19 @@ struct ApiError {
   bool no_retry = false;  // send x-should-retry: false (the gateway already retried)
 };
 
-// The table: canonical code -> HTTP status and OpenAI type.
+ApiError MakeError(ErrorCode c, std::string message, std::string param = "", int retry_after_s = 0);
+// An upstream's 4xx in the client's shape: its own status, and its type and code when it
+// sent them.
+ApiError RelayedError(int status, std::string type, std::string code, std::string param,
+                      std::string message);
+
+// The table of canonical codes (internal Status) -> HTTP status and OpenAI type, for
+// errors that are not the request path's (admin endpoints).
 int HttpStatusFor(StatusCode code);
 std::string_view ErrorTypeFor(StatusCode code);
 
 // An ApiError from a Status, using the table.
-ApiError FromStatus(const Status& s, std::string code = "", std::string param = "");
+ApiError FromStatus(const Status& s);
 
 enum class ErrorShape { kOpenAI, kAnthropic };
 
@@ -49,8 +130,8 @@ std::string_view AnthropicErrorType(int status);
 // The JSON body of an error.
 std::string ErrorBody(const ApiError& e, ErrorShape shape = ErrorShape::kOpenAI);
 
-// Shorthands for the common cases.
-ApiError InvalidRequest(std::string message, std::string param = "", std::string code = "");
+// Shorthands for the common cases: a 400 about `param`, and an unknown model.
+ApiError InvalidRequest(ErrorCode c, std::string message, std::string param = "");
 ApiError ModelNotFound(std::string_view model);
 
 }  // namespace signalbox

@@ -43,23 +43,24 @@ std::optional<ApiError> ParseMessages(const json& doc, ParsedRequest* out) {
       doc, out, [out](const json& m, const std::string& mp, int i) -> std::optional<ApiError> {
         auto role = m.find("role");
         if (role == m.end() || !role->is_string()) {
-          return InvalidRequest(fmt::format("'{}.role' is required", mp), mp + ".role",
-                                "missing_field");
+          return InvalidRequest(ErrorCode::kMissingField, fmt::format("'{}.role' is required", mp),
+                                mp + ".role");
         }
         classify::Role r = RoleOf(role->get_ref<const std::string&>());
         if (r == classify::Role::kOther) {
-          return InvalidRequest(fmt::format("'{}.role' must be one of system, developer, user, "
+          return InvalidRequest(ErrorCode::kInvalidValue,
+                                fmt::format("'{}.role' must be one of system, developer, user, "
                                             "assistant, tool, function",
                                             mp),
-                                mp + ".role", "invalid_value");
+                                mp + ".role");
         }
         AddMemberTokens(m, {"tool_calls", "function_call", "audio", "name"}, out);
         auto content = m.find("content");
         if (content != m.end())
           return ParseContent(*content, mp + ".content", i, r, kOpenAIParts, out);
         if (r == classify::Role::kUser || r == classify::Role::kSystem) {
-          return InvalidRequest(fmt::format("'{}.content' is required", mp), mp + ".content",
-                                "missing_field");
+          return InvalidRequest(ErrorCode::kMissingField,
+                                fmt::format("'{}.content' is required", mp), mp + ".content");
         }
         return std::nullopt;
       });
@@ -114,7 +115,8 @@ std::optional<ApiError> ParseChat(const json& doc, ParsedRequest* out) {
 
 std::optional<ApiError> ParseCompletions(const json& doc, ParsedRequest* out) {
   auto p = doc.find("prompt");
-  if (p == doc.end()) return InvalidRequest("'prompt' is required", "prompt", "missing_field");
+  if (p == doc.end())
+    return InvalidRequest(ErrorCode::kMissingField, "'prompt' is required", "prompt");
   out->classify.num_messages = 1;
   if (p->is_string()) {
     out->classify.parts.push_back({classify::Role::kUser, 0, p->get_ref<const std::string&>()});
@@ -141,11 +143,13 @@ std::optional<ApiError> ParseCompletions(const json& doc, ParsedRequest* out) {
 
 std::optional<ApiError> ParseEmbeddings(const json& doc, ParsedRequest* out) {
   auto in = doc.find("input");
-  if (in == doc.end()) return InvalidRequest("'input' is required", "input", "missing_field");
+  if (in == doc.end())
+    return InvalidRequest(ErrorCode::kMissingField, "'input' is required", "input");
   if (in->is_string()) {
     out->embedding_input_chars = static_cast<int64_t>(in->get_ref<const std::string&>().size());
   } else if (in->is_array()) {
-    if (in->empty()) return InvalidRequest("'input' must not be empty", "input", "invalid_value");
+    if (in->empty())
+      return InvalidRequest(ErrorCode::kInvalidValue, "'input' must not be empty", "input");
     for (const auto& e : *in) {
       if (e.is_string())
         out->embedding_input_chars += static_cast<int64_t>(e.get_ref<const std::string&>().size());
@@ -160,7 +164,7 @@ std::optional<ApiError> ParseEmbeddings(const json& doc, ParsedRequest* out) {
     return WrongType("input", "a string or an array", *in);
   }
   if (out->stream)
-    return InvalidRequest("embeddings cannot be streamed", "stream", "invalid_value");
+    return InvalidRequest(ErrorCode::kInvalidValue, "embeddings cannot be streamed", "stream");
   return std::nullopt;
 }
 
@@ -191,7 +195,7 @@ std::optional<ApiError> ParseFields(ParsedRequest* out) {
     }
   } catch (const std::exception&) {
     // A type check above missed a case: still a client error, never a 500.
-    return InvalidRequest("the body has a field of the wrong type", "", "invalid_type");
+    return InvalidRequest(ErrorCode::kInvalidType, "the body has a field of the wrong type");
   }
   return std::nullopt;
 }
@@ -252,29 +256,30 @@ ErrorShape ShapeOf(Endpoint e) {
 std::optional<ApiError> ParseRequest(Endpoint endpoint, std::string_view body, ParsedRequest* out) {
   out->endpoint = endpoint;
   if (body.empty())
-    return InvalidRequest("the request body is empty: send a JSON object", "", "invalid_json");
+    return InvalidRequest(ErrorCode::kInvalidJson, "the request body is empty: send a JSON object");
   if (!DepthWithin(body, kMaxDepth)) {
-    return InvalidRequest(fmt::format("the JSON body nests deeper than {} levels", kMaxDepth), "",
-                          "invalid_json");
+    return InvalidRequest(ErrorCode::kInvalidJson,
+                          fmt::format("the JSON body nests deeper than {} levels", kMaxDepth));
   }
   try {
     out->doc = json::parse(body);
   } catch (const json::parse_error& e) {
-    return InvalidRequest(fmt::format("the body is not valid JSON (error at byte {})", e.byte), "",
-                          "invalid_json");
+    return InvalidRequest(ErrorCode::kInvalidJson,
+                          fmt::format("the body is not valid JSON (error at byte {})", e.byte));
   } catch (const json::exception&) {
     // out_of_range: a number literal beyond a double (1e400, a 5000-digit integer). The
     // library's message quotes the whole literal: never echo or log it.
-    return InvalidRequest("the body has a number outside the range of a 64-bit float", "",
-                          "invalid_json");
+    return InvalidRequest(ErrorCode::kInvalidJson,
+                          "the body has a number outside the range of a 64-bit float");
   }
   if (!out->doc.is_object())
-    return InvalidRequest("the body must be a JSON object", "", "invalid_json");
+    return InvalidRequest(ErrorCode::kInvalidJson, "the body must be a JSON object");
   auto scan = ScanJsonObject(body);
-  if (!scan) return InvalidRequest("the body is not valid JSON", "", "invalid_json");
+  if (!scan) return InvalidRequest(ErrorCode::kInvalidJson, "the body is not valid JSON");
   if (scan->duplicate_keys) {
-    return InvalidRequest(fmt::format("the key '{}' appears twice in the body", scan->duplicate),
-                          scan->duplicate, "duplicate_key");
+    return InvalidRequest(ErrorCode::kDuplicateKey,
+                          fmt::format("the key '{}' appears twice in the body", scan->duplicate),
+                          scan->duplicate);
   }
   out->scan = std::move(*scan);
   return ParseFields(out);
@@ -284,7 +289,7 @@ std::optional<ApiError> ParseDocument(Endpoint endpoint, nlohmann::json doc, Par
   out->endpoint = endpoint;
   out->doc = std::move(doc);
   if (!out->doc.is_object())
-    return InvalidRequest("the body must be a JSON object", "", "invalid_json");
+    return InvalidRequest(ErrorCode::kInvalidJson, "the body must be a JSON object");
   return ParseFields(out);
 }
 

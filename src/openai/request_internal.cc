@@ -44,8 +44,8 @@ const char* TypeName(const json& v) {
 }
 
 ApiError WrongType(const std::string& param, const char* want, const json& got) {
-  return InvalidRequest(fmt::format("'{}' must be {}, not {}", param, want, TypeName(got)), param,
-                        "invalid_type");
+  return InvalidRequest(ErrorCode::kInvalidType,
+                        fmt::format("'{}' must be {}, not {}", param, want, TypeName(got)), param);
 }
 
 classify::Role RoleOf(std::string_view r) {
@@ -63,8 +63,8 @@ std::optional<ApiError> CheckInt(const json& doc, const char* key, int64_t min, 
   if (!it->is_number_integer()) return WrongType(key, "an integer", *it);
   int64_t v = it->get<int64_t>();
   if (v < min || v > max) {
-    return InvalidRequest(fmt::format("'{}' must be between {} and {}", key, min, max), key,
-                          "invalid_value");
+    return InvalidRequest(ErrorCode::kInvalidValue,
+                          fmt::format("'{}' must be between {} and {}", key, min, max), key);
   }
   *out = v;
   return std::nullopt;
@@ -84,9 +84,10 @@ std::optional<ApiError> RejectRoutingOverrides(const json& doc) {
   for (const char* k : {"api_base", "base_url", "api_key", "user_config", "extra_headers"}) {
     if (doc.contains(k)) {
       return InvalidRequest(
+          ErrorCode::kUnsupportedParameter,
           fmt::format("'{}' is not supported: the gateway chooses the upstream and its credentials",
                       k),
-          k, "unsupported_parameter");
+          k);
     }
   }
   return std::nullopt;
@@ -125,15 +126,15 @@ std::optional<ApiError> ParseContent(const json& content, const std::string& par
     if (!part.is_object()) return WrongType(pp, "an object", part);
     auto type = part.find("type");
     if (type == part.end() || !type->is_string()) {
-      return InvalidRequest(fmt::format("'{}.type' is required", pp), pp + ".type",
-                            "missing_field");
+      return InvalidRequest(ErrorCode::kMissingField, fmt::format("'{}.type' is required", pp),
+                            pp + ".type");
     }
     const std::string& t = type->get_ref<const std::string&>();
     if (is(types.text, t)) {
       auto text = part.find("text");
       if (text == part.end() || !text->is_string()) {
-        return InvalidRequest(fmt::format("'{}.text' must be a string", pp), pp + ".text",
-                              "invalid_type");
+        return InvalidRequest(ErrorCode::kInvalidType,
+                              fmt::format("'{}.text' must be a string", pp), pp + ".text");
       }
       out->classify.parts.push_back({role, index, text->get_ref<const std::string&>()});
     } else if (is(types.image, t)) {
@@ -159,10 +160,11 @@ std::optional<ApiError> ForEachMessage(
     const json& doc, ParsedRequest* out,
     const std::function<std::optional<ApiError>(const json&, const std::string&, int)>& fn) {
   auto it = doc.find("messages");
-  if (it == doc.end()) return InvalidRequest("'messages' is required", "messages", "missing_field");
+  if (it == doc.end())
+    return InvalidRequest(ErrorCode::kMissingField, "'messages' is required", "messages");
   if (!it->is_array()) return WrongType("messages", "an array", *it);
   if (it->empty())
-    return InvalidRequest("'messages' must not be empty", "messages", "invalid_value");
+    return InvalidRequest(ErrorCode::kInvalidValue, "'messages' must not be empty", "messages");
   out->classify.num_messages = static_cast<int>(it->size());
   for (size_t i = 0; i < it->size(); ++i) {
     const json& m = (*it)[i];
@@ -175,16 +177,17 @@ std::optional<ApiError> ForEachMessage(
 
 std::optional<ApiError> ParseModelAndStream(const json& doc, bool can_stream, ParsedRequest* out) {
   auto model = doc.find("model");
-  if (model == doc.end()) return InvalidRequest("'model' is required", "model", "missing_field");
+  if (model == doc.end())
+    return InvalidRequest(ErrorCode::kMissingField, "'model' is required", "model");
   if (!model->is_string()) return WrongType("model", "a string", *model);
   out->model = model->get<std::string>();
   if (out->model.empty())
-    return InvalidRequest("'model' must not be empty", "model", "invalid_value");
+    return InvalidRequest(ErrorCode::kInvalidValue, "'model' must not be empty", "model");
   if (auto e = RejectRoutingOverrides(doc)) return e;
   if (auto e = CheckType(doc, "stream", &json::is_boolean, "a boolean")) return e;
   out->stream = BoolOr(doc, "stream", false);
   if (out->stream && !can_stream)
-    return InvalidRequest("this endpoint cannot stream", "stream", "invalid_value");
+    return InvalidRequest(ErrorCode::kInvalidValue, "this endpoint cannot stream", "stream");
   if (auto e = CheckType(doc, "temperature", &json::is_number, "a number")) return e;
   if (auto e = CheckType(doc, "top_p", &json::is_number, "a number")) return e;
   return std::nullopt;

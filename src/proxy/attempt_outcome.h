@@ -10,8 +10,10 @@
 // Pure: no I/O, no state.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
+#include "openai/error.h"
 #include "upstream/upstream_call.h"
 
 namespace signalbox {
@@ -59,8 +61,10 @@ enum class NextStep {
 struct OutcomeRule {
   CircuitVerdict circuit;
   NextStep next;
-  int status;             // the client's status if this is the request's last failure
-  std::string_view code;  // machine code: the failure list, fallback reasons, access log
+  int status;  // the client's status if this is the request's last failure
+  // The failure list's, fallback reasons' and access log's code (none for kOk). Its
+  // "may fall back" column in the error table agrees with `next` (tested).
+  std::optional<ErrorCode> code;
 };
 
 OutcomeRule RuleFor(Outcome o);

@@ -16,18 +16,11 @@
 namespace signalbox {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
 constexpr size_t kMaxTokenBytes = 4096;
 constexpr std::string_view kCostCapHeader = "x-signalbox-max-cost-usd";
 
 ApiError Unauthorized(std::string message) {
-  ApiError e;
-  e.status = 401;
-  e.type = "authentication_error";
-  e.code = "invalid_api_key";
-  e.message = std::move(message);
-  return e;
+  return MakeError(ErrorCode::kInvalidApiKey, std::move(message));
 }
 
 // The token of "Authorization: Bearer <token>", or nullopt.
@@ -78,16 +71,15 @@ bool SafeRequestId(std::string_view v) {
 std::string FormatScore(double s) { return fmt::format("{}", s); }
 
 ApiError ModelNotAllowed(const KeyEntry& key, const std::string& model) {
-  ApiError e;
-  e.status = 403;
-  e.type = "permission_error";
-  e.code = "model_not_allowed";
-  e.param = "model";
   std::string allowed;
   for (const auto& m : *key.models) allowed += (allowed.empty() ? "" : ", ") + m;
-  e.message = fmt::format("Key '{}' may not use model '{}' (allowed: {}).", key.id, model, allowed);
-  return e;
+  return MakeError(
+      ErrorCode::kModelNotAllowed,
+      fmt::format("Key '{}' may not use model '{}' (allowed: {}).", key.id, model, allowed),
+      "model");
 }
+
+}  // namespace
 
 // An AffinityMap value is "backend/deployment" (a bare "backend" from before deployments
 // still works): the backend goes to the router, the deployment to the balancer.
@@ -98,13 +90,18 @@ std::string_view AffinityBackend(std::string_view value, std::string* deployment
   return value.substr(0, slash);
 }
 
-}  // namespace
-
 std::string RequestIdFor(std::optional<std::string_view> client_value) {
   if (client_value && SafeRequestId(*client_value)) return std::string(*client_value);
   thread_local std::mt19937_64 rng(std::random_device{}() ^
                                    (uint64_t(std::random_device{}()) << 32));
   return fmt::format("req_{:016x}{:08x}", rng(), static_cast<uint32_t>(rng()));
+}
+
+Gateway::Gateway(GatewayDeps deps) : d_(std::move(deps)), transport_(d_.transport) {
+  if (transport_ == nullptr) {
+    own_transport_ = std::make_unique<HttpTransport>(*d_.watchdog);
+    transport_ = own_transport_.get();
+  }
 }
 
 std::optional<ApiError> Gateway::Gate(const RequestHead& head) const {
@@ -159,8 +156,9 @@ std::optional<ApiError> Gateway::BudgetView(const Snapshot& snap, const Exchange
     }
   });
   if (bad_cap) {
-    return InvalidRequest("x-signalbox-max-cost-usd must be a non-negative number of USD",
-                          "x-signalbox-max-cost-usd", "invalid_header");
+    return InvalidRequest(ErrorCode::kInvalidHeader,
+                          "x-signalbox-max-cost-usd must be a non-negative number of USD",
+                          "x-signalbox-max-cost-usd");
   }
   if (const KeyEntry* k = snap.KeyById(key_id)) {
     limits->daily_usd = k->daily_usd;
@@ -188,7 +186,7 @@ void Gateway::Reply(Exchange& ex, const std::vector<Header>& headers, const ApiE
 void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
   Admission a(*this);
   a.req.endpoint = ep;
-  a.in.start = SteadyClock::now();
+  a.in.start = d_.clock->Now();
   RetryBudget::Active active(*d_.retry_budget);
   try {
     Proxy(ex, ep, a);
@@ -199,14 +197,10 @@ void Gateway::HandleProxy(Exchange& ex, Endpoint ep) {
         .Field("request_id", a.in.request_id)
         .Field("error", e.what());
     a.result.status = 500;
-    a.result.error = "internal_error";
+    a.result.error = std::string(CodeName(ErrorCode::kInternal));
     if (!ex.committed()) {
-      ApiError err;
-      err.status = 500;
-      err.type = "server_error";
-      err.code = "internal_error";
-      err.message = "The gateway failed to handle the request.";
-      Reply(ex, a.in.headers, err);
+      Reply(ex, a.in.headers,
+            MakeError(ErrorCode::kInternal, "The gateway failed to handle the request."));
     }
   }
 }
@@ -248,13 +242,13 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
       [&ex](std::string_view n) { return ex.header(n); });
   std::optional<std::string> affinity = AffinityFor(req);
   if (affinity) facts.affinity_backend = AffinityBackend(*affinity, &in.affinity_deployment);
-  auto t0 = SteadyClock::now();
+  auto t0 = d_.clock->Now();
   routing::Decision& decision = a.decision;
   decision = snap->router->Decide(facts, bv);
   a.decided = true;
   if (decision.classified && d_.metrics) {
     d_.metrics->classifier_seconds->WithLabels({}).Observe(
-        std::chrono::duration<double>(SteadyClock::now() - t0).count());
+        std::chrono::duration<double>(d_.clock->Now() - t0).count());
   }
   in.decision = &decision;
   if (!decision.rule.empty()) in.headers.push_back({"x-signalbox-rule", decision.rule});
@@ -269,29 +263,18 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
       return fail(e);
     }
     case routing::Decision::Kind::kBudgetRejected: {
-      ApiError e;
-      e.status = 429;
-      e.type = "insufficient_quota";
-      e.code = "budget_exceeded";
-      e.message = decision.message;
-      e.no_retry = true;
       Log(LogLevel::kInfo, "budget refusal")
           .Field("request_id", in.request_id)
           .Field("key", in.key_id)
           .Field("budget", decision.budget_code);
-      return fail(e);
+      return fail(MakeError(ErrorCode::kBudgetExceeded, decision.message));
     }
     case routing::Decision::Kind::kNoFit:
-      return fail(InvalidRequest(decision.message, "messages", "context_length_exceeded"));
+      return fail(InvalidRequest(ErrorCode::kContextLengthExceeded, decision.message, "messages"));
     case routing::Decision::Kind::kNoApi: {
       // count_tokens has an answer of its own when no backend serves Messages.
       if (ep == Endpoint::kCountTokens) return AnswerTokenCount(ex, a);
-      ApiError e;
-      e.status = 404;
-      e.type = "invalid_request_error";
-      e.code = "api_not_served";
-      e.message = decision.message;
-      return fail(e);
+      return fail(MakeError(ErrorCode::kApiNotServed, decision.message));
     }
     default:
       break;
@@ -305,20 +288,17 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
     int max = snap->config->server.max_streams;
     if (streams_.fetch_add(1) >= max) {
       streams_.fetch_sub(1);
-      ApiError e;
-      e.status = 503;
-      e.type = "server_error";
-      e.code = "too_many_streams";
-      e.message = fmt::format(
-          "The gateway is serving its maximum of {} concurrent streams; retry shortly.", max);
-      e.retry_after_s = 1;
-      return fail(e);
+      return fail(MakeError(
+          ErrorCode::kTooManyStreams,
+          fmt::format("The gateway is serving its maximum of {} concurrent streams; retry shortly.",
+                      max),
+          "", 1));
     }
     a.stream_slot = true;
   }
   in.forward_headers = ForwardableHeaders(ex, snap->config->server.forwarded_for);
   in.beta = ex.query_param("beta") == std::optional<std::string_view>("true");
-  ProxyServices svc{*d_.clock, *d_.watchdog, *d_.retry_budget, d_.spend, d_.metrics, d_.affinity};
+  ProxyServices svc{*d_.clock, *transport_, *d_.retry_budget, d_.spend, d_.metrics, d_.affinity};
   a.result = ProxyCall(svc, in).Run();
 }
 
@@ -337,7 +317,7 @@ void Gateway::AnswerTokenCount(Exchange& ex, Admission& a) const {
 
 void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routing::Decision* d,
                      const ProxyResult& r, bool stream) const {
-  double duration_s = std::chrono::duration<double>(SteadyClock::now() - in.start).count();
+  double duration_s = std::chrono::duration<double>(d_.clock->Now() - in.start).count();
   std::string tier = d && d->classified ? d->classification.tier : "";
   std::string rule = d ? d->rule : "";
   if (d_.metrics) {
@@ -348,7 +328,7 @@ void Gateway::Record(const ProxyInput& in, const ParsedRequest* req, const routi
         .Inc();
     // Every budget refusal, whether the router refused up front or the chain ended at an
     // unaffordable fallback.
-    if (r.status == 429 && r.error == "budget_exceeded")
+    if (r.status == 429 && r.error == CodeName(ErrorCode::kBudgetExceeded))
       m.budget_rejections->WithLabels({in.key_id}).Inc();
     m.request_duration->WithLabels({r.backend}).Observe(duration_s);
     if (stream && r.ttft_ms)
@@ -410,72 +390,6 @@ std::vector<Header> Gateway::OnRefusal(const RequestHead& head, const ApiError& 
     d_.access_log->Write(a);
   }
   return {{"x-request-id", rid}};
-}
-
-void Gateway::HandleModels(Exchange& ex) {
-  auto snap = d_.store->Current();
-  int64_t created =
-      std::chrono::duration_cast<std::chrono::seconds>(snap->loaded_at.time_since_epoch()).count();
-  std::string body;
-  JsonWriter w(body);
-  w.BeginObject().Field("object", "list").Key("data").BeginArray();
-  std::vector<std::string> seen;
-  auto add = [&](const std::string& id, const std::string& owner) {
-    if (std::find(seen.begin(), seen.end(), id) != seen.end()) return;
-    seen.push_back(id);
-    w.BeginObject()
-        .Field("id", id)
-        .Field("object", "model")
-        .Field("created", created)
-        .Field("owned_by", owner)
-        .EndObject();
-  };
-  for (const auto& m : snap->config->router.virtual_models) add(m, "signalbox");
-  if (snap->config->router.allow_explicit_models) {
-    for (const auto& b : snap->config->backends) add(b.model, b.name);
-  }
-  w.EndArray().EndObject();
-  ex.Respond(200, {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}}, "application/json",
-             std::move(body));
-}
-
-void Gateway::HandleRoute(Exchange& ex) {
-  auto snap = d_.store->Current();
-  std::vector<Header> headers = {{"x-request-id", RequestIdFor(ex.header("x-request-id"))}};
-  // The body of any API: ?api=chat|responses|messages says which, else it is detected.
-  Endpoint ep = Endpoint::kChat;
-  if (auto api = ex.query_param("api")) {
-    if (*api == "responses")
-      ep = Endpoint::kResponses;
-    else if (*api == "messages")
-      ep = Endpoint::kMessages;
-    else if (*api != "chat")
-      return Reply(
-          ex, headers,
-          InvalidRequest("?api= must be chat, responses or messages", "api", "invalid_value"));
-  } else {
-    ep = DetectEndpoint(nlohmann::json::parse(ex.body(), nullptr, /*allow_exceptions=*/false));
-  }
-  ParsedRequest req;
-  if (auto e = ParseRequest(ep, ex.body(), &req)) return Reply(ex, headers, *e);
-  std::string key_id = KeyId(*snap, ex);
-  routing::BudgetView bv;
-  budget::BudgetLimits limits;
-  if (auto e = BudgetView(*snap, ex, key_id, &bv, &limits)) return Reply(ex, headers, *e);
-  routing::RequestFacts facts = routing::FactsFromRequest(
-      req, snap->keys_configured() ? std::string_view(key_id) : std::string_view(),
-      [&ex](std::string_view n) { return ex.header(n); });
-  std::optional<std::string> affinity = AffinityFor(req);
-  std::string affinity_deployment;
-  if (affinity) facts.affinity_backend = AffinityBackend(*affinity, &affinity_deployment);
-  routing::Decision d = snap->router->Decide(facts, bv);
-  std::optional<routing::BudgetInfo> info;
-  if (snap->keys_configured())
-    info = routing::BudgetInfo{key_id, bv.day_remaining_usd, bv.month_remaining_usd};
-  auto live = [&snap](int i) { return LiveDeployments(snap->backends.at(i)); };
-  ex.Respond(200, headers, "application/json",
-             routing::DecisionJson(d, req.model, info, /*pretty=*/false,
-                                   LimitView(*snap, key_id, req.model), live));
 }
 
 }  // namespace signalbox

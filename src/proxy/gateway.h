@@ -32,6 +32,8 @@ struct GatewayDeps {
   const Clock* clock = nullptr;
   ConfigStore* store = nullptr;
   Watchdog* watchdog = nullptr;
+  // The network to the backends; null = HTTP through `watchdog` (HttpTransport).
+  UpstreamTransport* transport = nullptr;
   RetryBudget* retry_budget = nullptr;
   budget::SpendTracker* spend = nullptr;       // may be null
   metrics::Registry* registry = nullptr;       // may be null
@@ -49,7 +51,7 @@ struct GatewayDeps {
 
 class Gateway {
  public:
-  explicit Gateway(GatewayDeps deps) : d_(std::move(deps)) {}
+  explicit Gateway(GatewayDeps deps);
 
   // Registers every route on the server.
   void Register(HttpServer& server);
@@ -102,6 +104,8 @@ class Gateway {
               const ProxyResult& r, bool stream) const;
 
   GatewayDeps d_;
+  std::unique_ptr<UpstreamTransport> own_transport_;  // when deps gave none
+  UpstreamTransport* transport_;
   mutable std::atomic<int> streams_{0};
 };
 

@@ -100,7 +100,8 @@ void Gateway::HandleReady(Exchange& ex) {
 
 void Gateway::HandleMetrics(Exchange& ex) {
   if (d_.registry == nullptr) {
-    ex.Respond(404, {}, "application/json", ErrorBody(InvalidRequest("metrics are disabled")));
+    ex.Respond(404, {}, "application/json",
+               ErrorBody(MakeError(ErrorCode::kNotFound, "metrics are disabled")));
     return;
   }
   ex.Respond(200, {}, std::string(metrics::kContentType), d_.registry->Scrape());
@@ -132,14 +133,13 @@ void Gateway::HandleAdminReload(Exchange& ex) {
     return;
   }
   ApiError e =
-      InvalidRequest(fmt::format("The config was rejected ({} problems); the previous config "
+      InvalidRequest(ErrorCode::kInvalidConfig,
+                     fmt::format("The config was rejected ({} problems); the previous config "
                                  "(version {}) keeps serving.",
-                                 r.errors.size(), r.version),
-                     "", "invalid_config");
-  e.status = 422;
+                                 r.errors.size(), r.version));
   json j = json::parse(ErrorBody(e));
   j["errors"] = r.errors;
-  ex.Respond(422, {}, "application/json", j.dump());
+  ex.Respond(e.status, {}, "application/json", j.dump());
 }
 
 void Gateway::HandleAdminSpend(Exchange& ex) {

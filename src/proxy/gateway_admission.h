@@ -38,6 +38,10 @@ struct Gateway::Admission {
   Admission& operator=(const Admission&) = delete;
 };
 
+// An AffinityMap value is "backend/deployment" (or a bare "backend"): returns the backend
+// and sets *deployment.
+std::string_view AffinityBackend(std::string_view value, std::string* deployment);
+
 // OpenAI's x-ratelimit-* headers for the limits a key has.
 void AddLimitHeaders(const budget::RateLimitState& st, std::vector<Header>* h);
 

@@ -10,16 +10,10 @@ namespace signalbox {
 namespace {
 
 ApiError LimitError(const budget::RateDenial& d) {
-  ApiError e;
-  e.status = 429;
-  e.type = "rate_limit_error";
-  e.code = d.never ? "request_too_large" : "rate_limit_exceeded";
-  e.message = d.message;
-  e.retry_after_s = d.retry_after_s;
   // Coming back later is right for a limit; only a request larger than the whole tpm can
-  // never pass, and the SDKs should not retry it.
-  e.no_retry = d.never;
-  return e;
+  // never pass, and the SDKs should not retry it (the table's x-should-retry column).
+  return MakeError(d.never ? ErrorCode::kTokensOverLimit : ErrorCode::kRateLimitExceeded, d.message,
+                   "", d.retry_after_s);
 }
 
 }  // namespace
@@ -91,25 +85,13 @@ std::optional<ApiError> Gateway::AdmitCluster(const KeyEntry* key, Admission& a)
     case cluster::ClusterAdmission::Verdict::kLimited:
       CountLimited(a, key->id, *adm.denial);
       return LimitError(*adm.denial);
-    case cluster::ClusterAdmission::Verdict::kBudget: {
-      ApiError e;
-      e.status = 429;
-      e.type = "insufficient_quota";
-      e.code = "budget_exceeded";
-      e.message = fmt::format("Budget exceeded: {}.", adm.message);
-      e.no_retry = true;
-      return e;
-    }
+    case cluster::ClusterAdmission::Verdict::kBudget:
+      return MakeError(ErrorCode::kBudgetExceeded,
+                       fmt::format("Budget exceeded: {}.", adm.message));
     case cluster::ClusterAdmission::Verdict::kUnavailable:
       break;
   }
-  ApiError e;
-  e.status = 503;
-  e.type = "server_error";
-  e.code = "cluster_unavailable";
-  e.message = adm.message;
-  e.retry_after_s = 1;
-  return e;
+  return MakeError(ErrorCode::kClusterUnavailable, adm.message, "", 1);
 }
 
 void Gateway::SettleCluster(Admission& a) const {

@@ -89,11 +89,8 @@ ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o,
   if (o == Outcome::kClientError) {
     // About the request itself: relayed cleanly (message URL-scrubbed), no fallback.
     result_.backend = name;
-    Settle();
-    result_.status = head.status;
-    result_.error = std::string(rule.code);
-    in_.ex->Respond(head.status, ResponseHeaders(*b.cfg, true), "application/json",
-                    SanitizedUpstreamError(head.status, body, ShapeOf(in_.req->endpoint)));
+    Finish(Final::Respond(head.status, rule.code, ResponseHeaders(*b.cfg, true),
+                          SanitizedUpstreamError(head.status, body, ShapeOf(in_.req->endpoint))));
     return Verdict::kDone;
   }
   if (o == Outcome::kUpstreamAuth) {
@@ -104,8 +101,7 @@ ProxyCall::Verdict ProxyCall::Conclude(const SnapshotBackend& b, Outcome o,
   }
   int retry_after =
       o == Outcome::kRateLimited ? std::max(1, head.retry_after_s) : head.retry_after_s;
-  failures_.push_back({Target(b), FailureText(o, head.status, retry_after), std::string(rule.code),
-                       rule.status, retry_after});
+  Fail(Target(b), FailureText(o, head.status, retry_after), *rule.code, retry_after, rule.status);
   switch (rule.next) {
     case NextStep::kRetry:
       return Verdict::kRetry;
@@ -151,16 +147,15 @@ Outcome UncommittedStreamOutcome(const CallResult& r, const SseRelay& relay) {
 ProxyCall::Verdict ProxyCall::ClientGone(const SnapshotBackend& b, AttemptLog& log) {
   log.outcome = std::string(OutcomeName(Outcome::kClientGone));
   Bill(log, *b.cfg, std::nullopt, 0, /*produced=*/true);  // the upstream had the prompt
-  result_.status = 499;
-  result_.error = std::string(RuleFor(Outcome::kClientGone).code);
-  Settle();
+  const OutcomeRule rule = RuleFor(Outcome::kClientGone);
+  Finish(Final::Nothing(rule.status, rule.code));
   return Verdict::kClientGone;
 }
 
 ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamRequest& ur,
                                            AttemptLog& log) {
   PlainCollector col(kMaxResponseBytes);
-  CallResult r = CallUpstream(svc_.watchdog, ur, col);
+  CallResult r = svc_.transport.Call(ur, col);
   BodyInfo body;
   Outcome o = PlainOutcome(r, col, in_.req->endpoint, &body);
   log.status = col.head().status;
@@ -170,9 +165,8 @@ ProxyCall::Verdict ProxyCall::AttemptPlain(const SnapshotBackend& b, UpstreamReq
   Bill(log, *b.cfg, body.usage, body.output_chars, true);
   RememberResponse(body.response_id, *b.cfg);
   result_.backend = b.cfg->name;
-  result_.status = col.head().status;
-  Settle();  // the spend is durable before the client sees the body
-  in_.ex->Respond(col.head().status, ResponseHeaders(*b.cfg, true), "application/json", col.body());
+  Finish(
+      Final::Respond(col.head().status, std::nullopt, ResponseHeaders(*b.cfg, true), col.body()));
   return Verdict::kDone;
 }
 
@@ -180,8 +174,8 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
                                             AttemptLog& log) {
   // The backend proved healthy the moment its first event reached the client, however
   // long the stream then runs (a probe must not hold the circuit half-open for minutes).
-  SseRelay relay(*in_.ex, in_.req->endpoint, ResponseHeaders(*b.cfg, false), in_.req->include_usage,
-                 [this] { Healthy(); });
+  SseRelay relay(svc_.clock, *in_.ex, in_.req->endpoint, ResponseHeaders(*b.cfg, false),
+                 in_.req->include_usage, [this] { Healthy(); });
   Duration hb = in_.snap->config->server.sse_heartbeat;
   if (hb.count() > 0) {
     ur.heartbeat = [&relay, ex = in_.ex] {
@@ -190,7 +184,7 @@ ProxyCall::Verdict ProxyCall::AttemptStream(const SnapshotBackend& b, UpstreamRe
     ur.heartbeat_every = hb;
     ur.first_heartbeat = in_.start + hb;
   }
-  CallResult r = CallUpstream(svc_.watchdog, ur, relay);
+  CallResult r = svc_.transport.Call(ur, relay);
   if (relay.first_event_at()) {
     result_.ttft_ms =
         std::chrono::duration<double, std::milli>(*relay.first_event_at() - in_.start).count();
@@ -228,28 +222,27 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
                                                       : Outcome::kStreamInterrupted;
   const OutcomeRule rule = RuleFor(o);
   result_.backend = b.cfg->name;
-  result_.status = 200;
   log.status = status;
   log.outcome = std::string(OutcomeName(o));
   Bill(log, *b.cfg, relay.usage(), relay.output_chars(), /*produced=*/streamed,
        /*complete=*/o == Outcome::kOk);
   if (streamed) RememberResponse(relay.response_id(), *b.cfg);
   ApplyCircuitVerdict(rule.circuit, 0);
-  if (o != Outcome::kOk) result_.error = std::string(rule.code);
-  Settle();  // the spend is durable before the client sees the end of the stream
+  // The client keeps its 200 however the stream ends.
   switch (o) {
     case Outcome::kClientGone:
-      in_.ex->StreamAbort();
+      Finish(Final::Stream(Final::Kind::kStreamAbort, rule.code), &relay);
       return Verdict::kClientGone;
     case Outcome::kOk:
-      relay.FinishOk();
+      Finish(Final::Stream(Final::Kind::kStreamOk), &relay);
       return Verdict::kDone;
     case Outcome::kShutdown:
-      relay.FinishWithError(
-          fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
-                      "after {} events; the answer is incomplete. Retry the request.",
-                      b.cfg->name, relay.events()),
-          rule.code);
+      Finish(Final::Stream(
+                 Final::Kind::kStreamError, rule.code,
+                 fmt::format("The gateway is shutting down: the stream from backend '{}' was cut "
+                             "after {} events; the answer is incomplete. Retry the request.",
+                             b.cfg->name, relay.events())),
+             &relay);
       return Verdict::kDone;
     default:
       break;
@@ -269,11 +262,12 @@ ProxyCall::Verdict ProxyCall::FinishCommittedStream(const SnapshotBackend& b, Ss
         .Field("backend", b.cfg->name)
         .Field("upstream_message", relay.error_message());
   }
-  relay.FinishWithError(
-      fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
-                  "{} events; the answer is incomplete.",
-                  b.cfg->name, why, relay.events()),
-      rule.code);
+  Finish(
+      Final::Stream(Final::Kind::kStreamError, rule.code,
+                    fmt::format("The upstream stream from backend '{}' was interrupted ({}) after "
+                                "{} events; the answer is incomplete.",
+                                b.cfg->name, why, relay.events())),
+      &relay);
   return Verdict::kDone;
 }
 

@@ -136,21 +136,35 @@ void ProxyCall::Settle() {
   reservation_.reset();
 }
 
-void ProxyCall::AnswerError(int status, std::string type, std::string code, std::string message,
-                            int retry_after_s, bool no_retry) {
-  Settle();
-  ApiError e;
-  e.status = status;
-  e.type = std::move(type);
-  e.code = std::move(code);
-  e.message = std::move(message);
+void ProxyCall::Finish(Final f, SseRelay* relay) {
+  Settle();  // first: the spend is durable before the client sees the end
+  result_.status = f.status;
+  if (f.error) result_.error = std::string(CodeName(*f.error));
+  switch (f.kind) {
+    case Final::Kind::kRespond:
+      in_.ex->Respond(f.status, f.headers, "application/json", std::move(f.body));
+      break;
+    case Final::Kind::kStreamOk:
+      relay->FinishOk();
+      break;
+    case Final::Kind::kStreamError:
+      relay->FinishWithError(f.body, CodeName(*f.error));
+      break;
+    case Final::Kind::kStreamAbort:
+      in_.ex->StreamAbort();
+      break;
+    case Final::Kind::kNothing:
+      break;
+  }
+}
+
+void ProxyCall::AnswerError(ErrorCode code, std::string message, int retry_after_s) {
+  ApiError e = MakeError(code, std::move(message), "", retry_after_s);
   std::vector<Header> h = in_.headers;
   if (!result_.backend.empty()) h.push_back({"x-signalbox-backend", result_.backend});
-  if (retry_after_s > 0) h.push_back({"retry-after", std::to_string(retry_after_s)});
-  if (no_retry) h.push_back({"x-should-retry", "false"});
-  result_.status = status;
-  result_.error = e.code;
-  in_.ex->Respond(status, h, "application/json", ErrorBody(e, ShapeOf(in_.req->endpoint)));
+  if (e.retry_after_s > 0) h.push_back({"retry-after", std::to_string(e.retry_after_s)});
+  if (e.no_retry) h.push_back({"x-should-retry", "false"});
+  Finish(Final::Respond(e.status, code, std::move(h), ErrorBody(e, ShapeOf(in_.req->endpoint))));
 }
 
 void ProxyCall::Healthy() {
@@ -182,7 +196,7 @@ ProxyResult ProxyCall::Run() {
       // Skipped by the router: a budget skip is recorded, so that a chain that ends at
       // an unaffordable fallback is answered as a budget refusal (429), not a 503.
       if (c.budget_skip() && !result_.attempts.empty()) {
-        failures_.push_back({c.backend, c.reason, "budget_exceeded", 429, 0});
+        Fail(c.backend, c.reason, ErrorCode::kBudgetExceeded);
       }
       continue;
     }
@@ -194,20 +208,20 @@ ProxyResult ProxyCall::Run() {
     bool panic = false;
     if (!av.healthy) {
       if (!panic_available || av.all_rate_limited) {
-        failures_.push_back({b.cfg->name, av.all_rate_limited ? "rate limited" : "circuit open",
-                             av.all_rate_limited ? "rate_limited" : "circuit_open",
-                             av.all_rate_limited ? 429 : 503, av.retry_after_s});
+        ErrorCode why = av.all_rate_limited ? ErrorCode::kRateLimited : ErrorCode::kCircuitOpen;
+        Fail(b.cfg->name, av.all_rate_limited ? "rate limited" : "circuit open", why,
+             av.retry_after_s);
         previous = b.cfg->name;
-        result_.fallback_reasons.push_back(av.all_rate_limited ? "rate_limited" : "circuit_open");
+        result_.fallback_reasons.push_back(std::string(CodeName(why)));
         continue;
       }
       panic_available = false;
       panic = true;
     }
     if (!av.below_max_concurrency) {
-      failures_.push_back({b.cfg->name, "at its max_concurrency", "max_concurrency", 503, 1});
+      Fail(b.cfg->name, "at its max_concurrency", ErrorCode::kMaxConcurrency, 1);
       previous = b.cfg->name;
-      result_.fallback_reasons.push_back("max_concurrency");
+      result_.fallback_reasons.push_back(std::string(CodeName(ErrorCode::kMaxConcurrency)));
       continue;
     }
     if (svc_.spend != nullptr && Billable()) {
@@ -218,7 +232,7 @@ ProxyResult ProxyCall::Run() {
       reservation_.reset();
       auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
       if (!res.ok()) {
-        failures_.push_back({b.cfg->name, res.status().message(), "budget_exceeded", 429, 0});
+        Fail(b.cfg->name, res.status().message(), ErrorCode::kBudgetExceeded);
         previous = b.cfg->name;
         result_.fallback_reasons.push_back("budget");
         continue;
@@ -229,7 +243,8 @@ ProxyResult ProxyCall::Run() {
     if (v == Verdict::kDone || v == Verdict::kClientGone) return result_;
     if (v == Verdict::kStop) break;
     previous = b.cfg->name;
-    result_.fallback_reasons.push_back(failures_.empty() ? "error" : failures_.back().code);
+    result_.fallback_reasons.push_back(
+        failures_.empty() ? "error" : std::string(CodeName(failures_.back().code)));
   }
   if (result_.attempts.empty() && TryDespiteCircuits()) return result_;
   AnswerAllFailed();
@@ -240,7 +255,7 @@ bool ProxyCall::TryDespiteCircuits() {
   // Nothing was tried and the only reasons were circuits (open, or another request's
   // probe in flight): never eject the last candidate, try the first one anyway.
   for (const auto& f : failures_) {
-    if (f.code != "circuit_open") return false;
+    if (f.code != ErrorCode::kCircuitOpen) return false;
   }
   for (const auto& c : in_.decision->candidates) {
     if (c.skipped) continue;
@@ -262,19 +277,19 @@ bool ProxyCall::TryDespiteCircuits() {
 }
 
 void ProxyCall::AnswerAllFailed() {
+  using E = ErrorCode;
   if (failures_.empty()) {
-    AnswerError(503, "server_error", "upstream_unavailable",
-                "No backend is available for this request.", 1, true);
+    AnswerError(E::kUpstreamUnavailable, "No backend is available for this request.", 1);
     return;
   }
   bool all_rate_limited = true, all_budget = true, any_auth = false, all_unavailable = true;
   int min_retry_after = 0;
   for (const auto& f : failures_) {
-    if (f.code != "rate_limited") all_rate_limited = false;
-    if (f.code != "budget_exceeded") all_budget = false;
-    if (f.code == "upstream_auth_error") any_auth = true;
-    if (f.status_hint != 503 && f.code != "rate_limited") all_unavailable = false;
-    if (f.code == "rate_limited" && f.retry_after_s > 0 &&
+    if (f.code != E::kRateLimited) all_rate_limited = false;
+    if (f.code != E::kBudgetExceeded) all_budget = false;
+    if (f.code == E::kUpstreamAuthError) any_auth = true;
+    if (f.status_hint != 503 && f.code != E::kRateLimited) all_unavailable = false;
+    if (f.code == E::kRateLimited && f.retry_after_s > 0 &&
         (min_retry_after == 0 || f.retry_after_s < min_retry_after)) {
       min_retry_after = f.retry_after_s;
     }
@@ -283,51 +298,35 @@ void ProxyCall::AnswerAllFailed() {
   for (const auto& f : failures_) {
     detail += fmt::format("{}{}: {}", detail.empty() ? "" : "; ", f.backend, f.what);
   }
+  const Failure& last = failures_.back();
   if (all_rate_limited) {
     // Every candidate is rate limited: coming back later is the right move, so no
     // x-should-retry: false here.
-    AnswerError(429, "rate_limit_error", "rate_limit_exceeded",
+    AnswerError(E::kRateLimitExceeded,
                 fmt::format("Every backend for this request is rate limited ({}).", detail),
-                std::max(1, min_retry_after), false);
-    return;
-  }
-  const Failure& last = failures_.back();
-  if (last.code == "shutting_down") {
-    AnswerError(
-        503, "server_error", "shutting_down",
-        "The gateway is shutting down and cancelled this request; retry it (another replica "
-        "will answer).",
-        1, false);
-    return;
-  }
-  if (all_budget || last.code == "budget_exceeded") {
+                std::max(1, min_retry_after));
+  } else if (last.code == E::kShuttingDown) {
+    AnswerError(E::kShuttingDown,
+                "The gateway is shutting down and cancelled this request; retry it (another "
+                "replica will answer).",
+                1);
+  } else if (all_budget || last.code == E::kBudgetExceeded) {
     // The chain ended at a candidate the budget cannot afford: that, not the earlier
     // failures, is why nothing answered.
-    AnswerError(429, "insufficient_quota", "budget_exceeded",
-                fmt::format("Budget exceeded: {} ({}).", last.what, detail), 0, true);
-    return;
+    AnswerError(E::kBudgetExceeded, fmt::format("Budget exceeded: {} ({}).", last.what, detail));
+  } else if (any_auth && last.code == E::kUpstreamAuthError) {
+    AnswerError(E::kUpstreamAuthError,
+                fmt::format("The gateway's credentials for its backends were rejected ({}). This "
+                            "is a gateway configuration problem, not your API key.",
+                            detail));
+  } else if (all_unavailable) {
+    AnswerError(E::kUpstreamUnavailable,
+                fmt::format("No backend could take the request ({}).", detail), 1);
+  } else if (last.status_hint == 504) {
+    AnswerError(E::kUpstreamTimeout, fmt::format("The backends timed out ({}).", detail));
+  } else {
+    AnswerError(E::kUpstreamError, fmt::format("The backends failed ({}).", detail));
   }
-  if (any_auth && last.code == "upstream_auth_error") {
-    AnswerError(
-        502, "server_error", "upstream_auth_error",
-        fmt::format("The gateway's credentials for its backends were rejected ({}). This is a "
-                    "gateway configuration problem, not your API key.",
-                    detail),
-        0, true);
-    return;
-  }
-  if (all_unavailable) {
-    AnswerError(503, "server_error", "upstream_unavailable",
-                fmt::format("No backend could take the request ({}).", detail), 1, true);
-    return;
-  }
-  if (last.status_hint == 504) {
-    AnswerError(504, "server_error", "upstream_timeout",
-                fmt::format("The backends timed out ({}).", detail), 0, true);
-    return;
-  }
-  AnswerError(502, "server_error", "upstream_error",
-              fmt::format("The backends failed ({}).", detail), 0, true);
 }
 
 }  // namespace signalbox

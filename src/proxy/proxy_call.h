@@ -13,6 +13,7 @@
 
 #include "budget/spend_tracker.h"
 #include "common/clock.h"
+#include "openai/error.h"
 #include "openai/request.h"
 #include "openai/response.h"
 #include "proxy/attempt_outcome.h"
@@ -35,8 +36,8 @@ struct GatewayMetrics;
 
 // Long-lived services a request uses (all thread-safe).
 struct ProxyServices {
-  const Clock& clock;
-  Watchdog& watchdog;
+  const Clock& clock;  // the request's time: deadlines, backoff, time to first token
+  UpstreamTransport& transport;
   RetryBudget& retry_budget;
   budget::SpendTracker* spend = nullptr;       // null: no accounting (tests)
   metrics::GatewayMetrics* metrics = nullptr;  // null: no metrics
@@ -82,7 +83,7 @@ struct ProxyResult {
   int status = 0;          // what the client got (200 also for streams that failed in-band)
   std::string backend;     // the backend of the final attempt, "" if none ran
   std::string deployment;  // the deployment of the final attempt, "" if none ran
-  std::string error;       // short error code when the request failed, "" on success
+  std::string error;       // the error code when the request failed, "" on success
   std::optional<double> ttft_ms;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
@@ -105,13 +106,51 @@ class ProxyCall {
     kClientGone,  // stop: nobody is listening
     kStop,        // no further attempt: answer with what failed so far
   };
+  // One candidate's failure, for the all-failed answer.
   struct Failure {
     std::string backend;
-    std::string what;       // human text, no URLs
-    std::string code;       // machine code: upstream_5xx, connect_failed, timeout, ...
-    int status_hint = 502;  // 502 / 503 / 504 / 429
+    std::string what;  // human text, no URLs
+    ErrorCode code;    // connect_failed, timeout, rate_limited, circuit_open, ...
+    int status_hint;   // 502 / 503 / 504 / 429
     int retry_after_s = 0;
   };
+  void Fail(std::string backend, std::string what, ErrorCode code, int retry_after_s = 0,
+            int status = 0) {
+    failures_.push_back({std::move(backend), std::move(what), code,
+                         status != 0 ? status : SpecOf(code).http, retry_after_s});
+  }
+
+  // The end of the request, in one place: Finish() settles the spend (durable in the
+  // ledger, counted in the budget) and only then lets the client see the end of its
+  // answer, whichever way the request ends.
+  struct Final {
+    enum class Kind {
+      kRespond,      // a complete response: status, headers, body
+      kStreamOk,     // a committed stream: its held terminal event and the chunked end
+      kStreamError,  // a committed stream: the dialect's in-band error event
+      kStreamAbort,  // a committed stream whose client is gone: close
+      kNothing,      // the client is gone before anything was committed
+    };
+    Kind kind = Kind::kRespond;
+    int status = 0;
+    std::optional<ErrorCode> error;  // the request failed (access log, metrics)
+    std::vector<Header> headers;     // kRespond
+    std::string body;                // kRespond: the body; kStreamError: the message
+
+    static Final Respond(int status, std::optional<ErrorCode> error, std::vector<Header> headers,
+                         std::string body) {
+      return {Kind::kRespond, status, error, std::move(headers), std::move(body)};
+    }
+    // A committed stream keeps its 200 however it ends.
+    static Final Stream(Kind kind, std::optional<ErrorCode> error = std::nullopt,
+                        std::string message = "") {
+      return {kind, 200, error, {}, std::move(message)};
+    }
+    static Final Nothing(int status, std::optional<ErrorCode> error) {
+      return {Kind::kNothing, status, error, {}, {}};
+    }
+  };
+  void Finish(Final f, SseRelay* relay = nullptr);
 
   // The attempts on one candidate backend (proxy_deployments.cc): a deployment picked by
   // the balancer; after a failure another untried healthy deployment at once, then
@@ -167,8 +206,8 @@ class ProxyCall {
   void SettleBilled();
   void Settle();
   void AnswerAllFailed();
-  void AnswerError(int status, std::string type, std::string code, std::string message,
-                   int retry_after_s, bool no_retry);
+  // An error response from the gateway itself (the error table gives status and type).
+  void AnswerError(ErrorCode code, std::string message, int retry_after_s = 0);
   std::vector<Header> ResponseHeaders(const BackendConfig& b, bool with_cost) const;
 
   ProxyServices& svc_;

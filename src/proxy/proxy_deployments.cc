@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <random>
-#include <thread>
 
 #include "metrics/gateway_metrics.h"
 #include "proxy/proxy_call.h"
@@ -14,8 +13,6 @@
 
 namespace signalbox {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 // Full-jitter exponential backoff for a retry of the same deployment (100 ms base, 2 s cap).
 std::chrono::milliseconds Backoff(int retry) {
@@ -158,7 +155,7 @@ ProxyCall::Verdict ProxyCall::TryBackend(const SnapshotBackend& b, const routing
         if (first) {
           // Every deployment refused between the check and the pick (another request's
           // probe went out): like an open circuit.
-          failures_.push_back({b.cfg->name, "circuit open", "circuit_open", 503, 0});
+          Fail(b.cfg->name, "circuit open", ErrorCode::kCircuitOpen);
         }
         return v;
       }
@@ -166,13 +163,13 @@ ProxyCall::Verdict ProxyCall::TryBackend(const SnapshotBackend& b, const routing
     ProbeRelease probe_release(probe_, *d);
     bool retry = !result_.attempts.empty();
     if (retry && !svc_.retry_budget.TryAcquire()) {
-      failures_.push_back({b.cfg->name, "retry budget exhausted (too many concurrent retries)",
-                           "retry_budget", 503, 1});
+      Fail(b.cfg->name, "retry budget exhausted (too many concurrent retries)",
+           ErrorCode::kRetryBudget, 1);
       return Verdict::kStop;
     }
-    if (SteadyClock::now() >= deadline_) {
+    if (svc_.clock.Now() >= deadline_) {
       if (retry) svc_.retry_budget.Release();
-      failures_.push_back({b.cfg->name, "the request deadline passed", "timeout", 504, 0});
+      Fail(b.cfg->name, "the request deadline passed", ErrorCode::kTimeout);
       return Verdict::kStop;
     }
     v = Attempt(b, *d, c);
@@ -186,8 +183,8 @@ ProxyCall::Verdict ProxyCall::TryBackend(const SnapshotBackend& b, const routing
     if (v != Verdict::kRetry || retries_left == 0) return v;
     --retries_left;
     auto wait = Backoff(retry_number++);
-    if (SteadyClock::now() + wait >= deadline_) return v;
-    std::this_thread::sleep_for(wait);
+    if (svc_.clock.Now() + wait >= deadline_) return v;
+    svc_.clock.SleepFor(wait);
     same = d;
   }
 }
@@ -204,7 +201,7 @@ ProxyCall::Verdict ProxyCall::Attempt(const SnapshotBackend& b, const SnapshotDe
   result_.backend = b.cfg->name;
   result_.deployment = d.name();
   dep_ = &d;
-  auto now = SteadyClock::now();
+  auto now = svc_.clock.Now();
   const BackendTimeouts& t = b.cfg->timeouts;
   UpstreamRequest ur;
   ur.backend = &d.cfg;

@@ -23,9 +23,10 @@ bool PlainCollector::OnData(std::string_view data) {
   return true;
 }
 
-SseRelay::SseRelay(Exchange& ex, Endpoint endpoint, std::vector<Header> headers, bool forward_usage,
-                   std::function<void()> on_commit)
-    : ex_(ex),
+SseRelay::SseRelay(const Clock& clock, Exchange& ex, Endpoint endpoint, std::vector<Header> headers,
+                   bool forward_usage, std::function<void()> on_commit)
+    : clock_(clock),
+      ex_(ex),
       headers_(std::move(headers)),
       forward_usage_(forward_usage),
       on_commit_(std::move(on_commit)),
@@ -85,7 +86,7 @@ bool SseRelay::OnEvent(const SseEvent& e) {
     default:
       break;
   }
-  if (first) first_event_at_ = std::chrono::steady_clock::now();
+  if (first) first_event_at_ = clock_.Now();
   if (!ex_.committed() && !ex_.StreamBegin(200, headers_, "text/event-stream"))
     return Halt(Stop::kClientGone);
   bool ok = Write(FormatSseEvent(e.event, e.data));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "openai/request.h"
 #include "openai/response.h"
 #include "openai/sse_parser.h"
@@ -63,8 +64,8 @@ class SseRelay final : public BodyConsumer {
   };
 
   // `on_commit` runs once, when the first event has been sent to the client.
-  SseRelay(Exchange& ex, Endpoint endpoint, std::vector<Header> headers, bool forward_usage,
-           std::function<void()> on_commit = nullptr);
+  SseRelay(const Clock& clock, Exchange& ex, Endpoint endpoint, std::vector<Header> headers,
+           bool forward_usage, std::function<void()> on_commit = nullptr);
 
   bool OnHead(const UpstreamHead& head) override;
   bool OnData(std::string_view data) override;
@@ -103,6 +104,7 @@ class SseRelay final : public BodyConsumer {
   bool Write(std::string_view data);
   bool Halt(Stop why);
 
+  const Clock& clock_;
   Exchange& ex_;
   std::vector<Header> headers_;
   const bool forward_usage_;

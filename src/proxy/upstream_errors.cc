@@ -36,10 +36,8 @@ std::string ScrubUrls(std::string_view text) {
 }
 
 std::string SanitizedUpstreamError(int status, std::string_view body, ErrorShape shape) {
-  ApiError e;
-  e.status = status;
-  e.type = "invalid_request_error";
-  e.message = fmt::format("The model backend rejected the request (HTTP {}).", status);
+  std::string message = fmt::format("The model backend rejected the request (HTTP {}).", status);
+  std::string type, code, param;
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object()) {
     auto err = j.find("error");
@@ -49,15 +47,17 @@ std::string SanitizedUpstreamError(int status, std::string_view body, ErrorShape
         return it != err->end() && it->is_string() ? it->get<std::string>() : std::string();
       };
       std::string msg = str("message");
-      if (!msg.empty()) e.message = ScrubUrls(msg.substr(0, 2000));
-      if (!str("type").empty()) e.type = str("type").substr(0, 64);
-      e.code = str("code").substr(0, 64);
-      e.param = str("param").substr(0, 128);
+      if (!msg.empty()) message = ScrubUrls(msg.substr(0, 2000));
+      type = str("type").substr(0, 64);
+      code = str("code").substr(0, 64);
+      param = str("param").substr(0, 128);
     } else if (err != j.end() && err->is_string()) {
-      e.message = ScrubUrls(err->get<std::string>().substr(0, 2000));
+      message = ScrubUrls(err->get<std::string>().substr(0, 2000));
     }
   }
-  return ErrorBody(e, shape);
+  return ErrorBody(
+      RelayedError(status, std::move(type), std::move(code), std::move(param), std::move(message)),
+      shape);
 }
 
 }  // namespace signalbox

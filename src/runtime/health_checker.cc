@@ -1,10 +1,7 @@
 #include "runtime/health_checker.h"
 
-#include <httplib.h>
-
 #include "common/log.h"
-#include "upstream/client_pool.h"
-#include "upstream/upstream_call.h"
+#include "upstream/health_probe.h"
 
 namespace signalbox {
 
@@ -20,21 +17,6 @@ HealthChecker::~HealthChecker() {
   }
   cv_.notify_all();
   thread_.join();
-}
-
-bool HealthChecker::Check(const BackendConfig& b) {
-  ClientSettings s = ClientSettings::For(b);
-  httplib::Client cli(s.scheme_host_port);
-  auto cap = std::chrono::milliseconds(5000);
-  cli.set_connection_timeout(std::min(b.timeouts.connect, cap));
-  cli.set_read_timeout(std::min(b.timeouts.first_byte, cap));
-  cli.set_follow_location(false);
-  cli.enable_server_certificate_verification(true);
-  httplib::Headers h;
-  if (auto auth = AuthHeader(b)) h.emplace(auth->first, auth->second);
-  for (const auto& [k, v] : b.headers) h.emplace(k, v);
-  auto res = cli.Get(b.base_path + b.health_check.path, h);
-  return res && res->status >= 200 && res->status < 300;
 }
 
 void HealthChecker::Run() {
@@ -53,7 +35,7 @@ void HealthChecker::Run() {
         if (now < next) continue;
         next = now + interval;
         lk.unlock();  // never hold the lock across network I/O
-        bool ok = Check(d.cfg);
+        bool ok = ProbeHealth(d.cfg);
         if (ok) {
           d.state->circuit.OnHealthy();
         } else {

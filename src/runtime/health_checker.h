@@ -1,4 +1,5 @@
-// HealthChecker: optional active health checks (backends[].health_check.interval > 0).
+// HealthChecker: optional active health checks (backends[].health_check.interval > 0);
+// the probe itself is upstream/health_probe.h.
 //
 // Thread-safe; one background thread. Every deployment of every backend of the current
 // snapshot whose interval is set gets `GET <url><health_check.path>` at that interval
@@ -24,10 +25,6 @@ class HealthChecker {
   explicit HealthChecker(ConfigStore& store,
                          std::chrono::milliseconds tick = std::chrono::milliseconds(250));
   ~HealthChecker();
-
-  // One check of one deployment (its effective config), synchronously (also used by
-  // tests). True = healthy.
-  static bool Check(const BackendConfig& b);
 
  private:
   void Run();

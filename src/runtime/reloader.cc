@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
-#include "config/loader.h"
 #include "config/units.h"
+#include "runtime/config_load.h"
 
 namespace signalbox {
 
@@ -79,7 +79,7 @@ ReloadResult Reloader::Load(const std::string& trigger, bool initial) {
   r.at = std::chrono::system_clock::now();
   auto current = store_.Current();
   r.version = current ? current->version : 0;
-  LoadResult lr = LoadConfigFile(path_, env_);
+  LoadResult lr = LoadCheckedConfigFile(path_, env_);
   r.warnings = lr.warnings;
   if (lr.config && running_ && !initial) {
     std::vector<std::string> errors = ApplyReloadPolicy(*running_, &lr.config->server, &r.warnings);

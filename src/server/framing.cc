@@ -24,15 +24,6 @@ bool IsHostValue(std::string_view v) {
 
 }  // namespace
 
-ApiError Err(int status, std::string type, std::string code, std::string message) {
-  ApiError e;
-  e.status = status;
-  e.type = std::move(type);
-  e.code = std::move(code);
-  e.message = std::move(message);
-  return e;
-}
-
 bool ParseContentLength(const std::string& v, uint64_t* out) {
   if (v.empty() || v.size() > 19) return false;
   for (char c : v) {
@@ -59,79 +50,76 @@ void NormalizeTarget(httplib::Request& req) {
 std::optional<ApiError> CheckFraming(const httplib::Request& req, const FramingLimits& limits,
                                      bool reclaimed, bool bare_line_break) {
   if (reclaimed) {
-    return Err(503, "server_error", "overloaded",
-               "The gateway is at its connection limit; retry shortly.");
+    return MakeError(ErrorCode::kOverloaded,
+                     "The gateway is at its connection limit; retry shortly.");
   }
   // RFC 9112 2.2: a bare CR must be refused; a bare LF line end is what httplib drops
   // silently, so the gateway and a hop in front would read different requests.
   if (bare_line_break) {
-    return Err(400, "invalid_request_error", "invalid_line_break",
-               "A line of the request head ends in a bare LF or contains a bare CR.");
+    return MakeError(ErrorCode::kInvalidLineBreak,
+                     "A line of the request head ends in a bare LF or contains a bare CR.");
   }
   if (req.headers.size() > static_cast<size_t>(limits.max_headers) + 4) {  // + REMOTE_*/LOCAL_*
-    return Err(431, "invalid_request_error", "too_many_headers",
-               fmt::format("The request has more than {} headers.", limits.max_headers));
+    return MakeError(ErrorCode::kTooManyHeaders,
+                     fmt::format("The request has more than {} headers.", limits.max_headers));
   }
   // RFC 9112 5.1: a header name is a token; whitespace before the colon or a bare CR in
   // a name must be refused, or a lenient hop further on could read two headers.
   for (const auto& h : req.headers) {
     if (!IsHttpToken(h.first)) {
-      return Err(400, "invalid_request_error", "invalid_header_name",
-                 "A request header name is malformed.");
+      return MakeError(ErrorCode::kInvalidHeaderName, "A request header name is malformed.");
     }
   }
   // RFC 9112 3.2: an HTTP/1.1 request without Host, or with two, or with an invalid one,
   // is a 400.
   size_t hosts = req.get_header_value_count("Host");
   if (hosts > 1) {
-    return Err(400, "invalid_request_error", "invalid_host",
-               "The request has more than one Host header.");
+    return MakeError(ErrorCode::kInvalidHost, "The request has more than one Host header.");
   }
   if (hosts == 0 && req.version != "HTTP/1.0") {
-    return Err(400, "invalid_request_error", "invalid_host",
-               "An HTTP/1.1 request needs a Host header.");
+    return MakeError(ErrorCode::kInvalidHost, "An HTTP/1.1 request needs a Host header.");
   }
   if (hosts == 1 && !IsHostValue(req.get_header_value("Host"))) {
-    return Err(400, "invalid_request_error", "invalid_host", "The Host header is malformed.");
+    return MakeError(ErrorCode::kInvalidHost, "The Host header is malformed.");
   }
   for (const char* name : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
     if (req.get_header_value_count(name) > 1) {
-      return Err(400, "invalid_request_error", "reserved_header",
-                 fmt::format("The header '{}' is reserved.", name));
+      return MakeError(ErrorCode::kReservedHeader,
+                       fmt::format("The header '{}' is reserved.", name));
     }
   }
   if (req.path.size() > limits.max_path || req.target.size() > 2 * limits.max_path) {
-    return Err(414, "invalid_request_error", "uri_too_long", "The request path is too long.");
+    return MakeError(ErrorCode::kUriTooLong, "The request path is too long.");
   }
   if (req.method != "GET" && req.method != "POST" && req.method != "HEAD") {
-    return Err(405, "invalid_request_error", "method_not_allowed",
-               "Only GET and POST are supported.");
+    return MakeError(ErrorCode::kMethodNotAllowed, "Only GET and POST are supported.");
   }
   if (req.has_header("Transfer-Encoding")) {
-    return Err(411, "invalid_request_error", "length_required",
-               "Chunked request bodies are not accepted; send a Content-Length.");
+    return MakeError(ErrorCode::kLengthRequired,
+                     "Chunked request bodies are not accepted; send a Content-Length.");
   }
   if (req.has_header("Content-Encoding")) {
-    return Err(415, "invalid_request_error", "unsupported_content_encoding",
-               "Compressed request bodies are not accepted.");
+    return MakeError(ErrorCode::kUnsupportedContentEncoding,
+                     "Compressed request bodies are not accepted.");
   }
   size_t cl_count = req.get_header_value_count("Content-Length");
   if (cl_count > 1) {
-    return Err(400, "invalid_request_error", "invalid_content_length",
-               "The request has more than one Content-Length.");
+    return MakeError(ErrorCode::kInvalidContentLength,
+                     "The request has more than one Content-Length.");
   }
   if (req.method == "POST" && cl_count == 0) {
-    return Err(411, "invalid_request_error", "length_required", "A POST needs a Content-Length.");
+    return MakeError(ErrorCode::kLengthRequired, "A POST needs a Content-Length.");
   }
   if (cl_count == 1) {
     uint64_t len = 0;
     if (!ParseContentLength(req.get_header_value("Content-Length"), &len)) {
-      return Err(400, "invalid_request_error", "invalid_content_length",
-                 "The Content-Length is not a decimal number.");
+      return MakeError(ErrorCode::kInvalidContentLength,
+                       "The Content-Length is not a decimal number.");
     }
     if (len > limits.max_body_bytes) {
-      return Err(413, "invalid_request_error", "request_too_large",
-                 fmt::format("The request body is larger than {} bytes.", limits.max_body_bytes));
+      return MakeError(
+          ErrorCode::kRequestTooLarge,
+          fmt::format("The request body is larger than {} bytes.", limits.max_body_bytes));
     }
   }
   return std::nullopt;

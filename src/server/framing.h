@@ -19,8 +19,6 @@ struct FramingLimits {
   size_t max_body_bytes = 8u << 20;
 };
 
-ApiError Err(int status, std::string type, std::string code, std::string message);
-
 // A Content-Length value: 1-19 decimal digits.
 bool ParseContentLength(const std::string& v, uint64_t* out);
 

@@ -19,7 +19,6 @@
 
 namespace signalbox {
 
-using server_internal::Err;
 using server_internal::HttplibExchange;
 using server_internal::NormalizeTarget;
 using server_internal::ParseContentLength;
@@ -98,8 +97,8 @@ void ShedConnection(int sock) {
   char drain[4096];
   while (::recv(sock, drain, sizeof(drain), MSG_DONTWAIT) > 0) {
   }
-  ApiError e = Err(503, "server_error", "overloaded",
-                   "The gateway is at its connection limit; retry shortly.");
+  ApiError e =
+      MakeError(ErrorCode::kOverloaded, "The gateway is at its connection limit; retry shortly.");
   std::string body = ErrorBody(e);
   std::string resp = fmt::format(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
@@ -148,14 +147,13 @@ class HttpServer::Impl : public httplib::Server {
         [this](const httplib::Request& req, httplib::Response& res) {
           return OnLibraryError(req, res);
         }));
-    set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                             std::exception_ptr) {
-      ApiError e =
-          Err(500, "server_error", "internal_error", "The gateway failed to handle the request.");
-      res.status = 500;
-      res.set_content(ErrorBody(e, ErrorShapeForPath(req.path)), "application/json");
-      if (t_conn) t_conn->force_close = true;
-    });
+    set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+          ApiError e = MakeError(ErrorCode::kInternal, "The gateway failed to handle the request.");
+          res.status = 500;
+          res.set_content(ErrorBody(e, ErrorShapeForPath(req.path)), "application/json");
+          if (t_conn) t_conn->force_close = true;
+        });
   }
   ~Impl() override {
     if (stop_fd_ >= 0) ::close(stop_fd_);
@@ -258,7 +256,7 @@ void HttpServer::Impl::Refuse(const httplib::Request& req, httplib::Response& re
 int HttpServer::Impl::ExpectContinue(const httplib::Request& req, httplib::Response& res) {
   std::optional<ApiError> e = CheckFraming(req);
   if (!e && routes_.find({req.method, req.path}) == routes_.end()) {
-    e = Err(404, "invalid_request_error", "not_found", "Unknown path.");
+    e = MakeError(ErrorCode::kNotFound, "Unknown path.");
   }
   if (!e && gate_) {
     HeadView head(req);
@@ -273,7 +271,7 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
                                                             httplib::Response& res) {
   ConnStream* conn = t_conn ? t_conn->stream : nullptr;
   if (conn == nullptr) {  // not one of our connections: cannot happen
-    Refuse(req, res, Err(500, "server_error", "internal_error", "Connection state missing."));
+    Refuse(req, res, MakeError(ErrorCode::kInternal, "Connection state missing."));
     return HandlerResponse::Handled;
   }
   if (auto e = CheckFraming(req)) {
@@ -286,10 +284,10 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     for (const auto& r : routes_) other_method |= r.first.second == req.path;
     Refuse(req, res,
            other_method
-               ? Err(405, "invalid_request_error", "method_not_allowed",
-                     fmt::format("{} is not allowed on this path.", req.method))
-               : Err(404, "invalid_request_error", "not_found",
-                     "Unknown path. The API lives under /v1 (e.g. /v1/chat/completions)."));
+               ? MakeError(ErrorCode::kMethodNotAllowed,
+                           fmt::format("{} is not allowed on this path.", req.method))
+               : MakeError(ErrorCode::kNotFound,
+                           "Unknown path. The API lives under /v1 (e.g. /v1/chat/completions)."));
     return HandlerResponse::Handled;
   }
   HeadView head(req);
@@ -312,7 +310,8 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     conn->EndBodyPhase();
     if (!read && conn->body_too_slow()) {
       Refuse(req, res,
-             Err(408, "invalid_request_error", "request_timeout",
+             MakeError(
+                 ErrorCode::kRequestTimeout,
                  fmt::format(
                      "The request body arrived too slowly (allowed: {} ms plus 1 s per {} bytes).",
                      limits_.conn.body_timeout.count(), limits_.conn.min_body_rate)));
@@ -333,9 +332,8 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     Log(LogLevel::kError, "handler failed").Field("path", req.path).Field("error", e.what());
     if (!ex.committed()) {
       res = httplib::Response();
-      Refuse(
-          req, res,
-          Err(500, "server_error", "internal_error", "The gateway failed to handle the request."));
+      Refuse(req, res,
+             MakeError(ErrorCode::kInternal, "The gateway failed to handle the request."));
     }
     t_conn->force_close = true;
   }
@@ -364,26 +362,25 @@ httplib::Server::HandlerResponse HttpServer::Impl::OnLibraryError(const httplib:
     if (res.status == -1) res.status = 200;
     return HandlerResponse::Handled;
   }
-  ApiError e = Err(res.status, "invalid_request_error", "bad_request",
-                   fmt::format("The request could not be parsed ({}).", res.status));
+  ApiError e = MakeError(res.status == 413 ? ErrorCode::kRequestTooLarge : ErrorCode::kBadRequest,
+                         fmt::format("The request could not be parsed ({}).", res.status));
   if (conn != nullptr && conn->woken()) {
-    e = Err(503, "server_error", "overloaded",
-            "The gateway is at its connection limit; retry shortly.");
+    e = MakeError(ErrorCode::kOverloaded, "The gateway is at its connection limit; retry shortly.");
   } else if (conn != nullptr && conn->bare_line_break()) {
-    e = Err(400, "invalid_request_error", "invalid_line_break",
-            "A line of the request head ends in a bare LF or contains a bare CR.");
+    e = MakeError(ErrorCode::kInvalidLineBreak,
+                  "A line of the request head ends in a bare LF or contains a bare CR.");
   } else if (conn != nullptr && !conn->overlong_header().empty()) {
     std::string name = conn->overlong_header();
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    e = name == "authorization" ? Err(401, "authentication_error", "invalid_api_key",
-                                      "The API key is too long to be valid.")
-                                : Err(431, "invalid_request_error", "request_header_too_large",
-                                      "A request header line is longer than 8 KiB.");
+    e = name == "authorization"
+            ? MakeError(ErrorCode::kInvalidApiKey, "The API key is too long to be valid.")
+            : MakeError(ErrorCode::kRequestHeaderTooLarge,
+                        "A request header line is longer than 8 KiB.");
   } else if (conn != nullptr && conn->header_limit_hit()) {
-    e = Err(431, "invalid_request_error", "request_header_too_large",
-            "The request line and headers are too large or too slow to arrive.");
+    e = MakeError(ErrorCode::kRequestHeaderTooLarge,
+                  "The request line and headers are too large or too slow to arrive.");
   } else if (res.status == 414) {
-    e = Err(414, "invalid_request_error", "uri_too_long", "The request URI is too long.");
+    e = MakeError(ErrorCode::kUriTooLong, "The request URI is too long.");
   }
   res.status = e.status;
   if (on_refusal_) {

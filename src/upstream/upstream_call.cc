@@ -83,7 +83,7 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   CallResult result;
   const BackendConfig& b = *req.backend;
   std::unique_ptr<httplib::Client> cli = req.pool->Acquire();
-  auto start = SteadyClock::now();
+  auto start = Watchdog::Now();
 
   httplib::Request hr;
   hr.method = "POST";
@@ -120,7 +120,7 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
     return true;
   };
   hr.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
-    auto now = SteadyClock::now();
+    auto now = Watchdog::Now();
     if (!first_data.exchange(true)) result.time_to_first_byte = now - start;
     watch->SetDeadline(std::min(req.deadline, now + req.idle));
     result.body_bytes += len;
@@ -151,7 +151,7 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
   } else if (fired == WatchReason::kShutdown) {
     result.error = CallError::kShutdown;
   } else if (fired == WatchReason::kDeadline) {
-    auto now = SteadyClock::now();
+    auto now = Watchdog::Now();
     if (now >= req.deadline)
       result.error = CallError::kTotalTimeout;
     else
@@ -172,7 +172,7 @@ CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyCons
       case httplib::Error::Read:
         // httplib's own per-read timeout also lands here; the watchdog normally fires first.
         result.error = result.got_head || first_data ? CallError::kReset
-                       : (SteadyClock::now() - start >=
+                       : (Watchdog::Now() - start >=
                           std::chrono::duration_cast<SteadyClock::duration>(req.idle))
                            ? CallError::kFirstByteTimeout
                            : CallError::kReset;

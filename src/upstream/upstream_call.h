@@ -77,6 +77,28 @@ struct CallResult {
 
 CallResult CallUpstream(Watchdog& watchdog, const UpstreamRequest& req, BodyConsumer& consumer);
 
+// The network as the request path sees it: one exchange with one backend. Injected into
+// ProxyCall so its fallback, retry and relay logic can be tested with a scripted fake
+// (tests/proxy/fake_transport.h) and no sockets. Thread-safe: many requests call it at
+// once.
+class UpstreamTransport {
+ public:
+  virtual ~UpstreamTransport() = default;
+  virtual CallResult Call(const UpstreamRequest& req, BodyConsumer& consumer) = 0;
+};
+
+// The real one: HTTP(S) through req.pool's clients, deadlines kept by the watchdog.
+class HttpTransport final : public UpstreamTransport {
+ public:
+  explicit HttpTransport(Watchdog& watchdog) : watchdog_(watchdog) {}
+  CallResult Call(const UpstreamRequest& req, BodyConsumer& consumer) override {
+    return CallUpstream(watchdog_, req, consumer);
+  }
+
+ private:
+  Watchdog& watchdog_;
+};
+
 // The header that authenticates the gateway to backend `b` (backends[].auth), if any.
 std::optional<std::pair<std::string, std::string>> AuthHeader(const BackendConfig& b);
 

@@ -62,7 +62,7 @@ void Watchdog::Run() {
 void Watchdog::Check() {
   std::lock_guard<std::mutex> lk(mu_);
   if (watches_.empty()) return;
-  auto now = std::chrono::steady_clock::now();
+  auto now = Now();
   int64_t now_ns = now.time_since_epoch().count();
   std::vector<pollfd> fds;
   std::vector<Watch*> polled;

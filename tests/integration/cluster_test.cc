@@ -11,20 +11,13 @@
 #include "integration/budget_test_util.h"
 #include "integration/redis_process.h"
 #include "metrics/exposition_parse.h"
+#include "testing/poll.h"
 #include "testing/temp_dir.h"
 
 namespace signalbox::testing::budget_it {
 namespace {
 
-bool Eventually(const std::function<bool()>& pred,
-                std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return pred();
-}
+using signalbox::testing::Eventually;
 
 // A prompt whose estimate (about one token per four characters) is above the 100 prompt
 // tokens the mocks report: every request's estimate is then an upper bound of its cost,

@@ -29,6 +29,7 @@
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
+#include "testing/poll.h"
 
 using namespace signalbox::testing;
 using nlohmann::json;
@@ -53,12 +54,7 @@ std::string RandomHex() {
 
 bool PollUntil(const std::function<bool()>& pred,
                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return signalbox::testing::Eventually(pred, timeout);
 }
 
 // The gateway's config: `small` is healthy, `large` (started with --fault 503) fails

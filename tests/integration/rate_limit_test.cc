@@ -7,18 +7,13 @@
 
 #include "integration/budget_test_util.h"
 #include "metrics/exposition_parse.h"
+#include "testing/poll.h"
 
 namespace signalbox::testing::budget_it {
 namespace {
 
-// Polls `pred` until it holds (true) or 10 s pass (false).
 bool Eventually(const std::function<bool()>& pred) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
+  return signalbox::testing::Eventually(pred, std::chrono::seconds(10));
 }
 
 double Metric(const RunningGateway& gw, const std::string& series) {

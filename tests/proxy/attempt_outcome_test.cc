@@ -3,11 +3,11 @@
 #include "proxy/attempt_outcome.h"
 
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
+
+#include "testing/doc_table.h"
 
 using namespace signalbox;
 
@@ -21,40 +21,9 @@ std::vector<Outcome> AllOutcomes() {
   return out;
 }
 
-std::vector<std::string> Cells(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  bool in_code = false;
-  for (size_t i = 1; i < line.size(); ++i) {
-    char c = line[i];
-    if (c == '`') in_code = !in_code;
-    if (c == '|' && !in_code) {
-      size_t b = cell.find_first_not_of(' '), e = cell.find_last_not_of(' ');
-      cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
-      cell.clear();
-    } else {
-      cell += c;
-    }
-  }
-  return cells;
-}
-
-// The rows of the table whose header starts with `header`.
 std::vector<std::vector<std::string>> TableRows(const std::string& header) {
-  std::ifstream in(std::string(SIGNALBOX_SOURCE_DIR) + "/docs/resilience.md");
-  REQUIRE(in);
-  std::vector<std::vector<std::string>> rows;
-  std::string line;
-  bool in_table = false;
-  while (std::getline(in, line)) {
-    if (!in_table) {
-      in_table = line.rfind(header, 0) == 0;
-      continue;
-    }
-    if (line.rfind("|", 0) != 0) break;
-    if (line.rfind("|---", 0) == 0) continue;
-    rows.push_back(Cells(line));
-  }
+  auto rows = testing::DocTableRows("docs/resilience.md", header);
+  REQUIRE(!rows.empty());
   return rows;
 }
 
@@ -122,8 +91,9 @@ TEST_CASE("every row of docs/resilience.md's after-the-commit table is what Rule
     REQUIRE(circuits.count(cells[3]) == 1);
     CHECK(r.circuit == circuits.at(cells[3]));
     CHECK((r.next == NextStep::kDone || r.next == NextStep::kStop));  // never a fallback
-    if (!r.code.empty())
-      CHECK((cells[2].find(std::string(r.code)) != std::string::npos || name == "client_gone"));
+    if (r.code)
+      CHECK((cells[2].find(std::string(CodeName(*r.code))) != std::string::npos ||
+             name == "client_gone"));
   }
   CHECK(seen == std::set<std::string>{"ok", "stream_interrupted", "client_gone", "shutting_down"});
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "testing/poll.h"
 #include "testing/temp_dir.h"
 
 namespace signalbox {
@@ -51,15 +52,10 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
-// Polls `pred` until it holds or a generous timeout passes (nothing here should take
-// more than a few seconds even under TSan on a loaded machine).
+// Generous: nothing here should take more than a few seconds even under TSan on a loaded
+// machine.
 bool WaitFor(const std::function<bool()>& pred) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return pred();
+  return signalbox::testing::Eventually(pred, std::chrono::seconds(30), milliseconds(2));
 }
 
 ConfigWatcherOptions EventsOnly(milliseconds debounce = milliseconds(50)) {
