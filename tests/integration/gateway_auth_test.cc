@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "integration/gateway_fixture.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/raw_http.h"
@@ -22,45 +23,8 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-struct GwOptions {
-  std::string server_extra;
-  std::string backend_extra;
-  std::vector<std::string> small_args, large_args;
-  std::vector<std::pair<std::string, std::string>> env;
-  bool keys = false;  // budgets.keys: [{id: team-a, key: ${K}}]
-};
-
-struct Gw {
-  RunningMock small, large;
-  RunningGateway gw;
-  explicit Gw(const GwOptions& o = {}) {
-    std::vector<std::string> sa = {"--model", "small-model"}, la = {"--model", "large-model"};
-    sa.insert(sa.end(), o.small_args.begin(), o.small_args.end());
-    la.insert(la.end(), o.large_args.begin(), o.large_args.end());
-    auto s = StartMock(sa);
-    auto l = StartMock(la);
-    REQUIRE(s.ok());
-    REQUIRE(l.ok());
-    small = std::move(s).value();
-    large = std::move(l).value();
-    std::string yaml = TwoBackendConfig(small, large, o.server_extra, o.backend_extra);
-    if (o.keys) {
-      const std::string anchor = "  ledger_path: {STATE}/ledger.db\n";
-      size_t at = yaml.find(anchor);
-      REQUIRE(at != std::string::npos);
-      yaml.insert(at + anchor.size(), "  keys:\n    - id: team-a\n      key: ${K}\n");
-    }
-    GatewayOptions go;
-    go.config_yaml = yaml;
-    go.env = o.env;
-    auto g = StartGateway(go);
-    if (!g.ok()) FAIL(g.status().message());
-    gw = std::move(g).value();
-  }
-  int64_t UpstreamRequests() const {
-    return small.Stats()["requests"].get<int64_t>() + large.Stats()["requests"].get<int64_t>();
-  }
-};
+using GwOptions = FixtureOptions;
+using Gw = MocksAndGateway;
 
 std::string RandomHex(size_t n) {
   static std::mt19937_64 rng(std::random_device{}());
@@ -76,7 +40,7 @@ TEST_CASE("B16 missing or bad API keys are 401 before the body is read, a valid 
   const std::string key = "sk-team-" + RandomHex(24);
   GwOptions o;
   o.env = {{"K", key}};
-  o.keys = true;
+  o.key_from_env = true;
   Gw f(o);
   const std::string body = ChatBody("hi");
   SECTION("every bad key is refused with 401 from the head alone") {
@@ -143,7 +107,7 @@ TEST_CASE("B16 the admin token guards /admin/*, without one /admin is open",
   GwOptions o;
   o.server_extra = "  admin_token: ${ADM}\n";
   o.env = {{"ADM", admin}, {"K", key}};
-  o.keys = true;
+  o.key_from_env = true;
   Gw f(o);
   for (const std::string& auth :
        std::vector<std::string>{"", "Bearer wrong-admin-token", "Bearer " + key, admin}) {
@@ -203,7 +167,7 @@ TEST_CASE("B19 no configured secret appears in output, metrics, admin config or 
   o.small_args = {"--api-key", upstream_key};
   o.large_args = {"--api-key", "something-else-entirely"};  // answers 401: upstream_auth_error
   o.env = {{"ADM", admin}, {"K", key}, {"UPK", upstream_key}};
-  o.keys = true;
+  o.key_from_env = true;
   Gw f(o);
   const Headers auth = {{"Authorization", "Bearer " + key}};
   const Headers adm = {{"Authorization", "Bearer " + admin}};

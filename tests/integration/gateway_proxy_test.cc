@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "integration/gateway_fixture.h"
 #include "integration/gateway_process.h"
 #include "integration/mock_process.h"
 #include "integration/sse_client.h"
@@ -12,29 +13,13 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-struct Fixture {
-  RunningMock small, large;
-  RunningGateway gw;
-  Fixture(const std::string& server_extra = "", const std::string& backend_extra = "",
-          const std::vector<std::string>& small_args = {},
-          const std::vector<std::string>& large_args = {}) {
-    auto s = StartMock(Concat({"--model", "small-model"}, small_args));
-    auto l = StartMock(Concat({"--model", "large-model"}, large_args));
-    REQUIRE(s.ok());
-    REQUIRE(l.ok());
-    small = std::move(s).value();
-    large = std::move(l).value();
-    GatewayOptions opts;
-    opts.config_yaml = TwoBackendConfig(small, large, server_extra, backend_extra);
-    auto g = StartGateway(opts);
-    if (!g.ok()) FAIL(g.status().message());
-    gw = std::move(g).value();
-  }
+// server_extra, backend_extra, then the small and large mocks' extra flags.
+struct Fixture : MocksAndGateway {
+  explicit Fixture(const std::string& server_extra = "", const std::string& backend_extra = "",
+                   const std::vector<std::string>& small_args = {},
+                   const std::vector<std::string>& large_args = {})
+      : MocksAndGateway(
+            FixtureOptions{server_extra, backend_extra, small_args, large_args, {}, "", false}) {}
 };
 
 void CheckErrorShape(const std::string& body) {
