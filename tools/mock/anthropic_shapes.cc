@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/json_writer.h"
+#include "openai/error.h"
 
 namespace signalbox::mock {
 namespace {
@@ -50,25 +51,10 @@ std::string Message(const Generation& g, bool started) {
 
 }  // namespace
 
-const char* AnthropicErrorType(int status) {
-  switch (status) {
-    case 400:
-      return "invalid_request_error";
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    case 529:
-      return "overloaded_error";
-    default:
-      return status >= 500 ? "api_error" : "invalid_request_error";
-  }
+std::string_view AnthropicErrorType(int status) {
+  // Anthropic's own mapping, which the gateway's shares (openai/error.h), except that the
+  // API has no 503 of its own: an upstream 503 is an api_error (overloaded is 529).
+  return status == 503 ? "api_error" : signalbox::AnthropicErrorType(status);
 }
 
 std::string AnthropicErrorBody(std::string_view type, std::string_view message) {

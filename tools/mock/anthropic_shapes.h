@@ -23,7 +23,7 @@ namespace signalbox::mock {
 // authentication_error (401), permission_error (403), not_found_error (404),
 // request_too_large (413), rate_limit_error (429), overloaded_error (529), api_error
 // (other 5xx).
-const char* AnthropicErrorType(int status);
+std::string_view AnthropicErrorType(int status);
 // {"type":"error","error":{"type":<type>,"message":<message>}}
 std::string AnthropicErrorBody(std::string_view type, std::string_view message);
 
