@@ -94,7 +94,8 @@ struct Harness {
     return it == totals.keys.end() ? 0 : it->second.day_nano_usd;
   }
 
-  ProxyResult Send(FakeExchange& ex, const std::string& body, Endpoint ep = Endpoint::kChat) {
+  ProxyResult Send(FakeExchange& ex, const std::string& body, Endpoint ep = Endpoint::kChat,
+                   budget::BudgetLimits limits = {}) {
     ParsedRequest req;
     auto err = ParseRequest(ep, body, &req);
     REQUIRE(!err);
@@ -110,6 +111,7 @@ struct Harness {
     in.request_id = "req-1";
     in.key_id = "team";
     in.start = clock.Now();
+    in.limits = limits;
     ProxyServices svc{clock, transport, retry_budget, spend.get(), nullptr, nullptr};
     RetryBudget::Active active(retry_budget);
     return ProxyCall(svc, in).Run();
@@ -351,4 +353,66 @@ TEST_CASE("a client that hangs up ends the request with no further attempt",
   CHECK(h.transport.seen.size() == 1);
   REQUIRE(r.attempts.size() == 1);
   CHECK(r.attempts[0].billed);  // the upstream had the prompt
+}
+
+TEST_CASE("a chain the key's budget cannot afford ends in 429 insufficient_quota, no upstream call",
+          "[proxy][proxy_call]") {
+  Harness h;
+  FakeExchange ex;
+  budget::BudgetLimits broke;
+  broke.daily_usd = 0.0;
+  ProxyResult r = h.Send(ex, ChatBody(false), Endpoint::kChat, broke);
+
+  CHECK(h.transport.seen.empty());
+  CHECK(ex.status == 429);
+  json e = Error(ex);
+  CHECK(e["code"] == "budget_exceeded");
+  CHECK(e["type"] == "insufficient_quota");
+  CHECK(ex.ResponseHeader("x-should-retry") == "false");
+  CHECK(r.fallback_reasons == std::vector<std::string>{"budget", "budget"});
+}
+
+TEST_CASE("after circuit.failures failures a backend is skipped without a call until its cool-down",
+          "[proxy][proxy_call]") {
+  Harness h;
+  // 3 requests x (a try and its retry) = 6 failures >= circuit.failures (5).
+  for (int i = 0; i < 3; ++i) {
+    h.transport.Script("large", FakeAnswer::Json(ChatAnswer("large", 1, 1)));
+    FakeExchange ex;
+    h.Send(ex, ChatBody(false));
+    CHECK(ex.status == 200);
+  }
+  const size_t calls = h.transport.seen.size();
+  CHECK(calls == 9);
+  h.transport.Script("large", FakeAnswer::Json(ChatAnswer("large", 1, 1)));
+  FakeExchange skipped;
+  ProxyResult r = h.Send(skipped, ChatBody(false));
+  CHECK(skipped.status == 200);
+  REQUIRE(h.transport.seen.size() == calls + 1);
+  CHECK(h.transport.seen.back().backend == "large");
+  CHECK(r.fallback_reasons == std::vector<std::string>{"circuit_open"});
+
+  // After the cool-down (30 s by default, on the fake clock) one probe goes to small again.
+  h.clock.Advance(std::chrono::seconds(31));
+  h.transport.Script("small", FakeAnswer::Json(ChatAnswer("small again", 1, 1)));
+  FakeExchange probe;
+  h.Send(probe, ChatBody(false));
+  CHECK(probe.ResponseHeader("x-signalbox-backend") == "small");
+}
+
+TEST_CASE("without a free retry-budget slot a failed attempt is answered at once",
+          "[proxy][proxy_call]") {
+  Harness h;
+  h.retry_budget.Configure(0.0, 0);  // no concurrent retries at all
+  h.transport.Script("small", FakeAnswer::Json(R"({"error":{"message":"boom"}})", 500));
+  h.transport.Script("large", FakeAnswer::Json(ChatAnswer("never", 1, 1)));
+  FakeExchange ex;
+  ProxyResult r = h.Send(ex, ChatBody(false));
+
+  CHECK(h.transport.seen.size() == 1);  // neither the retry nor the fallback
+  CHECK(ex.status == 502);
+  CHECK(Error(ex)["code"] == "upstream_error");
+  CHECK(Error(ex)["message"].get<std::string>().find("retry budget exhausted") !=
+        std::string::npos);
+  CHECK(r.attempts.size() == 1);
 }
