@@ -311,6 +311,10 @@ TEST_CASE("a reload keeps restart-only keys with a warning and cannot open /admi
   moved.replace(moved.find("listen: 127.0.0.1:0"), 19, "listen: 127.0.0.1:1");
   gw.WriteConfig(moved);
   auto r = c.Post("/admin/reload", admin, "", "application/json");
+  INFO("reload: " << (r ? std::string("answered") : httplib::to_string(r.error())));
+  if (!r) {
+    for (const auto& l : gw.process->Lines(OutputStream::kStderr)) UNSCOPED_INFO(l);
+  }
   REQUIRE(r);
   INFO(r->body);
   CHECK(r->status == 200);
