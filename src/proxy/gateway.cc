@@ -237,14 +237,34 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
   if (auto e = BudgetView(*snap, ex, in.key_id, &bv, &in.limits)) return fail(*e);
 
   if (ep == Endpoint::kCountTokens) bv = routing::BudgetView{};  // free: never refused for money
+  Route(*snap, ex, bv, a);
+  if (a.decision.kind == routing::Decision::Kind::kNoApi && ep == Endpoint::kCountTokens) {
+    return AnswerTokenCount(ex, a);  // count_tokens has an answer of its own
+  }
+  if (auto e = RefusalOf(a)) return fail(*e);
+  if (d_.cluster != nullptr) {
+    if (auto e = AdmitCluster(key, a)) return fail(*e);
+  } else if (key != nullptr && key->rate.any() && d_.limiter != nullptr) {
+    if (auto e = AdmitLimits(*key, a)) return fail(*e);
+  }
+  if (auto e = AdmitStream(*snap, a)) return fail(*e);
+  in.forward_headers = ForwardableHeaders(ex, snap->config->server.forwarded_for);
+  in.beta = ex.query_param("beta") == std::optional<std::string_view>("true");
+  ProxyServices svc{*d_.clock, *transport_, *d_.retry_budget, d_.spend, d_.metrics, d_.affinity};
+  a.result = ProxyCall(svc, in).Run();
+}
+
+void Gateway::Route(const Snapshot& snap, const Exchange& ex, const routing::BudgetView& bv,
+                    Admission& a) const {
+  ProxyInput& in = a.in;
   routing::RequestFacts facts = routing::FactsFromRequest(
-      req, snap->keys_configured() ? std::string_view(in.key_id) : std::string_view(),
+      a.req, snap.keys_configured() ? std::string_view(in.key_id) : std::string_view(),
       [&ex](std::string_view n) { return ex.header(n); });
-  std::optional<std::string> affinity = AffinityFor(req);
+  std::optional<std::string> affinity = AffinityFor(a.req);
   if (affinity) facts.affinity_backend = AffinityBackend(*affinity, &in.affinity_deployment);
   auto t0 = d_.clock->Now();
   routing::Decision& decision = a.decision;
-  decision = snap->router->Decide(facts, bv);
+  decision = snap.router->Decide(facts, bv);
   a.decided = true;
   if (decision.classified && d_.metrics) {
     d_.metrics->classifier_seconds->WithLabels({}).Observe(
@@ -256,50 +276,44 @@ void Gateway::Proxy(Exchange& ex, Endpoint ep, Admission& a) {
     in.headers.push_back({"x-signalbox-tier", decision.classification.tier});
     in.headers.push_back({"x-signalbox-score", FormatScore(decision.classification.score)});
   }
-  switch (decision.kind) {
+}
+
+std::optional<ApiError> Gateway::RefusalOf(const Admission& a) const {
+  const routing::Decision& d = a.decision;
+  switch (d.kind) {
     case routing::Decision::Kind::kNotFound: {
-      ApiError e = ModelNotFound(req.model);
-      if (!decision.message.empty()) e.message = decision.message;
-      return fail(e);
+      ApiError e = ModelNotFound(a.req.model);
+      if (!d.message.empty()) e.message = d.message;
+      return e;
     }
-    case routing::Decision::Kind::kBudgetRejected: {
+    case routing::Decision::Kind::kBudgetRejected:
       Log(LogLevel::kInfo, "budget refusal")
-          .Field("request_id", in.request_id)
-          .Field("key", in.key_id)
-          .Field("budget", decision.budget_code);
-      return fail(MakeError(ErrorCode::kBudgetExceeded, decision.message));
-    }
+          .Field("request_id", a.in.request_id)
+          .Field("key", a.in.key_id)
+          .Field("budget", d.budget_code);
+      return MakeError(ErrorCode::kBudgetExceeded, d.message);
     case routing::Decision::Kind::kNoFit:
-      return fail(InvalidRequest(ErrorCode::kContextLengthExceeded, decision.message, "messages"));
-    case routing::Decision::Kind::kNoApi: {
-      // count_tokens has an answer of its own when no backend serves Messages.
-      if (ep == Endpoint::kCountTokens) return AnswerTokenCount(ex, a);
-      return fail(MakeError(ErrorCode::kApiNotServed, decision.message));
-    }
+      return InvalidRequest(ErrorCode::kContextLengthExceeded, d.message, "messages");
+    case routing::Decision::Kind::kNoApi:
+      return MakeError(ErrorCode::kApiNotServed, d.message);
     default:
-      break;
+      return std::nullopt;
   }
-  if (d_.cluster != nullptr) {
-    if (auto e = AdmitCluster(key, a)) return fail(*e);
-  } else if (key != nullptr && key->rate.any() && d_.limiter != nullptr) {
-    if (auto e = AdmitLimits(*key, a)) return fail(*e);
+}
+
+std::optional<ApiError> Gateway::AdmitStream(const Snapshot& snap, Admission& a) {
+  if (!a.req.stream) return std::nullopt;
+  const int max = snap.config->server.max_streams;
+  if (streams_.fetch_add(1) >= max) {
+    streams_.fetch_sub(1);
+    return MakeError(
+        ErrorCode::kTooManyStreams,
+        fmt::format("The gateway is serving its maximum of {} concurrent streams; retry shortly.",
+                    max),
+        "", 1);
   }
-  if (req.stream) {
-    int max = snap->config->server.max_streams;
-    if (streams_.fetch_add(1) >= max) {
-      streams_.fetch_sub(1);
-      return fail(MakeError(
-          ErrorCode::kTooManyStreams,
-          fmt::format("The gateway is serving its maximum of {} concurrent streams; retry shortly.",
-                      max),
-          "", 1));
-    }
-    a.stream_slot = true;
-  }
-  in.forward_headers = ForwardableHeaders(ex, snap->config->server.forwarded_for);
-  in.beta = ex.query_param("beta") == std::optional<std::string_view>("true");
-  ProxyServices svc{*d_.clock, *transport_, *d_.retry_budget, d_.spend, d_.metrics, d_.affinity};
-  a.result = ProxyCall(svc, in).Run();
+  a.stream_slot = true;
+  return std::nullopt;
 }
 
 std::optional<std::string> Gateway::AffinityFor(const ParsedRequest& req) const {

@@ -69,6 +69,15 @@ class Gateway {
   struct Admission;
   void HandleProxy(Exchange& ex, Endpoint ep);
   void Proxy(Exchange& ex, Endpoint ep, Admission& a);
+  // Routes the request (a.decision) and adds the rule/tier/score headers.
+  void Route(const Snapshot& snap, const Exchange& ex, const routing::BudgetView& bv,
+             Admission& a) const;
+  // The refusal a decision that routes nowhere means (unknown model, budget, no fit, API
+  // not served), or nullopt.
+  std::optional<ApiError> RefusalOf(const Admission& a) const;
+  // Takes a stream slot (server.max_streams) for a stream request; the 503 when none is
+  // free.
+  std::optional<ApiError> AdmitStream(const Snapshot& snap, Admission& a);
   void HandleModels(Exchange& ex);
   void HandleRoute(Exchange& ex);
   void HandleReady(Exchange& ex);

@@ -202,42 +202,11 @@ ProxyResult ProxyCall::Run() {
     }
     const SnapshotBackend& b = snap.backends[c.backend_index];
     if (!previous.empty()) result_.fallbacks.push_back({previous, b.cfg->name});
-    // The backend as a whole, from its deployments' state (no side effects: a
-    // deployment's circuit admits each attempt in TryBackend).
-    BackendAvailability av = Availability(b);
     bool panic = false;
-    if (!av.healthy) {
-      if (!panic_available || av.all_rate_limited) {
-        ErrorCode why = av.all_rate_limited ? ErrorCode::kRateLimited : ErrorCode::kCircuitOpen;
-        Fail(b.cfg->name, av.all_rate_limited ? "rate limited" : "circuit open", why,
-             av.retry_after_s);
-        previous = b.cfg->name;
-        result_.fallback_reasons.push_back(std::string(CodeName(why)));
-        continue;
-      }
-      panic_available = false;
-      panic = true;
-    }
-    if (!av.below_max_concurrency) {
-      Fail(b.cfg->name, "at its max_concurrency", ErrorCode::kMaxConcurrency, 1);
+    if (auto skip = AdmitCandidate(b, c, &panic_available, &panic)) {
       previous = b.cfg->name;
-      result_.fallback_reasons.push_back(std::string(CodeName(ErrorCode::kMaxConcurrency)));
+      result_.fallback_reasons.push_back(std::move(*skip));
       continue;
-    }
-    if (svc_.spend != nullptr && Billable()) {
-      // A fallback is budget-checked like the first candidate: a new reservation for its
-      // own estimate replaces the previous one, after whatever the earlier attempts were
-      // billed has been counted (so the budget check sees it).
-      SettleBilled();
-      reservation_.reset();
-      auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
-      if (!res.ok()) {
-        Fail(b.cfg->name, res.status().message(), ErrorCode::kBudgetExceeded);
-        previous = b.cfg->name;
-        result_.fallback_reasons.push_back("budget");
-        continue;
-      }
-      reservation_.emplace(std::move(res).value());
     }
     Verdict v = TryBackend(b, c, panic);
     if (v == Verdict::kDone || v == Verdict::kClientGone) return result_;
@@ -249,6 +218,46 @@ ProxyResult ProxyCall::Run() {
   if (result_.attempts.empty() && TryDespiteCircuits()) return result_;
   AnswerAllFailed();
   return result_;
+}
+
+std::optional<std::string> ProxyCall::AdmitCandidate(const SnapshotBackend& b,
+                                                     const routing::Candidate& c,
+                                                     bool* panic_available, bool* panic) {
+  // The backend as a whole, from its deployments' state (no side effects: a
+  // deployment's circuit admits each attempt in TryBackend).
+  BackendAvailability av = Availability(b);
+  if (!av.healthy) {
+    if (!*panic_available || av.all_rate_limited) {
+      ErrorCode why = av.all_rate_limited ? ErrorCode::kRateLimited : ErrorCode::kCircuitOpen;
+      Fail(b.cfg->name, av.all_rate_limited ? "rate limited" : "circuit open", why,
+           av.retry_after_s);
+      return std::string(CodeName(why));
+    }
+    *panic_available = false;
+    *panic = true;
+  }
+  if (!av.below_max_concurrency) {
+    Fail(b.cfg->name, "at its max_concurrency", ErrorCode::kMaxConcurrency, 1);
+    return std::string(CodeName(ErrorCode::kMaxConcurrency));
+  }
+  // A fallback is budget-checked like the first candidate.
+  if (Status s = ReserveFor(c); !s.ok()) {
+    Fail(b.cfg->name, s.message(), ErrorCode::kBudgetExceeded);
+    return "budget";
+  }
+  return std::nullopt;
+}
+
+Status ProxyCall::ReserveFor(const routing::Candidate& c) {
+  if (svc_.spend == nullptr || !Billable()) return Status::Ok();
+  // A new reservation for the candidate's own estimate replaces the previous one, after
+  // whatever the earlier attempts were billed has been counted (so the check sees it).
+  SettleBilled();
+  reservation_.reset();
+  auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
+  if (!res.ok()) return res.status();
+  reservation_.emplace(std::move(res).value());
+  return Status::Ok();
 }
 
 bool ProxyCall::TryDespiteCircuits() {
@@ -263,12 +272,7 @@ bool ProxyCall::TryDespiteCircuits() {
     const SnapshotDeployment* d =
         ChooseDeployment(b, std::vector<bool>(b.deployments.size()), Pick::kIgnoreHealth);
     if (d == nullptr) return false;
-    if (svc_.spend != nullptr && Billable()) {
-      reservation_.reset();
-      auto res = svc_.spend->Reserve(in_.key_id, in_.limits, c.estimated_cost_usd);
-      if (!res.ok()) return false;
-      reservation_.emplace(std::move(res).value());
-    }
+    if (!ReserveFor(c).ok()) return false;
     Verdict v = Attempt(b, *d, c);
     if (v == Verdict::kDone || v == Verdict::kClientGone) return true;
     return false;

@@ -164,6 +164,15 @@ class ProxyCall {
     bool below_max_concurrency = false;  // some deployment below max_concurrency
   };
   BackendAvailability Availability(const SnapshotBackend& b) const;
+  // Whether candidate `c` may be tried now: its availability (a panic try when every
+  // candidate is down and `*panic_available`; sets *panic), its max_concurrency, and a
+  // budget reservation for its estimate. When not, records the failure and returns the
+  // fallback reason.
+  std::optional<std::string> AdmitCandidate(const SnapshotBackend& b, const routing::Candidate& c,
+                                            bool* panic_available, bool* panic);
+  // Replaces the reservation with one for `c`'s estimate; OK without a tracker or for
+  // count_tokens.
+  Status ReserveFor(const routing::Candidate& c);
   enum class Pick { kAdmit, kAdmitOrPanic, kIgnoreHealth };
   // A deployment for the next attempt that `tried` excludes, admitted by its circuit
   // (kAdmit; kAdmitOrPanic also takes an open one when none is healthy; kIgnoreHealth
